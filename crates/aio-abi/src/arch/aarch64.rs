@@ -1,0 +1,21 @@
+//! aarch64 layouts: LP64, either byte order.
+
+#[cfg(target_endian = "little")]
+crate::layout::check_layout! {
+    aio_context_t: 8,
+    align_of_u64: 8,
+    aio_key: 8,
+    aio_rw_flags: 12,
+    kernel_sigset_t: 8,
+    __aio_sigset: 16,
+}
+
+#[cfg(target_endian = "big")]
+crate::layout::check_layout! {
+    aio_context_t: 8,
+    align_of_u64: 8,
+    aio_key: 12,
+    aio_rw_flags: 8,
+    kernel_sigset_t: 8,
+    __aio_sigset: 16,
+}
