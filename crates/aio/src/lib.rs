@@ -1,1 +1,78 @@
-//! placeholder
+//! Safe Linux native asynchronous I/O (`io_submit` and friends), without libc.
+//!
+//! A [`Context`] owns every operation from [`push`](Context::push) to its [`Completion`]: the
+//! buffers move into the context and come back with the result, so the kernel can never write
+//! into memory Rust has freed or lent out, whatever the caller does (`mem::forget` included).
+//! Operations are batched into one `io_submit`; completions are copied straight from the
+//! kernel's mmap'd ring when possible, so a completion already there costs no system call.
+//!
+//! Native AIO is truly asynchronous for `O_DIRECT` files on block-based file systems and for
+//! poll; buffered file I/O completes inside `io_submit`. See [`dio_alignment`] and
+//! [`AlignedBuf`] for `O_DIRECT`.
+//!
+//! # Example: `O_DIRECT` reads at queue depth 32
+//!
+//! ```
+//! use aio::{AlignedBuf, Context, Op};
+//! use std::os::unix::fs::OpenOptionsExt;
+//!
+//! const BLOCK: usize = 4096;
+//! let path = std::env::temp_dir().join(format!("aio-doc-{}", std::process::id()));
+//! std::fs::write(&path, vec![7u8; 64 * BLOCK])?;
+//! // O_DIRECT where the file system allows it (tmpfs before 6.12 does not).
+//! let file = std::fs::OpenOptions::new()
+//!     .read(true)
+//!     .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+//!     .open(&path)
+//!     .or_else(|_| std::fs::File::open(&path))?;
+//!
+//! let mut ctx: Context<AlignedBuf> = Context::builder().depth(32).build()?;
+//! let mut next_block = 0u64;
+//! let mut done = 0;
+//! while done < 64 {
+//!     // Keep the queue full, then submit everything in one io_submit.
+//!     while next_block < 64 && ctx.queued() + ctx.in_flight() + ctx.ready() < 32 {
+//!         let buf = AlignedBuf::new(BLOCK, BLOCK)?;
+//!         let op = Op::read(&file, buf, next_block * BLOCK as u64).user_data(next_block);
+//!         ctx.push(op).map_err(|e| e.error)?;
+//!         next_block += 1;
+//!     }
+//!     ctx.submit()?;
+//!     ctx.wait(1, None)?;
+//!     for completion in ctx.completions() {
+//!         assert_eq!(completion.result(), Ok(BLOCK));
+//!         assert!(completion.into_buf().unwrap().iter().all(|&b| b == 7));
+//!         done += 1;
+//!     }
+//! }
+//! # drop(ctx);
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layers
+//!
+//! This crate sits on [`aio_sys`] (the raw system calls, by inline assembly) and [`aio_abi`]
+//! (the kernel's types), both re-exported.
+#![warn(missing_docs)]
+
+mod buf;
+mod completion;
+mod context;
+mod direct;
+mod error;
+mod fork;
+mod op;
+mod ring;
+
+pub use aio_abi;
+pub use aio_abi::{IoprioClass, RwFlags, kernel_sigset_t as SignalSet};
+pub use aio_sys;
+pub use buf::{AlignedBuf, IoBuf, IoBufMut};
+pub use completion::{CancelOutcome, Completion};
+pub use context::{Builder, Completions, Context, OpId, PushError, Reap, Stats};
+pub use direct::{DEFAULT_DIO_ALIGN, DioAlignment, DioSource, dio_alignment};
+pub use error::Error;
+pub use op::{Op, OpKind};
+pub use rustix::event::PollFlags;
+pub use rustix::io::Errno;

@@ -1,0 +1,131 @@
+//! The one error type, which keeps the errno and says what to do about it.
+
+use rustix::io::Errno;
+use std::fmt;
+
+/// What went wrong, with enough detail to act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The kernel answered `ENOSYS`: it was built without AIO (`CONFIG_AIO=n`, common in tiny
+    /// embedded configurations), or this process runs where the AIO calls are not implemented
+    /// (qemu-user, gVisor, rr, a seccomp profile), or this architecture has no syscall
+    /// instruction in `aio-sys`.
+    Unsupported {
+        /// The system call that answered `ENOSYS`.
+        call: &'static str,
+    },
+    /// `io_setup` answered `EAGAIN`: the system-wide limit on AIO events would be exceeded.
+    ContextLimit {
+        /// The queue depth that was asked for.
+        requested: u32,
+        /// `/proc/sys/fs/aio-nr` at the time (events held by all contexts), if readable.
+        aio_nr: Option<u64>,
+        /// `/proc/sys/fs/aio-max-nr` at the time (the limit), if readable.
+        aio_max_nr: Option<u64>,
+    },
+    /// The context was created by another process: this is a child after `fork`, where every
+    /// call on the parent's context fails (`EINVAL`). Create a new context in the child.
+    Forked,
+    /// Every slot of the context holds an operation (pushed, in flight, or completed but not yet
+    /// handed back): collect completions before pushing more, or build a deeper context.
+    QueueFull {
+        /// The context's depth.
+        depth: u32,
+    },
+    /// An argument this crate rejects before asking the kernel.
+    InvalidInput(&'static str),
+    /// A system call failed.
+    Os {
+        /// The call that failed.
+        call: &'static str,
+        /// The error it returned.
+        errno: Errno,
+    },
+}
+
+impl Error {
+    /// The kernel error behind this error, if there is one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Self::Unsupported { .. } => Some(Errno::NOSYS),
+            Self::ContextLimit { .. } => Some(Errno::AGAIN),
+            Self::Forked => Some(Errno::INVAL),
+            Self::QueueFull { .. } | Self::InvalidInput(_) => None,
+            Self::Os { errno, .. } => Some(*errno),
+        }
+    }
+
+    /// Maps a system call error, turning `ENOSYS` into [`Error::Unsupported`].
+    pub(crate) fn from_call(call: &'static str, errno: Errno) -> Self {
+        if errno == Errno::NOSYS {
+            Self::Unsupported { call }
+        } else {
+            Self::Os { call, errno }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unsupported { call } => write!(
+                f,
+                "{call}: the kernel has no native AIO (ENOSYS): it may be built without \
+                 CONFIG_AIO, or this process runs under qemu-user, gVisor, rr or a seccomp \
+                 filter that blocks it; use a kernel with CONFIG_AIO=y or a thread pool"
+            ),
+            Self::ContextLimit {
+                requested,
+                aio_nr,
+                aio_max_nr,
+            } => {
+                write!(
+                    f,
+                    "io_setup({requested}): EAGAIN: the system-wide AIO event limit is reached"
+                )?;
+                match (aio_nr, aio_max_nr) {
+                    (Some(nr), Some(max)) => write!(
+                        f,
+                        " (/proc/sys/fs/aio-nr = {nr} in use of /proc/sys/fs/aio-max-nr = {max})"
+                    )?,
+                    _ => write!(f, " (/proc/sys/fs/aio-nr and aio-max-nr were not readable)")?,
+                }
+                write!(
+                    f,
+                    "; ask for a smaller depth, destroy unused contexts, or raise \
+                     /proc/sys/fs/aio-max-nr (sysctl fs.aio-max-nr)"
+                )
+            }
+            Self::Forked => write!(
+                f,
+                "this AIO context belongs to the parent process: after fork every call on it \
+                 fails with EINVAL; create a new context in the child"
+            ),
+            Self::QueueFull { depth } => write!(
+                f,
+                "all {depth} operation slots are in use: collect completions (wait/completions) \
+                 before pushing more, or build the context with a larger depth"
+            ),
+            Self::InvalidInput(what) => write!(f, "invalid argument: {what}"),
+            Self::Os { call, errno } => write!(f, "{call}: {errno}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        let kind = match error.errno() {
+            Some(errno) => std::io::Error::from_raw_os_error(errno.raw_os_error()).kind(),
+            None => std::io::ErrorKind::InvalidInput,
+        };
+        std::io::Error::new(kind, error)
+    }
+}
+
+/// Reads a number from a `/proc/sys/fs` file, for error reports.
+pub(crate) fn read_proc_number(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
