@@ -1,0 +1,113 @@
+//! Shared by the `aio` crate's integration tests: the ENOSYS convention and O_DIRECT targets.
+#![allow(dead_code)]
+
+use aio::{Builder, Context, Error, IoBuf};
+use std::path::PathBuf;
+
+/// Whether the harness told us the AIO calls are missing here (qemu-user).
+pub fn expect_enosys() -> bool {
+    std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1")
+}
+
+/// Builds a context, or proves the ENOSYS path and returns `None`.
+///
+/// Under `AIO_TEST_EXPECT_ENOSYS=1` (qemu-user) the build must fail with
+/// [`Error::Unsupported`]; anywhere else it must succeed: a real kernel has AIO.
+pub fn build_or_enosys<B: IoBuf>(test: &str, builder: Builder) -> Option<Context<B>> {
+    match builder.build::<B>() {
+        Ok(ctx) => {
+            assert!(
+                !expect_enosys(),
+                "{test}: AIO_TEST_EXPECT_ENOSYS=1 but io_setup worked"
+            );
+            Some(ctx)
+        }
+        Err(Error::Unsupported { call }) if expect_enosys() => {
+            assert_eq!(call, "io_setup");
+            println!("ENOSYS path: {test} got Error::Unsupported as expected");
+            None
+        }
+        Err(e) => panic!("{test}: building a context failed on a kernel that should have AIO: {e}"),
+    }
+}
+
+/// Where to run O_DIRECT tests: a directory whose file system accepts `O_DIRECT`.
+pub enum DirectTarget {
+    /// A raw block device (`AIO_TEST_BLOCK_DEV`, e.g. `/dev/ram0` in a booted test kernel).
+    Device(PathBuf),
+    /// A file to create in a directory that accepts O_DIRECT.
+    File(PathBuf),
+}
+
+/// Finds an O_DIRECT target, or `None` after printing why (the one allowed skip).
+pub fn direct_target(test: &str) -> Option<DirectTarget> {
+    if let Some(dev) = std::env::var_os("AIO_TEST_BLOCK_DEV") {
+        return Some(DirectTarget::Device(dev.into()));
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("AIO_TEST_DIRECT_DIR") {
+        candidates.push(dir.into());
+    }
+    candidates.push("/dev/shm".into());
+    candidates.push(env!("CARGO_TARGET_TMPDIR").into());
+    candidates.push(std::env::temp_dir());
+    let mut refused = Vec::new();
+    for dir in candidates {
+        let path = dir.join(format!("aio-direct-probe-{}-{test}", std::process::id()));
+        let opened = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::CREATE | rustix::fs::OFlags::RDWR | rustix::fs::OFlags::DIRECT,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        );
+        let _ = std::fs::remove_file(&path);
+        match opened {
+            Ok(_) => {
+                return Some(DirectTarget::File(
+                    dir.join(format!("aio-{test}-{}", std::process::id())),
+                ));
+            }
+            Err(e) => refused.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    println!(
+        "SKIPPED: {test}: no file system here accepts O_DIRECT ({})",
+        refused.join("; ")
+    );
+    None
+}
+
+/// The number of open file descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// `/proc/sys/fs/aio-nr`: events held by all contexts on the system.
+pub fn aio_nr() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/aio-nr")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
