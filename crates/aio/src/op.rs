@@ -139,8 +139,9 @@ impl<B> Op<B> {
         self
     }
 
-    /// Sets the `RWF_*` flags (reads and writes only; the kernel ignores them elsewhere). A flag
-    /// the running kernel does not know completes the operation with `EOPNOTSUPP`.
+    /// Sets the `RWF_*` flags. Reads and writes only: the kernel rejects a poll or sync with any
+    /// flag set (`EINVAL`), and a flag the running kernel does not know completes a read or
+    /// write with `EOPNOTSUPP`.
     pub fn flags(mut self, flags: RwFlags) -> Self {
         self.iocb.aio_rw_flags = flags.bits();
         self

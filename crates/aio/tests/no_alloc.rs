@@ -1,0 +1,76 @@
+//! Steady state allocates nothing: push, submit, wait and completions reuse the context's
+//! preallocated slots, queues and event buffer. Counted with a global allocator; this file holds
+//! one test so that no other test allocates meanwhile.
+
+mod support;
+
+use aio::{Context, Op, Reap};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use support::build_or_enosys;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_push_submit_reap_allocates_nothing() {
+    for reap in [Reap::Ring, Reap::Syscall] {
+        let Some(mut ctx) =
+            build_or_enosys::<Vec<u8>>("no_alloc", Context::builder().depth(32).reap(reap))
+        else {
+            return;
+        };
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("aio-no-alloc-{}", std::process::id()));
+        std::fs::write(&path, vec![3u8; 32 * 512]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut pool: Vec<Vec<u8>> = (0..32).map(|_| vec![0; 512]).collect();
+        let mut round = |ctx: &mut Context, pool: &mut Vec<Vec<u8>>| {
+            let mut i = 0;
+            while let Some(buf) = pool.pop() {
+                ctx.push(Op::read(&file, buf, i * 512)).unwrap();
+                i += 1;
+            }
+            ctx.submit().unwrap();
+            ctx.wait(32, Some(Duration::from_secs(10))).unwrap();
+            for c in ctx.completions() {
+                assert_eq!(c.result(), Ok(512));
+                pool.push(c.into_buf().unwrap());
+            }
+        };
+        round(&mut ctx, &mut pool); // warm-up
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..100 {
+            round(&mut ctx, &mut pool);
+        }
+        let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        assert_eq!(
+            allocated, 0,
+            "{reap:?}: 3200 operations in steady state allocated {allocated} times"
+        );
+    }
+}
