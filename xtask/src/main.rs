@@ -1,4 +1,66 @@
-fn main() {
-    eprintln!("usage: cargo xtask <command>");
-    std::process::exit(2);
+//! `cargo xtask`: project automation.
+//!
+//! Each subcommand lives in its own module; `main` only dispatches. Run `cargo xtask help`.
+
+mod arch;
+mod apt;
+mod check_targets;
+mod cross;
+mod initramfs;
+mod json;
+mod qemu;
+mod report;
+mod setup;
+mod toolchain;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  cross-setup [--arch A,..] [--refresh]
+        install (from Debian's archive only) and cache everything the cross runs need:
+        qemu, cross gcc + libc, a pinned rustc-web with its target std, rust-web-src, kernels
+  cross [--arch A,..] [--mode system|user|all] [--jobs N] [--timeout S] [--idle-timeout S]
+        [--boot-per-binary] [-- <test harness args>]
+        build every crate's unit and integration tests statically for each target and run them
+        in real kernels under qemu-system (system) and under qemu-user, where AIO is ENOSYS (user);
+        one boot runs all binaries of an arch unless --boot-per-binary
+  check-targets [--target T,..]
+        build aio-abi and aio-sys with -Zbuild-std=core for the ABIs without a runnable kernel
+  cross-env --arch A [--mode system|user]
+        print the environment that makes `cargo test --target <triple>` run through the runner
+  help  this text
+
+architectures: aarch64 armv7 i686 riscv64 s390x ppc64le mips64el x86_64";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_str() {
+        "cross-setup" => setup::main(&rest),
+        "cross" => cross::main(&rest),
+        "check-targets" => check_targets::main(&rest),
+        "cross-env" => cross::env_main(&rest),
+        // Hidden: the CARGO_TARGET_<TRIPLE>_RUNNER entry point (see `cross-env`).
+        "qemu-runner" => qemu::runner_main(&rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask {command}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,243 @@
+//! The architectures under test: target triple, Debian names, kernel and QEMU settings.
+
+use crate::util::{Result, bail};
+
+/// Where a target's std comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdSource {
+    /// The host's own std (`/usr/lib/rustlib/<triple>`, Debian's rustc-web).
+    Host,
+    /// Debian's `libstd-rust-web-dev:<deb_arch>` of the pinned version, in a private sysroot.
+    Debian,
+    /// Built with `-Zbuild-std` from Debian's `rust-web-src` (no matching std in bookworm).
+    BuildStd,
+}
+
+/// The Debian suite a kernel is taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    Bookworm,
+    /// riscv64 is not a bookworm port: its kernel comes from trixie.
+    Trixie,
+}
+
+/// One architecture of `cargo xtask cross`.
+#[derive(Debug)]
+pub struct Arch {
+    /// The `--arch` name.
+    pub name: &'static str,
+    pub triple: &'static str,
+    /// dpkg's architecture name.
+    pub deb_arch: &'static str,
+    /// The linker (a gcc driver), `None` for the host's `cc`.
+    pub gcc: Option<&'static str>,
+    /// The Debian packages of the cross gcc and libc.
+    pub gcc_packages: &'static [&'static str],
+    pub std: StdSource,
+    pub suite: Suite,
+    /// The kernel metapackage; its `Depends` names the versioned image.
+    pub kernel_meta: &'static str,
+    /// `qemu-<x>` of qemu-user.
+    pub qemu_user: &'static str,
+    /// `qemu-system-<x>` and the package that ships it.
+    pub qemu_system: &'static str,
+    pub qemu_system_package: &'static str,
+    /// Machine options (before `-kernel`).
+    pub machine: &'static [&'static str],
+    /// Memory in MiB.
+    pub memory: u32,
+    /// Whether `-nographic` provides the console (else `machine` sets one up).
+    pub nographic: bool,
+    /// The kernel command line (the runner adds nothing to it but `rdinit`).
+    pub append: &'static str,
+}
+
+const APPEND_ARM: &str = "console=ttyAMA0 quiet panic=-1 cryptomgr.notests";
+const APPEND_TTYS0: &str = "console=ttyS0 quiet panic=-1 cryptomgr.notests";
+const APPEND_PC: &str = "console=ttyS0 quiet panic=-1 cryptomgr.notests isapnp=0";
+
+/// Every architecture, in the order of the summary table.
+pub const ALL: &[Arch] = &[
+    Arch {
+        name: "x86_64",
+        triple: "x86_64-unknown-linux-gnu",
+        deb_arch: "amd64",
+        gcc: None,
+        gcc_packages: &["gcc", "libc6-dev"],
+        std: StdSource::Host,
+        suite: Suite::Bookworm,
+        kernel_meta: "linux-image-amd64",
+        qemu_user: "qemu-x86_64",
+        qemu_system: "qemu-system-x86_64",
+        qemu_system_package: "qemu-system-x86",
+        machine: &["-M", "pc"],
+        memory: 512,
+        nographic: true,
+        append: APPEND_PC,
+    },
+    Arch {
+        name: "aarch64",
+        triple: "aarch64-unknown-linux-gnu",
+        deb_arch: "arm64",
+        gcc: Some("aarch64-linux-gnu-gcc"),
+        gcc_packages: &["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+        std: StdSource::Debian,
+        suite: Suite::Bookworm,
+        kernel_meta: "linux-image-arm64",
+        qemu_user: "qemu-aarch64",
+        qemu_system: "qemu-system-aarch64",
+        qemu_system_package: "qemu-system-arm",
+        machine: &["-M", "virt", "-cpu", "cortex-a57"],
+        memory: 512,
+        nographic: true,
+        append: APPEND_ARM,
+    },
+    Arch {
+        name: "armv7",
+        triple: "armv7-unknown-linux-gnueabihf",
+        deb_arch: "armhf",
+        gcc: Some("arm-linux-gnueabihf-gcc"),
+        gcc_packages: &["gcc-arm-linux-gnueabihf", "libc6-dev-armhf-cross"],
+        std: StdSource::Debian,
+        suite: Suite::Bookworm,
+        kernel_meta: "linux-image-armmp-lpae",
+        qemu_user: "qemu-arm",
+        qemu_system: "qemu-system-arm",
+        qemu_system_package: "qemu-system-arm",
+        machine: &["-M", "virt", "-cpu", "cortex-a15"],
+        memory: 512,
+        nographic: true,
+        append: APPEND_ARM,
+    },
+    Arch {
+        name: "i686",
+        triple: "i686-unknown-linux-gnu",
+        deb_arch: "i386",
+        gcc: Some("i686-linux-gnu-gcc"),
+        gcc_packages: &["gcc-i686-linux-gnu", "libc6-dev-i386-cross"],
+        std: StdSource::Debian,
+        suite: Suite::Bookworm,
+        kernel_meta: "linux-image-686",
+        qemu_user: "qemu-i386",
+        qemu_system: "qemu-system-i386",
+        qemu_system_package: "qemu-system-x86",
+        machine: &["-M", "pc"],
+        memory: 512,
+        nographic: true,
+        append: APPEND_PC,
+    },
+    Arch {
+        name: "riscv64",
+        triple: "riscv64gc-unknown-linux-gnu",
+        deb_arch: "riscv64",
+        gcc: Some("riscv64-linux-gnu-gcc"),
+        gcc_packages: &["gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross"],
+        std: StdSource::BuildStd,
+        suite: Suite::Trixie,
+        kernel_meta: "linux-image-riscv64",
+        qemu_user: "qemu-riscv64",
+        qemu_system: "qemu-system-riscv64",
+        qemu_system_package: "qemu-system-misc",
+        machine: &["-M", "virt"],
+        memory: 512,
+        nographic: true,
+        append: APPEND_TTYS0,
+    },
+    Arch {
+        name: "s390x",
+        triple: "s390x-unknown-linux-gnu",
+        deb_arch: "s390x",
+        gcc: Some("s390x-linux-gnu-gcc"),
+        gcc_packages: &["gcc-s390x-linux-gnu", "libc6-dev-s390x-cross"],
+        std: StdSource::Debian,
+        suite: Suite::Bookworm,
+        kernel_meta: "linux-image-s390x",
+        qemu_user: "qemu-s390x",
+        qemu_system: "qemu-system-s390x",
+        qemu_system_package: "qemu-system-misc",
+        machine: &["-M", "s390-ccw-virtio"],
+        memory: 512,
+        nographic: true,
+        append: "console=ttysclp0 quiet panic=-1 cryptomgr.notests",
+    },
+    Arch {
+        name: "ppc64le",
+        triple: "powerpc64le-unknown-linux-gnu",
+        deb_arch: "ppc64el",
+        gcc: Some("powerpc64le-linux-gnu-gcc"),
+        gcc_packages: &["gcc-powerpc64le-linux-gnu", "libc6-dev-ppc64el-cross"],
+        std: StdSource::Debian,
+        suite: Suite::Bookworm,
+        kernel_meta: "linux-image-powerpc64le",
+        qemu_user: "qemu-ppc64le",
+        qemu_system: "qemu-system-ppc64",
+        qemu_system_package: "qemu-system-ppc",
+        machine: &[
+            "-M",
+            "pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-chardev",
+            "stdio,id=con0",
+            "-device",
+            "spapr-vty,chardev=con0",
+        ],
+        memory: 1024,
+        nographic: false,
+        append: "console=hvc0 quiet panic=-1 cryptomgr.notests",
+    },
+    Arch {
+        name: "mips64el",
+        triple: "mips64el-unknown-linux-gnuabi64",
+        deb_arch: "mips64el",
+        gcc: Some("mips64el-linux-gnuabi64-gcc"),
+        gcc_packages: &["gcc-mips64el-linux-gnuabi64", "libc6-dev-mips64el-cross"],
+        std: StdSource::BuildStd,
+        suite: Suite::Bookworm,
+        kernel_meta: "linux-image-5kc-malta",
+        qemu_user: "qemu-mips64el",
+        qemu_system: "qemu-system-mips64el",
+        qemu_system_package: "qemu-system-mips",
+        machine: &["-M", "malta", "-cpu", "5KEc"],
+        memory: 256,
+        nographic: true,
+        append: APPEND_TTYS0,
+    },
+];
+
+impl Arch {
+    /// `CARGO_TARGET_<TRIPLE>_<what>`.
+    pub fn cargo_env(&self, what: &str) -> String {
+        format!(
+            "CARGO_TARGET_{}_{what}",
+            self.triple.to_uppercase().replace(['-', '.'], "_")
+        )
+    }
+}
+
+/// Looks an architecture up by its `--arch` name (or its triple).
+pub fn by_name(name: &str) -> Result<&'static Arch> {
+    match ALL.iter().find(|a| a.name == name || a.triple == name) {
+        Some(a) => Ok(a),
+        None => bail!(
+            "unknown architecture {name}; known: {}",
+            ALL.iter().map(|a| a.name).collect::<Vec<_>>().join(" ")
+        ),
+    }
+}
+
+/// The architectures named by `--arch` (all of them when none is named).
+pub fn select(names: &[String]) -> Result<Vec<&'static Arch>> {
+    if names.is_empty() || names.iter().any(|n| n == "all") {
+        return Ok(ALL.iter().collect());
+    }
+    let mut out: Vec<&'static Arch> = Vec::new();
+    for n in names {
+        let a = by_name(n)?;
+        if !out.iter().any(|b| b.name == a.name) {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}

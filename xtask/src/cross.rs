@@ -1,0 +1,555 @@
+//! `cargo xtask cross`: builds every crate's unit and integration tests statically for each
+//! target and runs them in real kernels (system mode) and under qemu-user (user mode), then
+//! prints a summary table. Also `cargo xtask cross-env`, the environment for running
+//! `cargo test --target <triple>` through the runner by hand.
+
+use crate::arch::{self, Arch};
+use crate::json;
+use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
+use crate::report::{self, Counts, Row};
+use crate::toolchain::{Kernel, cargo_setup};
+use crate::util::{Args, Context, Result, bail, cross_target_dir, on_path, root, secs, show};
+use std::collections::VecDeque;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Mode {
+    System,
+    User,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::System => "system",
+            Mode::User => "user",
+        }
+    }
+}
+
+fn parse_modes(mode: Option<String>) -> Result<Vec<Mode>> {
+    Ok(match mode.as_deref().unwrap_or("all") {
+        "all" => vec![Mode::System, Mode::User],
+        "system" => vec![Mode::System],
+        "user" => vec![Mode::User],
+        other => bail!("--mode must be system, user or all, not {other}"),
+    })
+}
+
+/// A test binary built for a target.
+#[derive(Clone, Debug)]
+struct TestBin {
+    /// `<package dir>/<target>`, e.g. `aio-sys/lib`.
+    name: String,
+    path: PathBuf,
+    /// The package's directory: cargo runs tests there (user mode does too).
+    package_dir: PathBuf,
+}
+
+/// Builds the tests of every workspace crate but xtask for `arch` and lists the binaries.
+fn build_tests(arch: &Arch) -> Result<Vec<TestBin>> {
+    let setup = cargo_setup(arch)?;
+    let mut cmd = setup.command("test");
+    cmd.args([
+        "--workspace",
+        "--exclude",
+        "xtask",
+        "--lib",
+        "--tests",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ])
+    .stdout(Stdio::piped());
+    println!("$ {}", show(&cmd));
+    let mut child = cmd.spawn().context("cannot start cargo")?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut bins: Vec<TestBin> = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo's output")?;
+        let Some(msg) = json::parse(&line) else {
+            continue;
+        };
+        if msg.get("reason").as_str() != Some("compiler-artifact")
+            || msg.get("profile").get("test").as_bool() != Some(true)
+        {
+            continue;
+        }
+        let Some(exe) = msg.get("executable").as_str() else {
+            continue;
+        };
+        let target = msg.get("target");
+        let kind = target.get("kind").as_array().first().and_then(|k| k.as_str());
+        let target_name = target.get("name").as_str().unwrap_or("?");
+        let manifest = PathBuf::from(msg.get("manifest_path").as_str().unwrap_or(""));
+        let package_dir = manifest.parent().map(PathBuf::from).unwrap_or_else(root);
+        let package = package_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = match kind {
+            Some("lib") => format!("{package}/lib"),
+            _ => format!("{package}/{target_name}"),
+        };
+        if !bins.iter().any(|b| b.path.as_os_str() == exe) {
+            bins.push(TestBin {
+                name,
+                path: PathBuf::from(exe),
+                package_dir,
+            });
+        }
+    }
+    let status = child.wait().context("cargo")?;
+    if !status.success() {
+        bail!("building the tests for {} failed ({status})", arch.triple);
+    }
+    bins.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(bins)
+}
+
+/// One unit of work for the runner pool.
+struct Job {
+    arch: &'static Arch,
+    mode: Mode,
+    bins: Vec<TestBin>,
+    /// A rough cost for ordering (longest first).
+    weight: u32,
+}
+
+/// The result of one binary in one mode.
+#[derive(Debug)]
+struct BinResult {
+    name: String,
+    outcome: EntryOutcome,
+    counts: Counts,
+    problem: Option<String>,
+}
+
+impl BinResult {
+    fn ok(&self) -> bool {
+        self.outcome.code == Some(0) && self.problem.is_none() && self.counts.results > 0
+    }
+}
+
+/// The results of one job.
+struct JobResult {
+    arch: &'static Arch,
+    mode: Mode,
+    kernel: Option<String>,
+    bins: Vec<BinResult>,
+    /// A boot-level problem (timeout, crash) and the console tail.
+    problems: Vec<(String, String)>,
+    elapsed: Duration,
+}
+
+struct Options {
+    harness: Vec<String>,
+    limits: Limits,
+}
+
+fn entries(bins: &[TestBin], harness: &[String]) -> Vec<Entry> {
+    bins.iter()
+        .map(|b| Entry {
+            name: b.name.clone(),
+            path: b.path.clone(),
+            args: harness.to_vec(),
+        })
+        .collect()
+}
+
+fn bin_result(outcome: EntryOutcome, problem: Option<String>) -> BinResult {
+    let counts = report::parse(&outcome.output);
+    BinResult {
+        name: outcome.name.clone(),
+        outcome,
+        counts,
+        problem,
+    }
+}
+
+fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
+    let start = Instant::now();
+    let mut result = JobResult {
+        arch: job.arch,
+        mode: job.mode,
+        kernel: None,
+        bins: Vec::new(),
+        problems: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    match job.mode {
+        Mode::System => {
+            let kernel = Kernel::load(job.arch)?;
+            let init = qemu::init_path(job.arch);
+            let entries = entries(&job.bins, &opts.harness);
+            let boot: BootOutcome = qemu::boot(job.arch, &kernel, &init, &entries, opts.limits, false)?;
+            result.kernel = boot.kernel.clone();
+            save_log(job.arch, job.mode, "console", &boot.console);
+            if let Some(p) = &boot.problem {
+                result
+                    .problems
+                    .push((p.clone(), qemu::tail(&boot.console, 40)));
+            }
+            for e in boot.entries {
+                let problem = match (e.code, &boot.problem) {
+                    (None, Some(p)) => Some(p.clone()),
+                    (None, None) => Some("no exit status on the console".into()),
+                    _ => None,
+                };
+                result.bins.push(bin_result(e, problem));
+            }
+        }
+        Mode::User => {
+            for (b, e) in job.bins.iter().zip(entries(&job.bins, &opts.harness)) {
+                let (outcome, problem, _) = qemu::run_user(job.arch, &e, &b.package_dir, opts.limits)?;
+                result.bins.push(bin_result(outcome, problem));
+            }
+        }
+    }
+    for b in &result.bins {
+        save_log(job.arch, job.mode, &b.name, &b.outcome.output);
+    }
+    result.elapsed = start.elapsed();
+    Ok(result)
+}
+
+fn log_dir() -> PathBuf {
+    cross_target_dir().join("logs")
+}
+
+fn save_log(arch: &Arch, mode: Mode, name: &str, text: &str) {
+    let dir = log_dir().join(format!("{}-{}", arch.name, mode.name()));
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{}.log", name.replace('/', "__"))), text);
+}
+
+/// Checks that what the runs need is in place before building anything.
+fn preflight(arches: &[&Arch], modes: &[Mode]) -> Result<()> {
+    let mut missing = Vec::new();
+    for a in arches {
+        if let Err(e) = cargo_setup(a) {
+            missing.push(e);
+        }
+        if let Some(gcc) = a.gcc {
+            if !on_path(gcc) {
+                missing.push(format!("{gcc} is not installed"));
+            }
+        }
+        if modes.contains(&Mode::System) {
+            if let Err(e) = Kernel::load(a) {
+                missing.push(e);
+            }
+            if !on_path(a.qemu_system) {
+                missing.push(format!("{} is not installed", a.qemu_system));
+            }
+        }
+        if modes.contains(&Mode::User) && !on_path(a.qemu_user) {
+            missing.push(format!("{} is not installed", a.qemu_user));
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "not set up (run `cargo xtask cross-setup`):\n  {}",
+            missing.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+pub fn main(args: &[String]) -> Result<ExitCode> {
+    let mut args = Args::new(args);
+    let arches = arch::select(&args.list("--arch")?)?;
+    let modes = parse_modes(args.value("--mode")?)?;
+    let jobs = args.number("--jobs")?.unwrap_or(2).max(1) as usize;
+    let batch = !args.flag("--boot-per-binary");
+    let limits = Limits {
+        total: Duration::from_secs(args.number("--timeout")?.unwrap_or(900)),
+        idle: Duration::from_secs(args.number("--idle-timeout")?.unwrap_or(180)),
+    };
+    let mut harness = args.finish()?;
+    // Serial tests under TCG, and the output of passing tests shown so that their `SKIPPED:`
+    // lines are seen.
+    if !harness.iter().any(|a| a.starts_with("--test-threads")) {
+        harness.push("--test-threads=1".into());
+    }
+    if !harness.iter().any(|a| a == "--nocapture" || a == "--show-output") {
+        harness.push("--show-output".into());
+    }
+    let opts = Options { harness, limits };
+    preflight(&arches, &modes)?;
+    let total = Instant::now();
+
+    // 1. Build (sequentially: each cargo uses both cores).
+    let mut phases: Vec<(String, Duration)> = Vec::new();
+    let mut built: Vec<(&'static Arch, Vec<TestBin>)> = Vec::new();
+    for a in &arches {
+        let t = Instant::now();
+        println!("\n==> build {} ({})", a.name, a.triple);
+        if modes.contains(&Mode::System) {
+            qemu::build_init(a)?;
+        }
+        let bins = build_tests(a)?;
+        println!("    {} test binaries: {}", bins.len(), bins.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", "));
+        phases.push((format!("build {}", a.name), t.elapsed()));
+        built.push((a, bins));
+    }
+    let build_time = total.elapsed();
+
+    // 2. Run, `jobs` at a time, the slowest first.
+    let mut queue: Vec<Job> = Vec::new();
+    for (a, bins) in &built {
+        for &mode in &modes {
+            let boot_cost = match (mode, a.name) {
+                (Mode::User, _) => 1,
+                (Mode::System, "ppc64le") => 12,
+                (Mode::System, "riscv64" | "s390x" | "mips64el") => 7,
+                (Mode::System, _) => 5,
+            };
+            if mode == Mode::System && !batch {
+                for b in bins {
+                    queue.push(Job {
+                        arch: a,
+                        mode,
+                        bins: vec![b.clone()],
+                        weight: boot_cost,
+                    });
+                }
+            } else {
+                queue.push(Job {
+                    arch: a,
+                    mode,
+                    bins: bins.clone(),
+                    weight: boot_cost * bins.len() as u32 + if mode == Mode::System { 20 } else { 0 },
+                });
+            }
+        }
+    }
+    queue.sort_by(|a, b| b.weight.cmp(&a.weight));
+    let njobs = queue.len();
+    println!("\n==> run: {njobs} jobs, {jobs} at a time (logs in {})", log_dir().display());
+    let _ = std::fs::remove_dir_all(log_dir());
+    let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
+    let results: Arc<Mutex<Vec<Result<JobResult>>>> = Arc::new(Mutex::new(Vec::new()));
+    let opts = Arc::new(opts);
+    let run_start = Instant::now();
+    let workers: Vec<_> = (0..jobs.min(njobs.max(1)))
+        .map(|_| {
+            let queue = queue.clone();
+            let results = results.clone();
+            let opts = opts.clone();
+            std::thread::spawn(move || loop {
+                let Some(job) = queue.lock().expect("queue").pop_front() else {
+                    break;
+                };
+                let r = run_job(&job, &opts);
+                match &r {
+                    Ok(r) => {
+                        let ok = r.bins.iter().filter(|b| b.ok()).count();
+                        println!(
+                            "    {:<9} {:<6} {}/{} binaries ok in {} s{}",
+                            r.arch.name,
+                            r.mode.name(),
+                            ok,
+                            r.bins.len(),
+                            secs(r.elapsed),
+                            r.problems
+                                .first()
+                                .map(|(p, _)| format!(" ({p})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    Err(e) => println!("    {} {}: error: {e}", job.arch.name, job.mode.name()),
+                }
+                results.lock().expect("results").push(r);
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    let run_time = run_start.elapsed();
+    let results = std::mem::take(&mut *results.lock().expect("results"));
+
+    // 3. Report.
+    let mut errors = Vec::new();
+    let mut merged: Vec<JobResult> = Vec::new();
+    for r in results {
+        match r {
+            Ok(r) => match merged.iter_mut().find(|m| m.arch.name == r.arch.name && m.mode == r.mode) {
+                Some(m) => {
+                    m.kernel = m.kernel.take().or(r.kernel);
+                    m.bins.extend(r.bins);
+                    m.problems.extend(r.problems);
+                    m.elapsed += r.elapsed;
+                }
+                None => merged.push(r),
+            },
+            Err(e) => errors.push(e),
+        }
+    }
+    let order = |a: &Arch| arch::ALL.iter().position(|b| b.name == a.name).unwrap_or(0);
+    merged.sort_by_key(|m| (order(m.arch), m.mode));
+
+    let mut rows = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for m in &merged {
+        let mut total = Counts::default();
+        let mut row_ok = true;
+        for b in &m.bins {
+            total.add(&b.counts);
+            if !b.ok() {
+                row_ok = false;
+                let why = match (&b.problem, b.outcome.code) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(c)) if c != 0 => format!("exit status {c}"),
+                    _ => "no libtest summary in its output".into(),
+                };
+                let names = if b.counts.failed_names.is_empty() {
+                    String::new()
+                } else {
+                    format!("; failed: {}", b.counts.failed_names.join(", "))
+                };
+                failures.push(format!(
+                    "{} {} {}: {why}{names}\n{}",
+                    m.arch.name,
+                    m.mode.name(),
+                    b.name,
+                    indent(&qemu::tail(&b.outcome.output, 25))
+                ));
+            }
+        }
+        let unjustified: Vec<String> = if m.mode == Mode::System {
+            total
+                .skip_lines
+                .iter()
+                .chain(total.ignored_lines.iter())
+                .filter(|s| !report::justified(s))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !unjustified.is_empty() {
+            row_ok = false;
+            failures.push(format!(
+                "{} system: skips on a real kernel that name no missing kernel feature:\n{}",
+                m.arch.name,
+                indent(&unjustified.join("\n"))
+            ));
+        }
+        for (p, console) in &m.problems {
+            failures.push(format!(
+                "{} {}: {p}; console tail:\n{}",
+                m.arch.name,
+                m.mode.name(),
+                indent(console)
+            ));
+        }
+        let crashed = m.bins.iter().filter(|b| !b.ok() && b.counts.failed == 0).count() as u64;
+        rows.push(Row {
+            arch: m.arch.name.into(),
+            kernel: match m.mode {
+                Mode::System => m.kernel.clone().unwrap_or_else(|| "?".into()),
+                Mode::User => "qemu-user (ENOSYS)".into(),
+            },
+            mode: m.mode.name().into(),
+            passed: total.passed,
+            failed: total.failed + crashed,
+            skipped: total.skipped(),
+            seconds: m.elapsed.as_secs_f64(),
+            ok: row_ok,
+        });
+    }
+    if !failures.is_empty() {
+        println!("\n==> failures");
+        for f in &failures {
+            println!("\n{f}");
+        }
+    }
+    for e in &errors {
+        println!("error: {e}");
+    }
+    // Every skip, so that a reader sees what was not proven where.
+    let mut skips: Vec<String> = Vec::new();
+    for m in &merged {
+        for b in &m.bins {
+            for s in b.counts.skip_lines.iter().chain(b.counts.ignored_lines.iter()) {
+                skips.push(format!("{} {} {}: {s}", m.arch.name, m.mode.name(), b.name));
+            }
+        }
+    }
+    if !skips.is_empty() {
+        println!("\n==> skipped");
+        for s in &skips {
+            println!("  {s}");
+        }
+    }
+    println!("\n==> summary");
+    report::print_table(&rows);
+    println!(
+        "\nphases: build {} s ({}), run {} s, total {} s",
+        secs(build_time),
+        phases
+            .iter()
+            .map(|(n, d)| format!("{n} {}", secs(*d)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        secs(run_time),
+        secs(total.elapsed())
+    );
+    let ok = errors.is_empty() && failures.is_empty() && rows.iter().all(|r| r.ok);
+    let (passed, failed, skipped) = rows.iter().fold((0, 0, 0), |(p, f, s), r| {
+        (p + r.passed, f + r.failed, s + r.skipped)
+    });
+    // The plain closing line CI reads.
+    println!("cross: {passed} passed, {failed} failed, {skipped} skipped");
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `cargo xtask cross-env --arch A [--mode system|user]`: builds the guest init and prints the
+/// environment that makes `cargo test --target <triple>` run each test binary through the runner.
+pub fn env_main(args: &[String]) -> Result<ExitCode> {
+    let mut args = Args::new(args);
+    let names = args.list("--arch")?;
+    let mode = args.value("--mode")?.unwrap_or_else(|| "system".into());
+    args.finish()?;
+    let [name] = names.as_slice() else {
+        bail!("cross-env needs exactly one --arch");
+    };
+    let a = arch::by_name(name)?;
+    let setup = cargo_setup(a)?;
+    if mode == "system" {
+        qemu::build_init(a)?;
+    }
+    let exe = std::env::current_exe().context("current_exe")?;
+    let mut vars = setup.env.clone();
+    vars.push((
+        a.cargo_env("RUNNER"),
+        format!("{} qemu-runner --arch {} --mode {mode}", exe.display(), a.name),
+    ));
+    for v in &setup.env_remove {
+        println!("unset {v}");
+    }
+    for (k, v) in vars {
+        println!("export {k}='{v}'");
+    }
+    println!(
+        "# then: cargo test --workspace --exclude xtask --lib --tests {} -- --test-threads=1",
+        setup.args.join(" ")
+    );
+    Ok(ExitCode::SUCCESS)
+}

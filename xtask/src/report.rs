@@ -1,0 +1,180 @@
+//! Reading libtest's output (counts, skips) and printing the summary table.
+
+/// What one test binary's output says.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    /// Tests libtest counted as passed, less the ones that printed `SKIPPED:`.
+    pub passed: u64,
+    pub failed: u64,
+    /// `#[ignore]`d tests.
+    pub ignored: u64,
+    /// `SKIPPED:` lines (a test that returned early and said why).
+    pub skip_lines: Vec<String>,
+    /// `test x ... ignored[, reason]` lines.
+    pub ignored_lines: Vec<String>,
+    /// How many `test result:` lines were seen (one per libtest binary).
+    pub results: u64,
+    /// Names of failed tests (`test x ... FAILED`).
+    pub failed_names: Vec<String>,
+}
+
+impl Counts {
+    pub fn skipped(&self) -> u64 {
+        self.skip_lines.len() as u64 + self.ignored
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+        self.results += other.results;
+        self.skip_lines.extend(other.skip_lines.iter().cloned());
+        self.ignored_lines.extend(other.ignored_lines.iter().cloned());
+        self.failed_names.extend(other.failed_names.iter().cloned());
+    }
+}
+
+/// Reads libtest's `test result: ok. N passed; M failed; K ignored; ...` lines and the
+/// `SKIPPED:` lines tests print (anywhere on a line: with `--nocapture` they follow
+/// `test x ... `).
+pub fn parse(output: &str) -> Counts {
+    let mut c = Counts::default();
+    let mut passed = 0;
+    for raw in output.lines() {
+        let line = raw.trim_end_matches('\r');
+        if let Some(pos) = line.find("SKIPPED:") {
+            c.skip_lines.push(line[pos..].to_string());
+        }
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            c.results += 1;
+            for part in rest.split([';', '.']) {
+                let mut words = part.split_whitespace();
+                if let (Some(n), Some(what)) = (words.next(), words.next()) {
+                    if let Ok(n) = n.parse::<u64>() {
+                        match what {
+                            "passed" => passed += n,
+                            "failed" => c.failed += n,
+                            "ignored" => c.ignored += n,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("test ") {
+            if let Some((name, verdict)) = rest.split_once(" ... ") {
+                if verdict.starts_with("ignored") {
+                    c.ignored_lines.push(format!("{name}: {verdict}"));
+                } else if verdict.starts_with("FAILED") {
+                    c.failed_names.push(name.to_string());
+                }
+            }
+        }
+    }
+    c.passed = passed.saturating_sub(c.skip_lines.len() as u64);
+    c
+}
+
+/// Whether a skip names a missing kernel feature (required of every skip on a real kernel),
+/// e.g. `SKIPPED: dontcache: kernel 6.1 lacks RWF_DONTCACHE (6.14)`.
+pub fn justified(skip: &str) -> bool {
+    let l = skip.to_lowercase();
+    let names_kernel = l.contains("kernel") || l.contains("linux");
+    let says_missing = [
+        "lack", "missing", "without", "not supported", "unsupported", "older", "before",
+        "requires", "needs", "no support", "not available", "absent", "predates",
+    ]
+    .iter()
+    .any(|w| l.contains(w));
+    names_kernel && says_missing
+}
+
+/// One row of the summary table.
+pub struct Row {
+    pub arch: String,
+    pub kernel: String,
+    pub mode: String,
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub seconds: f64,
+    pub ok: bool,
+}
+
+/// Prints the table in Markdown, so it can be pasted as it is.
+pub fn print_table(rows: &[Row]) {
+    let header = ["arch", "kernel", "mode", "passed", "failed", "skipped", "seconds", ""];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.arch.clone(),
+                r.kernel.clone(),
+                r.mode.clone(),
+                r.passed.to_string(),
+                r.failed.to_string(),
+                r.skipped.to_string(),
+                format!("{:.1}", r.seconds),
+                if r.ok { "ok" } else { "FAIL" }.to_string(),
+            ]
+        })
+        .collect();
+    let mut width = header.map(str::len);
+    for row in &cells {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |row: &[String]| {
+        let mut s = String::from("|");
+        for (i, c) in row.iter().enumerate() {
+            if (3..7).contains(&i) {
+                s.push_str(&format!(" {c:>w$} |", w = width[i]));
+            } else {
+                s.push_str(&format!(" {c:<w$} |", w = width[i]));
+            }
+        }
+        s
+    };
+    println!("{}", line(&header.map(String::from)));
+    let sep: Vec<String> = width
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if (3..7).contains(&i) {
+                format!("{}:", "-".repeat(*w - 1))
+            } else {
+                "-".repeat(*w)
+            }
+        })
+        .collect();
+    let mut s = String::from("|");
+    for c in sep {
+        s.push_str(&format!(" {c} |"));
+    }
+    println!("{s}");
+    for row in &cells {
+        println!("{}", line(row));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_skips() {
+        let out = "running 4 tests\n\
+                   test a ... ok\n\
+                   test b ... SKIPPED: b: kernel 6.1 lacks RWF_ATOMIC\nok\n\
+                   test c ... ignored, needs a block device\n\
+                   test d ... FAILED\n\r\n\
+                   test result: FAILED. 2 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\r\n";
+        let c = parse(out);
+        assert_eq!((c.passed, c.failed, c.ignored, c.results), (1, 1, 1, 1));
+        assert_eq!(c.skip_lines, ["SKIPPED: b: kernel 6.1 lacks RWF_ATOMIC"]);
+        assert_eq!(c.failed_names, ["d"]);
+        assert_eq!(c.skipped(), 2);
+        assert!(justified(&c.skip_lines[0]));
+        assert!(!justified("SKIPPED: no block device"));
+    }
+}
