@@ -5,11 +5,11 @@
 //! define that `aio-abi` also defines is compared here, for whichever architecture is built.
 
 use aio_abi::{
-    __aio_sigset, __kernel_timespec, _NSIG, IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, IOCB_CMD_NOOP,
-    IOCB_CMD_POLL, IOCB_CMD_PREAD, IOCB_CMD_PREADV, IOCB_CMD_PREADX, IOCB_CMD_PWRITE,
-    IOCB_CMD_PWRITEV, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD, IOPRIO_BE_NR, IOPRIO_CLASS_SHIFT,
-    IOPRIO_PRIO_MASK, IocbCmd, IocbFlags, IoprioClass, KERNEL_SIGSET_SIZE, RwFlags, ioprio_class,
-    ioprio_level, ioprio_value, kernel_sigset_t, old_timespec32,
+    __aio_sigset, __kernel_size_t, __kernel_timespec, _NSIG, IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC,
+    IOCB_CMD_NOOP, IOCB_CMD_POLL, IOCB_CMD_PREAD, IOCB_CMD_PREADV, IOCB_CMD_PREADX,
+    IOCB_CMD_PWRITE, IOCB_CMD_PWRITEV, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD, IOPRIO_BE_NR,
+    IOPRIO_CLASS_SHIFT, IOPRIO_PRIO_MASK, IocbCmd, IocbFlags, IoprioClass, KERNEL_SIGSET_SIZE,
+    RwFlags, ioprio_class, ioprio_level, ioprio_value, kernel_sigset_t, old_timespec32,
 };
 use core::mem::{align_of, offset_of, size_of};
 use linux_raw_sys::general as uapi;
@@ -209,7 +209,7 @@ fn sigset_out_of_range_signals_are_rejected() {
 
 #[test]
 fn sigset_bit_positions() {
-    let bits_per_word = 8 * size_of::<aio_abi::__kernel_ulong_t>();
+    let bits_per_word = aio_abi::__kernel_ulong_t::BITS as usize;
 
     // Signal 1 is bit 0 of word 0.
     let mut set = kernel_sigset_t::empty();
@@ -302,18 +302,18 @@ fn aio_sigset_constructors() {
     let mask = kernel_sigset_t::empty();
     let sig = __aio_sigset::new(&mask);
     assert_eq!(sig.sigmask, &mask as *const kernel_sigset_t);
-    assert_eq!(sig.sigsetsize as usize, KERNEL_SIGSET_SIZE);
+    assert_eq!(sig.sigsetsize, KERNEL_SIGSET_SIZE as __kernel_size_t);
 
     let wrong = __aio_sigset::with_size(core::ptr::null(), KERNEL_SIGSET_SIZE + 1);
     assert!(wrong.sigmask.is_null());
-    assert_eq!(wrong.sigsetsize as usize, KERNEL_SIGSET_SIZE + 1);
+    assert_eq!(
+        wrong.sigsetsize,
+        (KERNEL_SIGSET_SIZE + 1) as __kernel_size_t
+    );
 
     // { const sigset_t *sigmask; size_t sigsetsize; } as the kernel's 64-bit entry reads it.
     assert_eq!(offset_of!(__aio_sigset, sigmask), 0);
-    assert_eq!(
-        size_of::<__aio_sigset>(),
-        2 * size_of::<aio_abi::__kernel_size_t>()
-    );
+    assert_eq!(size_of::<__aio_sigset>(), 2 * size_of::<__kernel_size_t>());
 }
 
 // ---------------------------------------------------------------------------------------------
