@@ -31,6 +31,7 @@ pub enum Reap {
 #[derive(Clone, Debug)]
 pub struct Builder {
     depth: u32,
+    kernel_events: Option<u32>,
     eventfd: bool,
     reap: Reap,
 }
@@ -41,6 +42,15 @@ impl Builder {
     /// `/proc/sys/fs/aio-max-nr`. Default 128.
     pub fn depth(mut self, depth: u32) -> Self {
         self.depth = depth;
+        self
+    }
+
+    /// The `nr_events` asked of `io_setup`, when it should differ from [`depth`](Self::depth)
+    /// (the default). The kernel rounds it up to fill its ring's pages, and refuses new requests
+    /// with `EAGAIN` once that many are in flight; a depth above the kernel's capacity therefore
+    /// exercises [`Context::submit`]'s backpressure. Charged against `aio-max-nr`.
+    pub fn kernel_events(mut self, nr_events: u32) -> Self {
+        self.kernel_events = Some(nr_events);
         self
     }
 
@@ -64,16 +74,19 @@ impl Builder {
     /// [`Error::InvalidInput`] for depth 0; [`Error::Unsupported`] without kernel AIO;
     /// [`Error::ContextLimit`] when `aio-max-nr` would be exceeded; [`Error::Os`] otherwise.
     pub fn build<B: IoBuf>(self) -> Result<Context<B>, Error> {
-        if self.depth == 0 {
-            return Err(Error::InvalidInput("Context depth must be at least 1"));
+        let nr_events = self.kernel_events.unwrap_or(self.depth);
+        if self.depth == 0 || nr_events == 0 {
+            return Err(Error::InvalidInput(
+                "Context depth and kernel events must be at least 1",
+            ));
         }
         let fork_guard = ForkGuard::new();
         let mut ctx: aio_context_t = 0;
         // SAFETY: `ctx` is a valid, zeroed context variable.
-        if let Err(errno) = unsafe { aio_sys::io_setup(self.depth, &mut ctx) } {
+        if let Err(errno) = unsafe { aio_sys::io_setup(nr_events, &mut ctx) } {
             return Err(match errno {
                 Errno::AGAIN => Error::ContextLimit {
-                    requested: self.depth,
+                    requested: nr_events,
                     aio_nr: read_proc_number("/proc/sys/fs/aio-nr"),
                     aio_max_nr: read_proc_number("/proc/sys/fs/aio-max-nr"),
                 },
@@ -248,6 +261,7 @@ impl Context {
     pub fn builder() -> Builder {
         Builder {
             depth: 128,
+            kernel_events: None,
             eventfd: false,
             reap: Reap::Ring,
         }

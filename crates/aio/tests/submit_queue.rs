@@ -1,0 +1,116 @@
+//! `Context::submit` as a queue: short counts, rejected operations and `EAGAIN` backpressure,
+//! with every pushed operation completing exactly once.
+
+mod support;
+
+use aio::{Context, Errno, Op, PollFlags, Reap};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use support::build_or_enosys;
+
+#[test]
+fn a_rejected_op_becomes_its_completion_and_the_rest_still_go() {
+    for reap in [Reap::Ring, Reap::Syscall] {
+        let Some(mut ctx) =
+            build_or_enosys::<Vec<u8>>("rejected_op", Context::builder().depth(8).reap(reap))
+        else {
+            return;
+        };
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        let closed = {
+            let (r, _w) = rustix::pipe::pipe().unwrap();
+            std::fs::File::from(r)
+        }; // both ends closed again below: the number is now free
+        let bad = Op::read(&closed, vec![0; 16], 0).user_data(2);
+        drop(closed);
+        ctx.push(Op::read(&file, vec![0; 16], 0).user_data(1))
+            .unwrap();
+        ctx.push(bad).unwrap();
+        ctx.push(Op::read(&file, vec![0; 16], 0).user_data(3))
+            .unwrap();
+        ctx.push(
+            Op::read(&file, vec![0; 16], 0)
+                .flags(aio::RwFlags::from_bits_retain(1 << 30))
+                .user_data(4),
+        )
+        .unwrap();
+        ctx.push(Op::read(&file, vec![0; 16], 0).user_data(5))
+            .unwrap();
+
+        // io_submit stops at each bad iocb (count 1, then EBADF, then 1, then EOPNOTSUPP, then 1).
+        assert_eq!(
+            ctx.submit().unwrap(),
+            3,
+            "{reap:?}: the three good reads were accepted"
+        );
+        assert_eq!(ctx.stats().submit_calls, 5);
+        assert_eq!(ctx.queued(), 0);
+        ctx.wait(5, Some(Duration::from_secs(5))).unwrap();
+        let mut results: Vec<_> = ctx
+            .completions()
+            .map(|c| (c.user_data(), c.result()))
+            .collect();
+        results.sort_by_key(|r| r.0);
+        assert_eq!(
+            results,
+            [
+                (1, Ok(16)),
+                (2, Err(Errno::BADF)),
+                (3, Ok(16)),
+                (4, Err(Errno::OPNOTSUPP)),
+                (5, Ok(16))
+            ],
+            "{reap:?}"
+        );
+    }
+}
+
+#[test]
+fn eagain_keeps_the_rest_queued_and_nothing_is_lost() {
+    const OPS: u32 = 400;
+    for reap in [Reap::Ring, Reap::Syscall] {
+        // 400 slots on a kernel context sized for io_setup(1): a few dozen to a few hundred
+        // requests fit in its ring, so polls that cannot complete fill it up.
+        let builder = Context::builder().depth(OPS).kernel_events(1).reap(reap);
+        let Some(mut ctx) = build_or_enosys::<Vec<u8>>("eagain_backpressure", builder) else {
+            return;
+        };
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        for i in 0..OPS {
+            ctx.push(Op::poll(&reader, PollFlags::IN).user_data(u64::from(i)))
+                .unwrap();
+        }
+        let accepted = ctx.submit().unwrap();
+        assert!(
+            accepted > 0 && accepted < OPS as usize,
+            "{reap:?}: accepted {accepted} of {OPS}"
+        );
+        assert_eq!(
+            ctx.queued(),
+            OPS as usize - accepted,
+            "the rest stays queued"
+        );
+        assert_eq!(
+            ctx.stats().local_completions,
+            0,
+            "EAGAIN is not an operation error"
+        );
+
+        // Make the pipe readable: every poll completes, and the queue drains as room appears.
+        rustix::io::write(&writer, b"x").unwrap();
+        let mut seen = BTreeSet::new();
+        while seen.len() < OPS as usize {
+            ctx.submit().unwrap();
+            ctx.wait(1, Some(Duration::from_secs(10))).unwrap();
+            for c in ctx.completions() {
+                assert!(c.poll_flags().contains(PollFlags::IN), "{c:?}");
+                assert!(
+                    seen.insert(c.user_data()),
+                    "op {} completed twice",
+                    c.user_data()
+                );
+            }
+        }
+        assert_eq!(ctx.queued() + ctx.in_flight() + ctx.ready(), 0);
+    }
+}
