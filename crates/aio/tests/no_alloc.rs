@@ -49,7 +49,7 @@ fn steady_state_push_submit_reap_allocates_nothing() {
         let file = std::fs::File::open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         let mut pool: Vec<Vec<u8>> = (0..32).map(|_| vec![0; 512]).collect();
-        let mut round = |ctx: &mut Context, pool: &mut Vec<Vec<u8>>| {
+        let round = |ctx: &mut Context, pool: &mut Vec<Vec<u8>>| {
             let mut i = 0;
             while let Some(buf) = pool.pop() {
                 ctx.push(Op::read(&file, buf, i * 512)).unwrap();
