@@ -1,0 +1,155 @@
+//! A libc-free program: its own `_start`, raw `exit_group`, and one AIO round trip through
+//! `aio-sys` (whose system calls are inline assembly) into a pipe made by rustix's `linux_raw`
+//! backend.
+//!
+//! Exit status: 0 on success, else the [`Step`] that failed (101 for a panic).
+#![no_std]
+#![no_main]
+// The memory functions below must not be compiled into calls to themselves.
+#![no_builtins]
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_os = "linux",
+    target_pointer_width = "64"
+)))]
+compile_error!("aio-nolibc is an x86_64 Linux program");
+
+use aio_sys::abi::{__kernel_timespec, IOCB_CMD_PWRITE, aio_context_t, io_event, iocb};
+use aio_sys::{io_destroy, io_getevents, io_setup, io_submit};
+use core::arch::{asm, global_asm};
+use rustix::fd::AsRawFd;
+
+mod mem;
+
+/// What a failing run reports as its exit status.
+#[repr(i32)]
+#[derive(Clone, Copy)]
+enum Step {
+    Setup = 1,
+    Pipe = 2,
+    Submit = 3,
+    GetEvents = 4,
+    EventIdentity = 5,
+    EventResult = 6,
+    Read = 7,
+    Compare = 8,
+    Destroy = 9,
+}
+
+/// The status of a panic.
+const PANICKED: i32 = 101;
+
+/// The text written through AIO and read back from the pipe.
+const MESSAGE: &[u8] = b"written by io_submit without libc\n";
+
+/// The tag the request carries through `aio_data`.
+const TAG: u64 = 0x6e6f_6c69_6263;
+
+// The process entry point. The kernel starts it with `rsp` pointing at `argc` (16-byte aligned);
+// clear the frame pointer for debuggers, pass that stack pointer on, and call Rust with the
+// stack aligned as the System V ABI expects at a call.
+global_asm!(
+    ".globl _start",
+    ".type _start, @function",
+    "_start:",
+    "xor ebp, ebp",
+    "mov rdi, rsp",
+    "and rsp, -16",
+    "call {entry}",
+    "ud2",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+/// Called by `_start` with the initial stack pointer (unused: no arguments are needed).
+extern "C" fn entry(_initial_stack: *const usize) -> ! {
+    exit_group(match run() {
+        Ok(()) => 0,
+        Err(step) => step as i32,
+    })
+}
+
+/// Creates a context, does the round trip, destroys the context.
+fn run() -> Result<(), Step> {
+    let mut ctx: aio_context_t = 0;
+    // SAFETY: `ctx` is a valid, zeroed context variable.
+    unsafe { io_setup(1, &mut ctx) }.map_err(|_| Step::Setup)?;
+    let outcome = round_trip(ctx);
+    // SAFETY: `ctx` is live; `round_trip` reaped its only request (or io_destroy waits for it),
+    // and nothing else uses the ring.
+    let destroyed = unsafe { io_destroy(ctx) };
+    outcome?;
+    destroyed.map_err(|_| Step::Destroy)
+}
+
+/// One `IOCB_CMD_PWRITE` into a pipe, reaped with `io_getevents`, then read back.
+fn round_trip(ctx: aio_context_t) -> Result<(), Step> {
+    let (reader, writer) = rustix::pipe::pipe().map_err(|_| Step::Pipe)?;
+    let mut cb = iocb {
+        aio_data: TAG,
+        aio_lio_opcode: IOCB_CMD_PWRITE,
+        aio_fildes: writer.as_raw_fd() as u32,
+        aio_buf: MESSAGE.as_ptr() as u64,
+        aio_nbytes: MESSAGE.len() as u64,
+        ..iocb::default()
+    };
+    let cb_ptr = &raw mut cb;
+    let list = [cb_ptr];
+    // SAFETY: one valid iocb whose buffer is a static; the event is reaped below (or the context
+    // destroyed) before `cb` goes out of scope.
+    match unsafe { io_submit(ctx, 1, list.as_ptr()) } {
+        Ok(1) => {}
+        _ => return Err(Step::Submit),
+    }
+
+    let mut events = [io_event::default(); 1];
+    let timeout = __kernel_timespec {
+        tv_sec: 10,
+        tv_nsec: 0,
+    };
+    // SAFETY: room for one event; the timeout is a valid __kernel_timespec.
+    match unsafe { io_getevents(ctx, 1, 1, events.as_mut_ptr(), &timeout) } {
+        Ok(1) => {}
+        _ => return Err(Step::GetEvents),
+    }
+    let event = events[0];
+    if event.data != TAG || event.obj != cb_ptr as usize as u64 {
+        return Err(Step::EventIdentity);
+    }
+    if event.res != MESSAGE.len() as i64 || event.res2 != 0 {
+        return Err(Step::EventResult);
+    }
+
+    let mut back = [0u8; 64];
+    let n = rustix::io::read(&reader, &mut back).map_err(|_| Step::Read)?;
+    if back[..n] != *MESSAGE {
+        return Err(Step::Compare);
+    }
+    Ok(())
+}
+
+/// `exit_group(status)`, by its own instruction: nothing of libc's exit path exists here.
+fn exit_group(status: i32) -> ! {
+    // SAFETY: exit_group (231 on x86_64) takes one integer and does not return; the `syscall`
+    // instruction's clobbers do not matter to code that never runs again.
+    unsafe {
+        asm!(
+            "syscall",
+            in("rax") 231usize,
+            in("rdi") status as isize,
+            options(noreturn, nostack),
+        )
+    }
+}
+
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    exit_group(PANICKED)
+}
+
+/// The precompiled `core` is built for unwinding and its unwind tables name this personality
+/// routine. With `panic = "abort"` nothing ever unwinds (no unwinder is even linked), so it is
+/// never called; it only has to exist for the link.
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}
