@@ -1,0 +1,349 @@
+//! Helpers shared by the integration tests of `aio-tests` (`mod common;` in each test file).
+//!
+//! - [`context_or_skip`]: the ENOSYS convention. Under qemu-user (and other places without
+//!   kernel AIO) every AIO system call answers `ENOSYS`; the runner sets
+//!   `AIO_TEST_EXPECT_ENOSYS=1` there. A test starts by building its context through this helper:
+//!   with the variable set, the build must fail with [`Error::Unsupported`] (and the test returns);
+//!   without it, `Unsupported` is a failure, because a real kernel must have AIO.
+//! - [`direct_or_skip`]: a file (or the raw block device named by `AIO_TEST_BLOCK_DEV`) that
+//!   accepts `O_DIRECT`, else a printed `SKIPPED:` line, the only skip the tests allow.
+//! - [`TempFile`]: a scratch file removed on drop.
+//! - [`run_scenario_in_child`] / [`scenario`]: re-runs one test in a fresh process of the same
+//!   test binary, for scenarios that change process-wide state (resource limits, signal
+//!   dispositions, `fork`).
+#![allow(dead_code)]
+
+use aio::{AlignedBuf, Builder, Context, Error, IoBuf};
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Set to `1` where every AIO system call is expected to answer `ENOSYS`.
+pub const EXPECT_ENOSYS_VAR: &str = "AIO_TEST_EXPECT_ENOSYS";
+/// A directory whose file system accepts `O_DIRECT`, tried first.
+pub const DIRECT_DIR_VAR: &str = "AIO_TEST_DIRECT_DIR";
+/// A block device (e.g. `/dev/ram0` in a test kernel) that `O_DIRECT` tests may use raw.
+pub const BLOCK_DEV_VAR: &str = "AIO_TEST_BLOCK_DEV";
+/// Selects the scenario a re-executed test binary runs (see [`run_scenario_in_child`]).
+pub const SCENARIO_VAR: &str = "AIO_TEST_HARNESS_SCENARIO";
+
+/// Whether this run expects `ENOSYS` from every AIO call.
+pub fn expect_enosys() -> bool {
+    std::env::var_os(EXPECT_ENOSYS_VAR).is_some_and(|v| v == "1")
+}
+
+/// Builds a context from `builder`, following the ENOSYS convention: `None` means "the kernel
+/// has no AIO here, as expected; end the test".
+///
+/// # Panics
+/// If the build fails otherwise, if it fails with `Unsupported` on a run that expects AIO, or if
+/// it succeeds on a run that expects `ENOSYS`.
+pub fn context_or_skip<B: IoBuf>(test: &str, builder: Builder) -> Option<Context<B>> {
+    match builder.build::<B>() {
+        Ok(ctx) => {
+            assert!(
+                !expect_enosys(),
+                "{test}: {EXPECT_ENOSYS_VAR}=1 but a context was created: this kernel has AIO"
+            );
+            Some(ctx)
+        }
+        Err(Error::Unsupported { call }) => {
+            assert_eq!(call, "io_setup", "{test}: Unsupported from the wrong call");
+            assert!(
+                expect_enosys(),
+                "{test}: io_setup answered ENOSYS, but a real kernel must have AIO \
+                 (set {EXPECT_ENOSYS_VAR}=1 only under qemu-user or similar)"
+            );
+            println!("ENOSYS path: {test} got Error::Unsupported as expected");
+            None
+        }
+        Err(e) => panic!("{test}: creating the context failed: {e}"),
+    }
+}
+
+/// [`context_or_skip`] with a depth-1 context that is dropped at once: `false` means "end the
+/// test" (the ENOSYS path).
+pub fn aio_or_skip(test: &str) -> bool {
+    context_or_skip::<Vec<u8>>(test, Context::builder().depth(1)).is_some()
+}
+
+/// The directory for scratch files: cargo's target tmpdir when it exists (it does not inside a
+/// test guest that only has the binary), else the system temporary directory.
+pub fn scratch_dir() -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if target.is_dir() {
+        target.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+static UNIQUE: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_name(tag: &str) -> String {
+    format!(
+        "aio-harness-{}-{}-{tag}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A file path removed (if it exists) on drop.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+}
+
+impl TempFile {
+    /// A fresh, not yet created path in `dir`.
+    pub fn new_in(dir: &Path, tag: &str) -> Self {
+        Self {
+            path: dir.join(unique_name(tag)),
+        }
+    }
+
+    /// A fresh, not yet created path in [`scratch_dir`].
+    pub fn new(tag: &str) -> Self {
+        Self::new_in(&scratch_dir(), tag)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates (truncating) the file for reading and writing.
+    pub fn create_rw(&self) -> File {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.path)
+            .unwrap_or_else(|e| panic!("create {}: {e}", self.path.display()))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The kernel release as (major, minor), from `/proc/sys/kernel/osrelease`.
+pub fn kernel_version() -> Option<(u32, u32)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Reads a number from `/proc/sys/fs/<name>` (`aio-nr`, `aio-max-nr`).
+pub fn proc_fs_number(name: &str) -> u64 {
+    let path = format!("/proc/sys/fs/{name}");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {path}: {e}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+/// Waits (up to 10 s) for `/proc/sys/fs/aio-nr` to read `expected`; returns the last value read.
+/// `aio-nr` is system-wide: other processes creating or destroying contexts meanwhile can make
+/// it differ for a while.
+pub fn wait_for_aio_nr(expected: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = proc_fs_number("aio-nr");
+        if now == expected || Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A target for `O_DIRECT` I/O: a scratch file or a region of a raw block device.
+#[derive(Debug)]
+pub struct Direct {
+    /// Open read-write with `O_DIRECT`.
+    pub file: File,
+    /// The larger of the memory and offset alignments `O_DIRECT` needs here.
+    pub align: usize,
+    /// Where this test's region starts (0 for a file; a private region of a block device).
+    pub base: u64,
+    /// What it is, for messages.
+    pub what: String,
+    _temp: Option<TempFile>,
+}
+
+impl Direct {
+    /// Fills `[base, base + blocks * block)` with `pattern(block_index)` bytes, block by block,
+    /// with plain (synchronous) direct writes.
+    pub fn fill(&self, block: usize, blocks: usize, pattern: impl Fn(usize) -> u8) {
+        let mut buf = AlignedBuf::new(block, self.align).expect("aligned buffer");
+        for i in 0..blocks {
+            buf.fill(pattern(i));
+            let offset = self.base + (i * block) as u64;
+            let n = rustix::io::pwrite(&self.file, &buf, offset)
+                .unwrap_or_else(|e| panic!("pwrite {} at {offset}: {e}", self.what));
+            assert_eq!(n, block, "short direct write to {}", self.what);
+        }
+    }
+}
+
+/// The next free region of the block device within this process, so that tests running in
+/// parallel threads do not overwrite each other's data.
+static BLOCK_DEV_NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn open_direct(path: &Path, create: bool) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(create)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+        .open(path)
+}
+
+fn block_dev_target(dev: &str, len: u64) -> Direct {
+    let path = Path::new(dev);
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{BLOCK_DEV_VAR}={dev}: {e}"));
+    assert!(
+        meta.file_type().is_block_device(),
+        "{BLOCK_DEV_VAR}={dev} is not a block device"
+    );
+    let mut file = open_direct(path, false)
+        .unwrap_or_else(|e| panic!("{BLOCK_DEV_VAR}={dev}: open with O_DIRECT: {e}"));
+    let dio = aio::dio_alignment(&file).unwrap_or_else(|e| panic!("dio_alignment({dev}): {e}"));
+    let align = dio.memory.max(dio.offset).max(512) as usize;
+    let size = file.seek(SeekFrom::End(0)).expect("block device size");
+    const REGION: u64 = 1 << 20;
+    let len = len.div_ceil(REGION) * REGION;
+    let base = BLOCK_DEV_NEXT.fetch_add(len, Ordering::Relaxed);
+    assert!(
+        base + len <= size,
+        "{BLOCK_DEV_VAR}={dev}: {size} bytes, not enough for {len} more bytes at {base}"
+    );
+    Direct {
+        file,
+        align,
+        base,
+        what: format!("{dev} (raw, at {base})"),
+        _temp: None,
+    }
+}
+
+/// Why `dir` cannot hold an `O_DIRECT` file, or the target.
+fn dir_target(dir: &Path, tag: &str) -> Result<Direct, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    let temp = TempFile::new_in(dir, tag);
+    let file = open_direct(temp.path(), true)
+        .map_err(|e| format!("{}: open with O_DIRECT: {e}", dir.display()))?;
+    let dio = aio::dio_alignment(&file).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let align = dio.memory.max(dio.offset).max(512) as usize;
+    // Some file systems accept the open flag but refuse the I/O: try one block.
+    let probe = AlignedBuf::new(align, align).expect("aligned buffer");
+    match rustix::io::pwrite(&file, &probe, 0) {
+        Ok(n) if n == align => {}
+        Ok(n) => return Err(format!("{}: probe direct write gave {n}", dir.display())),
+        Err(e) => return Err(format!("{}: probe direct write: {e}", dir.display())),
+    }
+    file.set_len(0).map_err(|e| format!("truncate: {e}"))?;
+    Ok(Direct {
+        file,
+        align,
+        base: 0,
+        what: format!("{}", temp.path().display()),
+        _temp: Some(temp),
+    })
+}
+
+/// Finds somewhere to do `len` bytes of `O_DIRECT` I/O: `$AIO_TEST_DIRECT_DIR`, the block device
+/// `$AIO_TEST_BLOCK_DEV` (raw, a private region of it), `/dev/shm`, cargo's target tmpdir, the
+/// system temporary directory. With `prefer_disk`, the target tmpdir (a disk-backed file system,
+/// where direct I/O is really asynchronous) comes before `/dev/shm`.
+///
+/// Prints `SKIPPED: <reason>` and returns `None` if none accepts `O_DIRECT`.
+///
+/// # Panics
+/// If `AIO_TEST_DIRECT_DIR` or `AIO_TEST_BLOCK_DEV` is set but unusable.
+pub fn direct_or_skip(test: &str, len: u64, prefer_disk: bool) -> Option<Direct> {
+    if let Some(dir) = std::env::var_os(DIRECT_DIR_VAR) {
+        return Some(
+            dir_target(Path::new(&dir), test)
+                .unwrap_or_else(|why| panic!("{test}: {DIRECT_DIR_VAR}: {why}")),
+        );
+    }
+    if let Ok(dev) = std::env::var(BLOCK_DEV_VAR) {
+        return Some(block_dev_target(&dev, len));
+    }
+    let shm = PathBuf::from("/dev/shm");
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut candidates = if prefer_disk {
+        vec![target, shm]
+    } else {
+        vec![shm, target]
+    };
+    candidates.push(std::env::temp_dir());
+    let mut reasons = Vec::new();
+    for dir in &candidates {
+        match dir_target(dir, test) {
+            Ok(direct) => return Some(direct),
+            Err(why) => reasons.push(why),
+        }
+    }
+    println!(
+        "SKIPPED: {test}: no file system here accepts O_DIRECT ({})",
+        reasons.join("; ")
+    );
+    None
+}
+
+/// The scenario this process was re-executed for, if any.
+pub fn scenario() -> Option<String> {
+    std::env::var(SCENARIO_VAR).ok()
+}
+
+/// Whether this process was re-executed to run `name`.
+pub fn in_scenario(name: &str) -> bool {
+    scenario().as_deref() == Some(name)
+}
+
+/// The line a child prints when its scenario ran to the end.
+pub fn scenario_done_marker(name: &str) -> String {
+    format!("aio-harness scenario {name}: done")
+}
+
+/// Re-executes this test binary to run only `test` (its path in the binary, e.g. the function
+/// name), alone and with one test thread, with [`SCENARIO_VAR`] set to `name`; the test then runs
+/// the scenario instead of calling this, and prints [`scenario_done_marker`] at its end.
+///
+/// # Panics
+/// If the child fails, or did not run the scenario to its end.
+pub fn run_scenario_in_child(test: &str, name: &str) {
+    let exe = std::env::current_exe().expect("current_exe");
+    let output = Command::new(&exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(SCENARIO_VAR, name)
+        .output()
+        .unwrap_or_else(|e| panic!("re-executing {}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("--- child {test} ({name}) stdout ---\n{stdout}");
+    println!("--- child {test} ({name}) stderr ---\n{stderr}");
+    assert!(
+        output.status.success(),
+        "the child running scenario {name} failed: {}",
+        output.status
+    );
+    assert!(
+        stdout.contains(&scenario_done_marker(name)),
+        "the child did not run scenario {name} to its end (wrong test name {test}?)"
+    );
+}

@@ -1,0 +1,347 @@
+//! Bad arguments, after libaio's harness cases 2.t (`io_setup`) and 3.t (`io_submit` and
+//! `io_getevents`), for the raw calls and for what the safe `Context` makes of them.
+
+mod common;
+
+use aio::aio_abi::{__kernel_timespec, aio_context_t, io_event, iocb};
+use aio::{CancelOutcome, Context, Errno, Error, Op, OpKind, RwFlags, SignalSet};
+use common::{TempFile, context_or_skip};
+use rustix::fd::OwnedFd;
+use std::collections::HashMap;
+use std::ptr::{null, null_mut};
+use std::time::Duration;
+
+const FIVE_SECONDS: Option<Duration> = Some(Duration::from_secs(5));
+
+/// A descriptor number that was open when an operation was built and is closed by the time it
+/// is submitted: a high number (just under the descriptor limit), so that no test running in
+/// a parallel thread is handed the same number meanwhile.
+fn closed_fd_op(file: &std::fs::File, buf: Vec<u8>) -> Op<Vec<u8>> {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1024)
+        .min(4096);
+    let high: OwnedFd = rustix::io::fcntl_dupfd_cloexec(file, (limit - 8) as i32)
+        .expect("F_DUPFD_CLOEXEC to a high descriptor");
+    let op = Op::read(&high, buf, 0);
+    drop(high);
+    op
+}
+
+#[test]
+fn setup_depth_zero_is_invalid_input() {
+    let Some(_ctx) =
+        context_or_skip::<Vec<u8>>("setup_depth_zero_is_invalid_input", Context::builder())
+    else {
+        return;
+    };
+    match Context::builder().depth(0).build::<Vec<u8>>() {
+        Err(Error::InvalidInput(what)) => assert!(what.contains("depth"), "{what}"),
+        Err(e) => panic!("depth 0: expected InvalidInput, got {e:?}"),
+        Ok(_) => panic!("depth 0: a context was created"),
+    }
+    assert!(matches!(
+        Context::<Vec<u8>>::new(0),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+#[test]
+fn setup_depth_too_large() {
+    let Some(_ctx) = context_or_skip::<Vec<u8>>("setup_depth_too_large", Context::builder()) else {
+        return;
+    };
+    // The kernel doubles the count and refuses a ring that large with EINVAL.
+    match Context::builder().depth(u32::MAX).build::<Vec<u8>>() {
+        Err(Error::Os { call, errno }) => {
+            assert_eq!(call, "io_setup");
+            assert_eq!(errno, Errno::INVAL);
+        }
+        Err(e) => panic!("depth u32::MAX: expected EINVAL, got {e:?}"),
+        Ok(_) => panic!("depth u32::MAX: a context was created"),
+    }
+    // More than aio-max-nr is refused up front with EAGAIN, whatever else is in use.
+    let max = common::proc_fs_number("aio-max-nr");
+    if let Some(requested) = u32::try_from(max + 1).ok().filter(|&r| r <= 1 << 22) {
+        match Context::builder().depth(requested).build::<Vec<u8>>() {
+            Err(
+                ref e @ Error::ContextLimit {
+                    requested: r,
+                    aio_max_nr,
+                    ..
+                },
+            ) => {
+                assert_eq!(r, requested);
+                assert_eq!(aio_max_nr, Some(max));
+                assert_eq!(e.errno(), Some(Errno::AGAIN));
+                assert!(e.to_string().contains("/proc/sys/fs/aio-max-nr"), "{e}");
+            }
+            Err(e) => panic!("depth aio-max-nr + 1: expected ContextLimit, got {e:?}"),
+            Ok(_) => panic!("depth aio-max-nr + 1 = {requested}: a context was created"),
+        }
+    } else {
+        println!("aio-max-nr = {max}: too large to exceed with one context here");
+    }
+}
+
+/// 2.t on the raw call: a zero count, an already initialised context variable, an unwritable
+/// pointer; and destroying twice.
+#[test]
+fn setup_raw_bad_arguments() {
+    if !common::aio_or_skip("setup_raw_bad_arguments") {
+        return;
+    }
+    let mut zero: aio_context_t = 0;
+    // SAFETY: `zero` is a valid context variable.
+    assert_eq!(
+        unsafe { aio_sys::io_setup(0, &mut zero) },
+        Err(Errno::INVAL)
+    );
+    assert_eq!(zero, 0, "a failed io_setup wrote the context variable");
+
+    // SAFETY: a null pointer is never dereferenced by Rust; the kernel's copy to user memory
+    // fails with EFAULT.
+    assert_eq!(
+        unsafe { aio_sys::io_setup(1, null_mut()) },
+        Err(Errno::FAULT)
+    );
+
+    let mut ctx: aio_context_t = 0;
+    // SAFETY: `ctx` is a valid, zeroed context variable.
+    assert_eq!(unsafe { aio_sys::io_setup(1, &mut ctx) }, Ok(()));
+    assert_ne!(ctx, 0);
+    let first = ctx;
+    // SAFETY: as above; the kernel refuses a non-zero *ctxp without touching it.
+    assert_eq!(unsafe { aio_sys::io_setup(1, &mut ctx) }, Err(Errno::INVAL));
+    assert_eq!(ctx, first);
+    // SAFETY: `ctx` is a live context of this process with nothing in flight, and nothing
+    // reads its ring.
+    assert_eq!(unsafe { aio_sys::io_destroy(ctx) }, Ok(()));
+    // SAFETY: the context no longer exists; the kernel looks the id up and fails.
+    assert_eq!(unsafe { aio_sys::io_destroy(ctx) }, Err(Errno::INVAL));
+}
+
+/// 3.t on the raw calls: a bad context, a zero count, unreadable arrays and entries, a negative
+/// count; and io_getevents with min > nr or a bad context.
+#[test]
+fn submit_and_getevents_raw_bad_arguments() {
+    let Some(ctx) = context_or_skip::<Vec<u8>>(
+        "submit_and_getevents_raw_bad_arguments",
+        Context::builder().depth(4),
+    ) else {
+        return;
+    };
+    let raw = ctx.as_raw();
+    // Never submitted: every call below fails (or takes zero requests) before reading them.
+    let mut a = iocb::default();
+    let mut b = iocb::default();
+    let good: [*mut iocb; 2] = [&mut a, &mut b];
+    let bad_first: [*mut iocb; 2] = [null_mut(), &mut b];
+
+    // SAFETY (all io_submit calls below): the arrays are live; the kernel reads no iocb it does
+    // not submit, the pointers it cannot read give EFAULT, and no request is queued, so no
+    // buffer is ever used.
+    unsafe {
+        assert_eq!(aio_sys::io_submit(0, 1, good.as_ptr()), Err(Errno::INVAL));
+        assert_eq!(aio_sys::io_submit(raw, 0, good.as_ptr()), Ok(0));
+        assert_eq!(aio_sys::io_submit(raw, 1, null()), Err(Errno::FAULT));
+        assert_eq!(
+            aio_sys::io_submit(raw, 2, bad_first.as_ptr()),
+            Err(Errno::FAULT)
+        );
+        assert_eq!(
+            aio_sys::io_submit(raw, -1, good.as_ptr()),
+            Err(Errno::INVAL)
+        );
+    }
+
+    let mut events = [io_event::default(); 2];
+    let zero = __kernel_timespec::default();
+    // SAFETY (both calls): `events` has room for 2 events, `zero` is a live timespec.
+    unsafe {
+        assert_eq!(
+            aio_sys::io_getevents(raw, 2, 1, events.as_mut_ptr(), &zero),
+            Err(Errno::INVAL)
+        );
+        assert_eq!(
+            aio_sys::io_getevents(0, 0, 2, events.as_mut_ptr(), &zero),
+            Err(Errno::INVAL)
+        );
+    }
+    // The context is untouched by all this.
+    drop(ctx);
+}
+
+/// An operation the kernel rejects at io_submit (EBADF for a closed descriptor, EOPNOTSUPP for
+/// an unknown RWF flag) becomes that operation's completion; the others still go.
+#[test]
+fn rejected_ops_complete_with_their_errno() {
+    let Some(mut ctx) = context_or_skip::<Vec<u8>>(
+        "rejected_ops_complete_with_their_errno",
+        Context::builder().depth(8),
+    ) else {
+        return;
+    };
+    let temp = TempFile::new("rejected");
+    let file = temp.create_rw();
+    std::fs::write(temp.path(), b"0123456789").unwrap();
+
+    let ops = [
+        Op::read(&file, vec![0; 4], 0).user_data(1),
+        closed_fd_op(&file, vec![7; 16]).user_data(2),
+        Op::read(&file, vec![0; 4], 4).user_data(3),
+        Op::write(&file, b"x".to_vec(), 0)
+            .flags(RwFlags::from_bits_retain(1 << 30))
+            .user_data(4),
+        Op::read(&file, vec![0; 2], 8).user_data(5),
+    ];
+    for op in ops {
+        ctx.push(op).unwrap();
+    }
+    let before = ctx.stats();
+    assert_eq!(ctx.submit(), Ok(3), "three good operations accepted");
+    let stats = ctx.stats();
+    assert_eq!(stats.submitted - before.submitted, 3);
+    assert_eq!(stats.local_completions - before.local_completions, 2);
+    assert_eq!(ctx.queued(), 0, "nothing left behind");
+
+    assert_eq!(ctx.wait(5, FIVE_SECONDS), Ok(5));
+    let mut seen: HashMap<u64, _> = HashMap::new();
+    for completion in ctx.completions() {
+        let tag = completion.user_data();
+        assert!(seen.insert(tag, completion).is_none(), "{tag} twice");
+    }
+    assert_eq!(seen.len(), 5);
+    assert_eq!(seen[&1].result(), Ok(4));
+    assert_eq!(seen[&3].result(), Ok(4));
+    assert_eq!(seen[&5].result(), Ok(2));
+
+    let bad_fd = seen.remove(&2).unwrap();
+    assert_eq!(bad_fd.kind(), OpKind::Read);
+    assert_eq!(bad_fd.result(), Err(Errno::BADF));
+    assert_eq!(
+        bad_fd.raw_result(),
+        -i64::from(Errno::BADF.raw_os_error()),
+        "raw result is the negative errno"
+    );
+    assert!(!bad_fd.is_cancelled());
+    assert_eq!(
+        bad_fd.into_buf(),
+        Some(vec![7; 16]),
+        "buffer handed back intact"
+    );
+
+    let bad_flag = &seen[&4];
+    assert_eq!(bad_flag.result(), Err(Errno::OPNOTSUPP));
+    assert_eq!(std::fs::read(temp.path()).unwrap(), b"0123456789");
+}
+
+/// Waiting for more completions than could ever come is refused, not a hang.
+#[test]
+fn wait_for_more_than_in_flight_is_invalid_input() {
+    let Some(mut ctx) = context_or_skip::<Vec<u8>>(
+        "wait_for_more_than_in_flight_is_invalid_input",
+        Context::builder().depth(4),
+    ) else {
+        return;
+    };
+    assert!(matches!(ctx.wait(1, None), Err(Error::InvalidInput(_))));
+    let mask = SignalSet::empty();
+    assert!(matches!(
+        ctx.wait_with_sigmask(1, None, &mask),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(ctx.wait(0, None), Ok(0));
+
+    let temp = TempFile::new("wait-min");
+    let file = temp.create_rw();
+    ctx.push(Op::write(&file, b"abc".to_vec(), 0)).unwrap();
+    // Queued but not submitted: it cannot complete.
+    assert!(matches!(ctx.wait(1, None), Err(Error::InvalidInput(_))));
+    assert_eq!(ctx.submit(), Ok(1));
+    assert!(matches!(ctx.wait(2, None), Err(Error::InvalidInput(_))));
+    assert_eq!(ctx.wait(1, FIVE_SECONDS), Ok(1));
+    // Ready but not collected counts.
+    assert_eq!(ctx.wait(1, None), Ok(1));
+    assert!(matches!(ctx.wait(2, None), Err(Error::InvalidInput(_))));
+    let done: Vec<_> = ctx.completions().collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].result(), Ok(3));
+    assert!(matches!(ctx.wait(1, None), Err(Error::InvalidInput(_))));
+}
+
+/// An `OpId` whose completion was handed back is stale, also once its slot is reused.
+#[test]
+fn cancel_with_stale_id_is_not_found() {
+    let Some(mut ctx) = context_or_skip::<Vec<u8>>(
+        "cancel_with_stale_id_is_not_found",
+        Context::builder().depth(1),
+    ) else {
+        return;
+    };
+    let temp = TempFile::new("stale");
+    let file = temp.create_rw();
+
+    let first = ctx.push(Op::write(&file, b"one".to_vec(), 0)).unwrap();
+    assert_eq!(ctx.submit(), Ok(1));
+    assert_eq!(ctx.wait(1, FIVE_SECONDS), Ok(1));
+    // Completed but not handed back: too late to cancel.
+    assert_eq!(ctx.cancel(first), Ok(CancelOutcome::NotCancellable));
+    let done: Vec<_> = ctx.completions().collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].result(), Ok(3));
+    assert_eq!(ctx.cancel(first), Ok(CancelOutcome::NotFound));
+
+    // Depth 1: the same slot again, a new generation.
+    let second = ctx
+        .push(Op::write(&file, b"two".to_vec(), 3).user_data(2))
+        .unwrap();
+    assert_ne!(first, second);
+    assert_eq!(ctx.cancel(first), Ok(CancelOutcome::NotFound));
+    assert_eq!(ctx.cancel(second), Ok(CancelOutcome::Unsubmitted));
+    assert_eq!(ctx.queued(), 0);
+    let done: Vec<_> = ctx.completions().collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].user_data(), 2);
+    assert_eq!(done[0].result(), Err(Errno::CANCELED));
+    assert!(done[0].is_cancelled());
+    assert_eq!(ctx.cancel(second), Ok(CancelOutcome::NotFound));
+    assert_eq!(ctx.submit(), Ok(0));
+    assert_eq!(std::fs::read(temp.path()).unwrap(), b"one");
+}
+
+/// A full context hands the operation back, buffers and all.
+#[test]
+fn push_beyond_depth_is_queue_full() {
+    let Some(mut ctx) = context_or_skip::<Vec<u8>>(
+        "push_beyond_depth_is_queue_full",
+        Context::builder().depth(2),
+    ) else {
+        return;
+    };
+    let temp = TempFile::new("full");
+    let file = temp.create_rw();
+    ctx.push(Op::write(&file, vec![1; 8], 0)).unwrap();
+    ctx.push(Op::write(&file, vec![2; 8], 8)).unwrap();
+    let rejected = ctx
+        .push(Op::write(&file, vec![3; 8], 16).user_data(3))
+        .unwrap_err();
+    assert_eq!(rejected.error, Error::QueueFull { depth: 2 });
+    assert_eq!(rejected.op.kind(), OpKind::Write);
+    assert_eq!(ctx.submit(), Ok(2));
+    // In flight or ready, still owned: still full.
+    let again = ctx.push(rejected.op).unwrap_err();
+    assert_eq!(ctx.wait(2, FIVE_SECONDS), Ok(2));
+    let again = ctx.push(again.op).unwrap_err();
+    assert_eq!(ctx.completions().count(), 2);
+    ctx.push(again.op).unwrap();
+    assert_eq!(ctx.submit(), Ok(1));
+    assert_eq!(ctx.wait(1, FIVE_SECONDS), Ok(1));
+    let last: Vec<_> = ctx.completions().collect();
+    assert_eq!(last[0].user_data(), 3);
+    assert_eq!(last[0].result(), Ok(8));
+    let mut expected = vec![1; 8];
+    expected.extend([2; 8]);
+    expected.extend([3; 8]);
+    assert_eq!(std::fs::read(temp.path()).unwrap(), expected);
+}
