@@ -54,8 +54,9 @@ impl Builder {
         self
     }
 
-    /// Signal an eventfd on every completion (`IOCB_FLAG_RESFD`), exposed by
-    /// [`Context::eventfd`] for epoll or an async runtime. Default off.
+    /// Signal an eventfd on every completion (`IOCB_FLAG_RESFD`; the context signals it itself
+    /// for the completions it makes, of rejected or cancelled-before-submission operations),
+    /// exposed by [`Context::eventfd`] for epoll or an async runtime. Default off.
     pub fn eventfd(mut self, on: bool) -> Self {
         self.eventfd = on;
         self
@@ -575,6 +576,11 @@ impl<B: IoBuf> Context<B> {
         self.ready
             .push_back((index, -i64::from(errno.raw_os_error())));
         self.stats.local_completions += 1;
+        if let Some(fd) = &self.eventfd {
+            // Signal it as the kernel does for its completions, so that a caller sleeping on the
+            // eventfd wakes for this one too. The counter cannot overflow (2^64 - 2 unread).
+            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        }
     }
 
     fn reap_ring(&mut self) {
