@@ -166,6 +166,52 @@ pub fn wait_for_aio_nr(expected: u64) -> u64 {
     }
 }
 
+/// How many AIO completion rings (`/[aio]` mappings, one per context) `/proc/<pid>/maps` shows.
+pub fn aio_rings_mapped(pid: &str) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map(|maps| maps.lines().filter(|l| l.contains("/[aio]")).count())
+        .unwrap_or(0)
+}
+
+/// The other processes that map AIO rings now.
+pub fn other_processes_with_aio_rings() -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me && aio_rings_mapped(&pid.to_string()) > 0)
+        .collect()
+}
+
+/// Asserts that every context this process created is gone and gave its events back: this
+/// process maps no ring, and `/proc/sys/fs/aio-nr` is back at `before`. `aio-nr` is system-wide,
+/// so when it stays different (for 10 s) while other processes hold contexts (other test runs
+/// on the machine), only this process's side is asserted, and that is reported.
+///
+/// Only for test binaries none of whose other tests may hold a context at this point.
+pub fn assert_aio_nr_restored(before: u64, test: &str) {
+    assert_eq!(
+        aio_rings_mapped("self"),
+        0,
+        "{test}: this process still maps AIO rings (a context was not destroyed)"
+    );
+    let after = wait_for_aio_nr(before);
+    if after == before {
+        return;
+    }
+    let others = other_processes_with_aio_rings();
+    assert!(
+        !others.is_empty(),
+        "{test}: /proc/sys/fs/aio-nr is {after}, was {before}, and no other process holds a \
+         context"
+    );
+    println!(
+        "{test}: /proc/sys/fs/aio-nr is {after}, was {before}, changed by other processes \
+         holding contexts ({others:?}); this process holds none"
+    );
+}
+
 /// A target for `O_DIRECT` I/O: a scratch file or a region of a raw block device.
 #[derive(Debug)]
 pub struct Direct {
