@@ -1,0 +1,208 @@
+//! Pipes, after libaio's harness cases 21.t (`RWF_NOWAIT`: `EAGAIN` in the result instead of
+//! blocking) and 22.t (`IOCB_CMD_POLL` on a pipe, and `io_pgetevents` interrupted by a signal its
+//! mask lets through).
+
+mod common;
+
+use aio::{Context, Errno, Error, Op, OpKind, PollFlags, RwFlags, SignalSet};
+use common::context_or_skip;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const FIVE_SECONDS: Option<Duration> = Some(Duration::from_secs(5));
+
+fn run_one(ctx: &mut Context, op: Op<Vec<u8>>) -> aio::Completion<Vec<u8>> {
+    ctx.push(op).expect("room for one operation");
+    ctx.submit().expect("submit");
+    assert_eq!(ctx.wait(1, FIVE_SECONDS), Ok(1), "one completion");
+    ctx.completions().next().expect("one completion")
+}
+
+/// 21.t: with `RWF_NOWAIT` a read of an empty pipe and a write to a full one complete with
+/// `EAGAIN` (from the kernel, in the result) instead of blocking io_submit.
+#[test]
+fn nowait_on_a_pipe_is_eagain() {
+    let Some(mut ctx) =
+        context_or_skip::<Vec<u8>>("nowait_on_a_pipe_is_eagain", Context::builder().depth(4))
+    else {
+        return;
+    };
+    let (rx, tx) = rustix::pipe::pipe().unwrap();
+
+    let c = run_one(
+        &mut ctx,
+        Op::read(&rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
+    );
+    assert_eq!(c.result(), Err(Errno::AGAIN), "read of an empty pipe");
+    assert_eq!(c.raw_result(), -i64::from(Errno::AGAIN.raw_os_error()));
+    assert_eq!(
+        ctx.stats().local_completions,
+        0,
+        "the kernel's completion, not a rejection"
+    );
+
+    let c = run_one(
+        &mut ctx,
+        Op::write(&tx, b"hello".to_vec(), 0).flags(RwFlags::NOWAIT),
+    );
+    assert_eq!(c.result(), Ok(5), "write with room");
+    let c = run_one(
+        &mut ctx,
+        Op::read(&rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
+    );
+    assert_eq!(c.result(), Ok(5), "read with data");
+    assert_eq!(&c.into_buf().unwrap()[..5], b"hello");
+
+    // Fill the pipe exactly (each page-sized slot whole), then a write cannot proceed.
+    let capacity = rustix::pipe::fcntl_getpipe_size(&tx).unwrap();
+    assert_eq!(
+        rustix::io::write(&tx, &vec![b'f'; capacity]).unwrap(),
+        capacity
+    );
+    let c = run_one(
+        &mut ctx,
+        Op::write(&tx, b"more".to_vec(), 0).flags(RwFlags::NOWAIT),
+    );
+    assert_eq!(c.result(), Err(Errno::AGAIN), "write to a full pipe");
+    let c = run_one(
+        &mut ctx,
+        Op::read(&rx, vec![0; 4096], 0).flags(RwFlags::NOWAIT),
+    );
+    assert_eq!(c.result(), Ok(4096));
+    assert_eq!(ctx.stats().local_completions, 0);
+}
+
+static HANDLED: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_sigusr1(_: libc::c_int) {
+    HANDLED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The signal set with only `signo`, in the C library's representation.
+fn libc_set(signo: libc::c_int) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it, sigaddset a valid signal.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        assert_eq!(libc::sigemptyset(&mut set), 0);
+        assert_eq!(libc::sigaddset(&mut set, signo), 0);
+        set
+    }
+}
+
+/// Whether `signo` is blocked in the calling thread.
+fn blocked(signo: libc::c_int) -> bool {
+    // SAFETY: queries the mask only (null new set); `current` is writable.
+    unsafe {
+        let mut current: libc::sigset_t = std::mem::zeroed();
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current),
+            0
+        );
+        libc::sigismember(&current, signo) == 1
+    }
+}
+
+/// 22.t: a poll on an empty pipe stays in flight; `wait_with_sigmask` with a mask that lets
+/// SIGUSR1 through (which the thread otherwise blocks) ends with `EINTR` when SIGUSR1 arrives,
+/// the handler runs, the thread's mask is back; a mask that blocks it is not interrupted; then
+/// data in the pipe completes the poll with POLLIN.
+#[test]
+fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
+    let Some(mut ctx) = context_or_skip::<Vec<u8>>(
+        "pgetevents_with_sigmask_is_interrupted_then_poll_completes",
+        Context::builder().depth(4),
+    ) else {
+        return;
+    };
+    let (rx, tx) = rustix::pipe::pipe().unwrap();
+    ctx.push(Op::poll(&rx, PollFlags::IN).user_data(22))
+        .unwrap();
+    assert_eq!(ctx.submit(), Ok(1));
+    assert_eq!(ctx.reap(), Ok(0), "nothing to read yet");
+
+    // SAFETY: a zeroed sigaction is a valid starting value; the handler only does an atomic
+    // add (async-signal-safe); SIGUSR1 is used by no other test of this binary.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigusr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        assert_eq!(libc::sigemptyset(&mut action.sa_mask), 0);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let usr1 = libc_set(libc::SIGUSR1);
+    let mut old: libc::sigset_t = libc_set(libc::SIGUSR1);
+    // SAFETY: blocks SIGUSR1 in this thread only; `old` receives the previous mask.
+    assert_eq!(
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, &mut old) },
+        0
+    );
+    let signo = libc::SIGUSR1 as u32;
+    let mut lets_usr1_in = SignalSet::full();
+    assert!(lets_usr1_in.remove(signo));
+    let blocks_all = SignalSet::full();
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    let handled_before = HANDLED.load(Ordering::SeqCst);
+
+    // 1. SIGUSR1 pending but blocked by the wait's mask: a plain timeout.
+    // SAFETY: `me` is this live thread; SIGUSR1 has a handler and is blocked here.
+    assert_eq!(unsafe { libc::pthread_kill(me, libc::SIGUSR1) }, 0);
+    assert_eq!(
+        ctx.wait_with_sigmask(1, Some(Duration::from_millis(200)), &blocks_all),
+        Ok(0),
+        "a blocked signal does not interrupt"
+    );
+    assert_eq!(HANDLED.load(Ordering::SeqCst), handled_before);
+    // 2. The pending signal, let in by the mask: EINTR at once, and the handler runs.
+    match ctx.wait_with_sigmask(1, Some(Duration::from_secs(10)), &lets_usr1_in) {
+        Err(Error::Os { errno, .. }) => assert_eq!(errno, Errno::INTR),
+        other => panic!("expected EINTR for the pending signal, got {other:?}"),
+    }
+    assert_eq!(HANDLED.load(Ordering::SeqCst), handled_before + 1);
+    assert!(blocked(libc::SIGUSR1), "the thread's own mask is back");
+
+    // 3. As 22.t: another thread sends SIGUSR1 to this one while it waits.
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY: `me` is the waiting thread, which outlives this one (it joins it below).
+        unsafe { libc::pthread_kill(me, libc::SIGUSR1) }
+    });
+    let start = Instant::now();
+    let result = ctx.wait_with_sigmask(1, Some(Duration::from_secs(10)), &lets_usr1_in);
+    let elapsed = start.elapsed();
+    assert_eq!(sender.join().unwrap(), 0, "pthread_kill");
+    match result {
+        Err(Error::Os { errno, call }) => {
+            assert_eq!(errno, Errno::INTR, "{call}");
+            assert!(call.contains("pgetevents"), "{call}");
+        }
+        other => panic!("expected EINTR, got {other:?}"),
+    }
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "interrupted, not timed out"
+    );
+    assert_eq!(HANDLED.load(Ordering::SeqCst), handled_before + 2);
+    assert!(blocked(libc::SIGUSR1));
+
+    // The poll is still in flight; data completes it.
+    assert_eq!(ctx.in_flight(), 1);
+    assert_eq!(ctx.ready(), 0);
+    rustix::io::write(&tx, b"ping").unwrap();
+    assert_eq!(ctx.wait_with_sigmask(1, FIVE_SECONDS, &lets_usr1_in), Ok(1));
+    let c = ctx.completions().next().unwrap();
+    assert_eq!(c.kind(), OpKind::Poll);
+    assert_eq!(c.user_data(), 22);
+    assert!(c.poll_flags().contains(PollFlags::IN), "{c:?}");
+    let bits = c.result().expect("a ready mask");
+    assert!(bits & usize::from(PollFlags::IN.bits()) != 0);
+    assert!(!c.is_cancelled());
+
+    // SAFETY: restores this thread's previous mask.
+    assert_eq!(
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) },
+        0
+    );
+}
