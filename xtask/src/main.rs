@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; `main` only dispatches. Run `cargo xtask help`.
 
 mod arch;
+mod bench;
 mod apt;
 mod check_targets;
 mod cross;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
     let command = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
     let result = match command.as_str() {
+        "bench" => bench::main(&rest),
         "cross-setup" => setup::main(&rest),
         "cross" => cross::main(&rest),
         "check-targets" => check_targets::main(&rest),

@@ -1,0 +1,13 @@
+//! `aio-bench`: a fio-style benchmark of Linux native AIO, built on the [`aio`] crate.
+//!
+//! The binary is the product (`cargo run --release -p aio-bench -- --help`); this library holds
+//! its parts so that they can be unit-tested and reused by the micro-benchmark:
+//! [`args`] (command line), [`target`] (the file: temporary, existing or a device; O_DIRECT or
+//! not), [`job`] (the loop), [`hist`] (the latency histogram), [`report`] (table and JSON).
+#![warn(missing_docs)]
+
+pub mod args;
+pub mod hist;
+pub mod job;
+pub mod report;
+pub mod target;
