@@ -30,11 +30,8 @@ fn closed_fd_op(file: &std::fs::File, buf: Vec<u8>) -> Op<Vec<u8>> {
 
 #[test]
 fn setup_depth_zero_is_invalid_input() {
-    let Some(_ctx) =
-        context_or_skip::<Vec<u8>>("setup_depth_zero_is_invalid_input", Context::builder())
-    else {
-        return;
-    };
+    let ctx = context_or_skip::<Vec<u8>>("setup_depth_zero_is_invalid_input", Context::builder());
+    // Refused before the kernel is asked: the same with or without kernel AIO.
     match Context::builder().depth(0).build::<Vec<u8>>() {
         Err(Error::InvalidInput(what)) => assert!(what.contains("depth"), "{what}"),
         Err(e) => panic!("depth 0: expected InvalidInput, got {e:?}"),
@@ -44,6 +41,14 @@ fn setup_depth_zero_is_invalid_input() {
         Context::<Vec<u8>>::new(0),
         Err(Error::InvalidInput(_))
     ));
+    assert!(matches!(
+        Context::builder()
+            .depth(4)
+            .kernel_events(0)
+            .build::<Vec<u8>>(),
+        Err(Error::InvalidInput(_))
+    ));
+    drop(ctx);
 }
 
 #[test]

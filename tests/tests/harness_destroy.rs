@@ -34,7 +34,7 @@ fn worker(direct: &Direct, block: usize, thread: usize) {
         for (i, &buf) in bufs.iter().enumerate() {
             // SAFETY: `buf` is a live, leaked AlignedBuf of this thread; this exclusive borrow is
             // the only access to it until the context holding it has been dropped below.
-            let slice: &'static mut [u8] = unsafe { &mut **buf };
+            let slice: &'static mut [u8] = unsafe { &mut *buf };
             slice.fill(b'0');
             let offset = direct.base + (i * block) as u64;
             ctx.push(Op::read(&direct.file, slice, offset).user_data(i as u64))
@@ -49,7 +49,7 @@ fn worker(direct: &Direct, block: usize, thread: usize) {
         drop(ctx);
         for (i, &buf) in bufs.iter().enumerate() {
             // SAFETY: the context and the borrow it held are gone; nothing else uses `buf`.
-            let slice: &mut [u8] = unsafe { &mut **buf };
+            let slice: &mut [u8] = unsafe { &mut *buf };
             assert!(
                 slice.iter().all(|&b| b == block_pattern(i)),
                 "thread {thread} iteration {iteration}: buffer {i} not filled when the drop \
@@ -62,7 +62,7 @@ fn worker(direct: &Direct, block: usize, thread: usize) {
         }
         for &buf in &bufs {
             // SAFETY: as above.
-            let slice: &[u8] = unsafe { &**buf };
+            let slice: &[u8] = unsafe { &*buf };
             assert!(
                 slice.iter().all(|&b| b == b'2'),
                 "thread {thread} iteration {iteration}: written after the drop"

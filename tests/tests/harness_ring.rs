@@ -30,6 +30,8 @@ fn kernel_ring_size(test: &str) -> Option<Option<u32>> {
     }
     // `reaps_from_ring` means the header at the context id carries the ring magic: it is the
     // kernel's mapped `struct aio_ring`, live until `ctx` is dropped.
+    // `aio_context_t` is u64 on x32, where the first cast is not a no-op.
+    #[allow(clippy::unnecessary_cast)]
     let header = ctx.as_raw() as usize as *const aio::aio_abi::aio_ring;
     // SAFETY: as above; `nr` is written once by io_setup and only read here.
     let nr = unsafe { (&raw const (*header).nr).read_volatile() };
