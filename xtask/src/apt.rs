@@ -80,7 +80,10 @@ impl PrivateApt {
     /// Whether the lists were fetched at least once.
     pub fn has_lists(&self) -> bool {
         std::fs::read_dir(self.dir.join("lists"))
-            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().contains("Packages")))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().contains("Packages"))
+            })
             .unwrap_or(false)
     }
 
@@ -91,7 +94,10 @@ impl PrivateApt {
 
     /// The `Depends` field of the newest `package`.
     pub fn depends(&self, package: &str) -> Result<String> {
-        let text = output(self.apt_cache().args(["show", "--no-all-versions", package]))?;
+        let text = output(
+            self.apt_cache()
+                .args(["show", "--no-all-versions", package]),
+        )?;
         text.lines()
             .find_map(|l| l.strip_prefix("Depends:"))
             .map(|d| d.trim().to_string())
@@ -129,7 +135,12 @@ impl PrivateApt {
                 p.file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
             })
-            .ok_or_else(|| format!("apt-get download left no {package}_*.deb in {}", dest.display()))
+            .ok_or_else(|| {
+                format!(
+                    "apt-get download left no {package}_*.deb in {}",
+                    dest.display()
+                )
+            })
     }
 }
 
@@ -177,7 +188,12 @@ fn update_with_retries(cmd: &mut Command, what: &str) -> Result<()> {
             .map(str::to_string)
             .collect();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        failed.extend(stdout.lines().filter(|l| l.starts_with("Err:")).map(str::to_string));
+        failed.extend(
+            stdout
+                .lines()
+                .filter(|l| l.starts_with("Err:"))
+                .map(str::to_string),
+        );
         if out.status.success() && failed.is_empty() {
             return Ok(());
         }
@@ -213,9 +229,12 @@ pub mod system {
 
     /// The installed version of `package`, if installed.
     pub fn installed(package: &str) -> Option<String> {
-        let out = output_any(
-            Command::new("dpkg-query").args(["-W", "-f", "${Status}\t${Version}", package]),
-        )
+        let out = output_any(Command::new("dpkg-query").args([
+            "-W",
+            "-f",
+            "${Status}\t${Version}",
+            package,
+        ]))
         .ok()?;
         let text = String::from_utf8_lossy(&out.stdout);
         let (status, version) = text.split_once('\t')?;

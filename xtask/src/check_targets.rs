@@ -10,9 +10,18 @@ use std::time::Instant;
 pub const TARGETS: &[(&str, &str)] = &[
     ("riscv32gc-unknown-linux-gnu", "riscv32: time64-only calls"),
     ("loongarch64-unknown-linux-gnu", "loongarch64"),
-    ("powerpc64-unknown-linux-gnu", "powerpc64 big-endian: rw_flags/key swapped, cr0.SO errors"),
-    ("mips-unknown-linux-gnu", "mips o32: a3 errors, 16-byte sigset, stack arguments"),
-    ("x86_64-unknown-linux-gnux32", "x32: 0x40000000 numbers, 32-bit pointers in 64-bit registers"),
+    (
+        "powerpc64-unknown-linux-gnu",
+        "powerpc64 big-endian: rw_flags/key swapped, cr0.SO errors",
+    ),
+    (
+        "mips-unknown-linux-gnu",
+        "mips o32: a3 errors, 16-byte sigset, stack arguments",
+    ),
+    (
+        "x86_64-unknown-linux-gnux32",
+        "x32: 0x40000000 numbers, 32-bit pointers in 64-bit registers",
+    ),
 ];
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
@@ -24,7 +33,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         .filter(|(t, _)| wanted.is_empty() || wanted.iter().any(|w| t.starts_with(w.as_str())))
         .collect();
     if targets.is_empty() {
-        bail!("no such target; known: {}", TARGETS.iter().map(|t| t.0).collect::<Vec<_>>().join(" "));
+        bail!(
+            "no such target; known: {}",
+            TARGETS.iter().map(|t| t.0).collect::<Vec<_>>().join(" ")
+        );
     }
     if !std::path::Path::new("/usr/lib/rustlib/src/rust/library").is_dir() {
         bail!("rust-web-src is not installed: run `cargo xtask cross-setup`");
@@ -40,7 +52,14 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             .env("RUSTC_BOOTSTRAP", "1")
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .args(["build", "-p", "aio-abi", "-p", "aio-sys", "-Zbuild-std=core"])
+            .args([
+                "build",
+                "-p",
+                "aio-abi",
+                "-p",
+                "aio-sys",
+                "-Zbuild-std=core",
+            ])
             .args(["--target", triple])
             .arg("--target-dir")
             .arg(root().join("target/check-targets"))

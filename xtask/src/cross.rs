@@ -7,7 +7,7 @@ use crate::arch::{self, Arch};
 use crate::json;
 use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
 use crate::report::{self, Counts, Row};
-use crate::toolchain::{Kernel, cargo_setup};
+use crate::toolchain::{Kernel, cargo_setup, cargo_setup_with};
 use crate::util::{Args, Context, Result, bail, cross_target_dir, on_path, root, secs, show};
 use std::collections::VecDeque;
 use std::io::BufRead;
@@ -51,8 +51,8 @@ struct TestBin {
 }
 
 /// Builds the tests of every workspace crate but xtask for `arch` and lists the binaries.
-fn build_tests(arch: &Arch) -> Result<Vec<TestBin>> {
-    let setup = cargo_setup(arch)?;
+fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
+    let setup = cargo_setup_with(arch, linux_raw)?;
     let mut cmd = setup.command("test");
     cmd.args([
         "--workspace",
@@ -82,7 +82,11 @@ fn build_tests(arch: &Arch) -> Result<Vec<TestBin>> {
             continue;
         };
         let target = msg.get("target");
-        let kind = target.get("kind").as_array().first().and_then(|k| k.as_str());
+        let kind = target
+            .get("kind")
+            .as_array()
+            .first()
+            .and_then(|k| k.as_str());
         let target_name = target.get("name").as_str().unwrap_or("?");
         let manifest = PathBuf::from(msg.get("manifest_path").as_str().unwrap_or(""));
         let package_dir = manifest.parent().map(PathBuf::from).unwrap_or_else(root);
@@ -108,6 +112,29 @@ fn build_tests(arch: &Arch) -> Result<Vec<TestBin>> {
     }
     bins.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(bins)
+}
+
+/// Test binaries that are host-only, with the modes they are left out of and why. They run in
+/// the host's `cargo test`; a cross run lists them as not run.
+const HOST_ONLY: &[(&str, &[Mode], &str)] = &[
+    (
+        "aio-abi/c_layout",
+        &[Mode::System],
+        "compiles and runs a C program against the host's kernel headers: the guest has no C \
+         compiler (under qemu-user it runs and says why it skips)",
+    ),
+    (
+        "tests/nolibc",
+        &[Mode::System, Mode::User],
+        "builds a program with the host's cargo and runs it natively: no cargo in the guest, and \
+         under qemu-user the program it runs is not emulated (it sees the host's AIO)",
+    ),
+];
+
+fn host_only(name: &str, mode: Mode) -> bool {
+    HOST_ONLY
+        .iter()
+        .any(|(n, modes, _)| *n == name && modes.contains(&mode))
 }
 
 /// One unit of work for the runner pool.
@@ -185,9 +212,15 @@ fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
             let kernel = Kernel::load(job.arch)?;
             let init = qemu::init_path(job.arch);
             let entries = entries(&job.bins, &opts.harness);
-            let boot: BootOutcome = qemu::boot(job.arch, &kernel, &init, &entries, opts.limits, false)?;
-            result.kernel = boot.kernel.clone();
-            save_log(job.arch, job.mode, "console", &boot.console);
+            let boot: BootOutcome =
+                qemu::boot(job.arch, &kernel, &init, &entries, opts.limits, false)?;
+            // The guest's `uname -r`, else the package (the guest died before saying it).
+            result.kernel = boot
+                .kernel
+                .clone()
+                .or_else(|| Some(format!("{} (pkg)", kernel.package)));
+            let first = job.bins.first().map(|b| b.name.as_str()).unwrap_or("none");
+            save_log(job.arch, job.mode, &format!("console-from-{first}"), &boot.console);
             if let Some(p) = &boot.problem {
                 result
                     .problems
@@ -204,7 +237,8 @@ fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
         }
         Mode::User => {
             for (b, e) in job.bins.iter().zip(entries(&job.bins, &opts.harness)) {
-                let (outcome, problem, _) = qemu::run_user(job.arch, &e, &b.package_dir, opts.limits)?;
+                let (outcome, problem, _) =
+                    qemu::run_user(job.arch, &e, &b.package_dir, opts.limits)?;
                 result.bins.push(bin_result(outcome, problem));
             }
         }
@@ -229,6 +263,9 @@ fn save_log(arch: &Arch, mode: Mode, name: &str, text: &str) {
 /// Checks that what the runs need is in place before building anything.
 fn preflight(arches: &[&Arch], modes: &[Mode]) -> Result<()> {
     let mut missing = Vec::new();
+    if let Err(e) = crate::toolchain::Manifest::load()?.rustc_version() {
+        missing.push(e);
+    }
     for a in arches {
         if let Err(e) = cargo_setup(a) {
             missing.push(e);
@@ -265,6 +302,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let modes = parse_modes(args.value("--mode")?)?;
     let jobs = args.number("--jobs")?.unwrap_or(2).max(1) as usize;
     let batch = !args.flag("--boot-per-binary");
+    let linux_raw = args.flag("--rustix-linux-raw");
     let limits = Limits {
         total: Duration::from_secs(args.number("--timeout")?.unwrap_or(900)),
         idle: Duration::from_secs(args.number("--idle-timeout")?.unwrap_or(180)),
@@ -275,7 +313,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     if !harness.iter().any(|a| a.starts_with("--test-threads")) {
         harness.push("--test-threads=1".into());
     }
-    if !harness.iter().any(|a| a == "--nocapture" || a == "--show-output") {
+    if !harness
+        .iter()
+        .any(|a| a == "--nocapture" || a == "--show-output")
+    {
         harness.push("--show-output".into());
     }
     let opts = Options { harness, limits };
@@ -285,14 +326,32 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     // 1. Build (sequentially: each cargo uses both cores).
     let mut phases: Vec<(String, Duration)> = Vec::new();
     let mut built: Vec<(&'static Arch, Vec<TestBin>)> = Vec::new();
+    let mut build_failures: Vec<(&'static Arch, String)> = Vec::new();
     for a in &arches {
         let t = Instant::now();
         println!("\n==> build {} ({})", a.name, a.triple);
-        if modes.contains(&Mode::System) {
-            qemu::build_init(a)?;
-        }
-        let bins = build_tests(a)?;
-        println!("    {} test binaries: {}", bins.len(), bins.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", "));
+        let bins = if modes.contains(&Mode::System) {
+            qemu::build_init(a, linux_raw).and_then(|_| build_tests(a, linux_raw))
+        } else {
+            build_tests(a, linux_raw)
+        };
+        let bins = match bins {
+            Ok(bins) => bins,
+            Err(e) => {
+                println!("    {e}");
+                build_failures.push((*a, e));
+                phases.push((format!("build {} (failed)", a.name), t.elapsed()));
+                continue;
+            }
+        };
+        println!(
+            "    {} test binaries: {}",
+            bins.len(),
+            bins.iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         phases.push((format!("build {}", a.name), t.elapsed()));
         built.push((a, bins));
     }
@@ -302,6 +361,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut queue: Vec<Job> = Vec::new();
     for (a, bins) in &built {
         for &mode in &modes {
+            let bins: Vec<TestBin> = bins
+                .iter()
+                .filter(|b| !host_only(&b.name, mode))
+                .cloned()
+                .collect();
             let boot_cost = match (mode, a.name) {
                 (Mode::User, _) => 1,
                 (Mode::System, "ppc64le") => 12,
@@ -309,7 +373,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 (Mode::System, _) => 5,
             };
             if mode == Mode::System && !batch {
-                for b in bins {
+                for b in &bins {
                     queue.push(Job {
                         arch: a,
                         mode,
@@ -317,19 +381,59 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                         weight: boot_cost,
                     });
                 }
+            } else if mode == Mode::System {
+                // As few boots as the guest's memory allows.
+                let capacity = qemu::boot_capacity(a);
+                let mut chunk: Vec<TestBin> = Vec::new();
+                let mut size = 0;
+                let mut chunks = Vec::new();
+                for b in bins {
+                    let len = std::fs::metadata(&b.path).map(|m| m.len()).unwrap_or(0);
+                    if !chunk.is_empty() && size + len > capacity {
+                        chunks.push(std::mem::take(&mut chunk));
+                        size = 0;
+                    }
+                    size += len;
+                    chunk.push(b);
+                }
+                chunks.push(chunk);
+                for chunk in chunks {
+                    queue.push(Job {
+                        arch: a,
+                        mode,
+                        weight: boot_cost * chunk.len() as u32 + 20,
+                        bins: chunk,
+                    });
+                }
             } else {
                 queue.push(Job {
                     arch: a,
                     mode,
-                    bins: bins.clone(),
-                    weight: boot_cost * bins.len() as u32 + if mode == Mode::System { 20 } else { 0 },
+                    weight: boot_cost * bins.len() as u32,
+                    bins,
                 });
             }
         }
     }
-    queue.sort_by(|a, b| b.weight.cmp(&a.weight));
+    queue.sort_by_key(|j| std::cmp::Reverse(j.weight));
     let njobs = queue.len();
-    println!("\n==> run: {njobs} jobs, {jobs} at a time (logs in {})", log_dir().display());
+    for (name, skipped_modes, why) in HOST_ONLY {
+        let skipped: Vec<&str> = skipped_modes
+            .iter()
+            .filter(|m| modes.contains(m))
+            .map(|m| m.name())
+            .collect();
+        if !skipped.is_empty() {
+            println!(
+                "    not run in {} (host-only): {name}: {why}",
+                skipped.join("/")
+            );
+        }
+    }
+    println!(
+        "\n==> run: {njobs} jobs, {jobs} at a time (logs in {})",
+        log_dir().display()
+    );
     let _ = std::fs::remove_dir_all(log_dir());
     let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
     let results: Arc<Mutex<Vec<Result<JobResult>>>> = Arc::new(Mutex::new(Vec::new()));
@@ -340,30 +444,32 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             let queue = queue.clone();
             let results = results.clone();
             let opts = opts.clone();
-            std::thread::spawn(move || loop {
-                let Some(job) = queue.lock().expect("queue").pop_front() else {
-                    break;
-                };
-                let r = run_job(&job, &opts);
-                match &r {
-                    Ok(r) => {
-                        let ok = r.bins.iter().filter(|b| b.ok()).count();
-                        println!(
-                            "    {:<9} {:<6} {}/{} binaries ok in {} s{}",
-                            r.arch.name,
-                            r.mode.name(),
-                            ok,
-                            r.bins.len(),
-                            secs(r.elapsed),
-                            r.problems
-                                .first()
-                                .map(|(p, _)| format!(" ({p})"))
-                                .unwrap_or_default()
-                        );
+            std::thread::spawn(move || {
+                loop {
+                    let Some(job) = queue.lock().expect("queue").pop_front() else {
+                        break;
+                    };
+                    let r = run_job(&job, &opts);
+                    match &r {
+                        Ok(r) => {
+                            let ok = r.bins.iter().filter(|b| b.ok()).count();
+                            println!(
+                                "    {:<9} {:<6} {}/{} binaries ok in {} s{}",
+                                r.arch.name,
+                                r.mode.name(),
+                                ok,
+                                r.bins.len(),
+                                secs(r.elapsed),
+                                r.problems
+                                    .first()
+                                    .map(|(p, _)| format!(" ({p})"))
+                                    .unwrap_or_default()
+                            );
+                        }
+                        Err(e) => println!("    {} {}: error: {e}", job.arch.name, job.mode.name()),
                     }
-                    Err(e) => println!("    {} {}: error: {e}", job.arch.name, job.mode.name()),
+                    results.lock().expect("results").push(r);
                 }
-                results.lock().expect("results").push(r);
             })
         })
         .collect();
@@ -378,7 +484,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut merged: Vec<JobResult> = Vec::new();
     for r in results {
         match r {
-            Ok(r) => match merged.iter_mut().find(|m| m.arch.name == r.arch.name && m.mode == r.mode) {
+            Ok(r) => match merged
+                .iter_mut()
+                .find(|m| m.arch.name == r.arch.name && m.mode == r.mode)
+            {
                 Some(m) => {
                     m.kernel = m.kernel.take().or(r.kernel);
                     m.bins.extend(r.bins);
@@ -448,7 +557,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 indent(console)
             ));
         }
-        let crashed = m.bins.iter().filter(|b| !b.ok() && b.counts.failed == 0).count() as u64;
+        let crashed = m
+            .bins
+            .iter()
+            .filter(|b| !b.ok() && b.counts.failed == 0)
+            .count() as u64;
         rows.push(Row {
             arch: m.arch.name.into(),
             kernel: match m.mode {
@@ -463,6 +576,21 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             ok: row_ok,
         });
     }
+    for (a, e) in &build_failures {
+        failures.push(format!("{}: the build failed: {e}", a.name));
+        for &mode in &modes {
+            rows.push(Row {
+                arch: a.name.into(),
+                kernel: "(build failed)".into(),
+                mode: mode.name().into(),
+                passed: 0,
+                failed: 0,
+                skipped: 0,
+                seconds: 0.0,
+                ok: false,
+            });
+        }
+    }
     if !failures.is_empty() {
         println!("\n==> failures");
         for f in &failures {
@@ -476,7 +604,12 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut skips: Vec<String> = Vec::new();
     for m in &merged {
         for b in &m.bins {
-            for s in b.counts.skip_lines.iter().chain(b.counts.ignored_lines.iter()) {
+            for s in b
+                .counts
+                .skip_lines
+                .iter()
+                .chain(b.counts.ignored_lines.iter())
+            {
                 skips.push(format!("{} {} {}: {s}", m.arch.name, m.mode.name(), b.name));
             }
         }
@@ -526,20 +659,25 @@ pub fn env_main(args: &[String]) -> Result<ExitCode> {
     let mut args = Args::new(args);
     let names = args.list("--arch")?;
     let mode = args.value("--mode")?.unwrap_or_else(|| "system".into());
+    let linux_raw = args.flag("--rustix-linux-raw");
     args.finish()?;
     let [name] = names.as_slice() else {
         bail!("cross-env needs exactly one --arch");
     };
     let a = arch::by_name(name)?;
-    let setup = cargo_setup(a)?;
+    let setup = cargo_setup_with(a, linux_raw)?;
     if mode == "system" {
-        qemu::build_init(a)?;
+        qemu::build_init(a, linux_raw)?;
     }
     let exe = std::env::current_exe().context("current_exe")?;
     let mut vars = setup.env.clone();
     vars.push((
         a.cargo_env("RUNNER"),
-        format!("{} qemu-runner --arch {} --mode {mode}", exe.display(), a.name),
+        format!(
+            "{} qemu-runner --arch {} --mode {mode}",
+            exe.display(),
+            a.name
+        ),
     ));
     for v in &setup.env_remove {
         println!("unset {v}");

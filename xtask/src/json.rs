@@ -127,7 +127,12 @@ impl Parser<'_> {
             b'n' => self.eat("null").then_some(Value::Null),
             _ => {
                 let start = self.i;
-                while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                while self.i < self.s.len()
+                    && matches!(
+                        self.s[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
+                {
                     self.i += 1;
                 }
                 std::str::from_utf8(&self.s[start..self.i])
@@ -169,7 +174,9 @@ impl Parser<'_> {
                             let mut code = self.hex4()?;
                             if (0xd800..0xdc00).contains(&code) && self.eat("\\u") {
                                 let low = self.hex4()?;
-                                code = 0x10000 + ((code - 0xd800) << 10) + (low.wrapping_sub(0xdc00) & 0x3ff);
+                                code = 0x10000
+                                    + ((code - 0xd800) << 10)
+                                    + (low.wrapping_sub(0xdc00) & 0x3ff);
                             }
                             out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                         }
@@ -197,7 +204,10 @@ mod tests {
         let v = parse(line).unwrap();
         assert_eq!(v.get("reason").as_str(), Some("compiler-artifact"));
         assert_eq!(v.get("target").get("name").as_str(), Some("a\"b"));
-        assert_eq!(v.get("target").get("kind").as_array()[0].as_str(), Some("lib"));
+        assert_eq!(
+            v.get("target").get("kind").as_array()[0].as_str(),
+            Some("lib")
+        );
         assert_eq!(v.get("profile").get("test").as_bool(), Some(true));
         assert_eq!(v.get("executable").as_str(), Some("/x/y-1é"));
         assert_eq!(v.get("n"), &Value::Number(-1500.0));

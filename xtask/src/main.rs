@@ -2,9 +2,9 @@
 //!
 //! Each subcommand lives in its own module; `main` only dispatches. Run `cargo xtask help`.
 
+mod apt;
 mod arch;
 mod bench;
-mod apt;
 mod check_targets;
 mod cross;
 mod initramfs;
@@ -25,13 +25,14 @@ commands:
         install (from Debian's archive only) and cache everything the cross runs need:
         qemu, cross gcc + libc, a pinned rustc-web with its target std, rust-web-src, kernels
   cross [--arch A,..] [--mode system|user|all] [--jobs N] [--timeout S] [--idle-timeout S]
-        [--boot-per-binary] [-- <test harness args>]
+        [--boot-per-binary] [--rustix-linux-raw] [-- <test harness args>]
         build every crate's unit and integration tests statically for each target and run them
         in real kernels under qemu-system (system) and under qemu-user, where AIO is ENOSYS (user);
-        one boot runs all binaries of an arch unless --boot-per-binary
+        one boot runs all binaries of an arch unless --boot-per-binary; --rustix-linux-raw builds
+        rustix with its inline-asm backend on ppc64le and s390x too (always on mips64el)
   check-targets [--target T,..]
         build aio-abi and aio-sys with -Zbuild-std=core for the ABIs without a runnable kernel
-  cross-env --arch A [--mode system|user]
+  cross-env --arch A [--mode system|user] [--rustix-linux-raw]
         print the environment that makes `cargo test --target <triple>` run through the runner
   help  this text
 

@@ -4,7 +4,7 @@
 
 use crate::arch::{self, Arch};
 use crate::initramfs::Cpio;
-use crate::toolchain::{Kernel, cargo_setup};
+use crate::toolchain::{Kernel, cargo_setup_with};
 use crate::util::{Context, Result, bail, cross_target_dir, show};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ const KERNEL: &str = "AIO-XTASK-KERNEL=";
 const BEGIN: &str = "AIO-XTASK-BEGIN=";
 const EXIT: &str = "AIO-XTASK-EXIT=";
 const DONE: &str = "AIO-XTASK-DONE";
+const ERROR: &str = "AIO-XTASK-ERROR=";
 
 /// The block device the init provides with `brd`.
 pub const BLOCK_DEV: &str = "/dev/ram0";
@@ -70,6 +71,12 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// How many bytes of test binaries one boot of `arch` may carry: a quarter of the guest's RAM
+/// (the initramfs is in memory twice while it is unpacked, and the tests need room to run).
+pub fn boot_capacity(arch: &Arch) -> u64 {
+    u64::from(arch.memory) * 1024 * 1024 / 4
+}
+
 /// The path of the init program built for `arch`.
 pub fn init_path(arch: &Arch) -> PathBuf {
     cross_target_dir()
@@ -79,8 +86,8 @@ pub fn init_path(arch: &Arch) -> PathBuf {
 }
 
 /// Builds the guest init for `arch` (`xtask/init`).
-pub fn build_init(arch: &Arch) -> Result<PathBuf> {
-    let setup = cargo_setup(arch)?;
+pub fn build_init(arch: &Arch, linux_raw: bool) -> Result<PathBuf> {
+    let setup = cargo_setup_with(arch, linux_raw)?;
     let mut cmd = setup.command("build");
     cmd.arg("--manifest-path")
         .arg(crate::util::root().join("xtask/init/Cargo.toml"))
@@ -137,7 +144,9 @@ fn pack(path: &Path, init: &Path, kernel: &Kernel, entries: &[Entry]) -> Result<
     }
     if let Some(brd) = &kernel.brd {
         c.copy("xtask/brd.ko", 0o644, brd)?;
-        plan.push_str(&format!("module\t/xtask/brd.ko\t{BRD_PARAMS}\nwait\t{BLOCK_DEV}\n"));
+        plan.push_str(&format!(
+            "module\t/xtask/brd.ko\t{BRD_PARAMS}\nwait\t{BLOCK_DEV}\n"
+        ));
     }
     for (i, e) in entries.iter().enumerate() {
         c.copy(&format!("xtask/bin/{i}"), 0o755, &e.path)?;
@@ -169,7 +178,11 @@ pub fn system_command(arch: &Arch, kernel: &Kernel, rd: &Path) -> Command {
         .arg(&kernel.image)
         .arg("-initrd")
         .arg(rd)
-        .args(["-append", &format!("{} rdinit=/init", arch.append)]);
+        // rootfs as ramfs, not tmpfs: tmpfs would cap the unpacked test binaries at half the RAM.
+        .args([
+            "-append",
+            &format!("{} rdinit=/init rootfstype=ramfs", arch.append),
+        ]);
     cmd
 }
 
@@ -260,7 +273,9 @@ pub fn boot(
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().context(format!("cannot start {}", show(&cmd)))?;
+    let mut child = cmd
+        .spawn()
+        .context(format!("cannot start {}", show(&cmd)))?;
     // Keep stdin open (and silent): a closed stdin can end qemu's stdio console.
     let stdin = child.stdin.take();
     let console = Arc::new(Mutex::new((String::new(), Instant::now())));
@@ -275,7 +290,16 @@ pub fn boot(
     let console = std::mem::take(&mut console.lock().expect("console lock").0);
     let stderr = std::mem::take(&mut errors.lock().expect("stderr lock").0);
     let mut outcome = parse_console(&console, entries);
-    if problem.is_none() && !console.contains(DONE) {
+    // What the kernel or the init said went wrong, if anything.
+    let said = console
+        .lines()
+        .filter(|l| l.starts_with(ERROR) || l.contains("Initramfs unpacking failed"))
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problem.is_none() && !said.is_empty() {
+        problem = Some(said);
+    } else if problem.is_none() && !console.contains(DONE) {
         problem = Some(if stderr.trim().is_empty() {
             "the guest stopped before its init finished (kernel panic or crash?)".to_string()
         } else {
@@ -356,7 +380,12 @@ pub fn user_env(cmd: &mut Command) {
 }
 
 /// Runs one binary under qemu-user, its stdout and stderr interleaved into one log.
-pub fn run_user(arch: &Arch, entry: &Entry, cwd: &Path, limits: Limits) -> Result<(EntryOutcome, Option<String>, Duration)> {
+pub fn run_user(
+    arch: &Arch,
+    entry: &Entry,
+    cwd: &Path,
+    limits: Limits,
+) -> Result<(EntryOutcome, Option<String>, Duration)> {
     let start = Instant::now();
     let work = cross_target_dir().join("xtask-boot");
     std::fs::create_dir_all(&work).context(work.display())?;
@@ -375,7 +404,9 @@ pub fn run_user(arch: &Arch, entry: &Entry, cwd: &Path, limits: Limits) -> Resul
         .stdout(file.try_clone().context("log")?)
         .stderr(file);
     user_env(&mut cmd);
-    let mut child = cmd.spawn().context(format!("cannot start {}", show(&cmd)))?;
+    let mut child = cmd
+        .spawn()
+        .context(format!("cannot start {}", show(&cmd)))?;
     let dummy = Arc::new(Mutex::new((String::new(), Instant::now())));
     let problem = supervise(&mut child, &dummy, limits, None);
     let status = child.wait().context("qemu-user")?;
@@ -385,7 +416,11 @@ pub fn run_user(arch: &Arch, entry: &Entry, cwd: &Path, limits: Limits) -> Resul
         None
     } else {
         use std::os::unix::process::ExitStatusExt;
-        Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+        Some(
+            status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        )
     };
     Ok((
         EntryOutcome {
@@ -420,7 +455,9 @@ pub fn runner_main(args: &[String]) -> Result<ExitCode> {
         match a.as_str() {
             "--arch" => arch_name = Some(value()?),
             "--mode" => mode = value()?,
-            "--timeout" => limits.total = Duration::from_secs(value()?.parse().context("--timeout")?),
+            "--timeout" => {
+                limits.total = Duration::from_secs(value()?.parse().context("--timeout")?)
+            }
             "--idle-timeout" => {
                 limits.idle = Duration::from_secs(value()?.parse().context("--idle-timeout")?)
             }
@@ -433,8 +470,12 @@ pub fn runner_main(args: &[String]) -> Result<ExitCode> {
         let mut cmd = Command::new(arch.qemu_user);
         cmd.arg(&binary).args(&harness_args);
         user_env(&mut cmd);
-        let status = cmd.status().context(format!("cannot start {}", show(&cmd)))?;
-        return Ok(ExitCode::from(status.code().unwrap_or(101).clamp(0, 255) as u8));
+        let status = cmd
+            .status()
+            .context(format!("cannot start {}", show(&cmd)))?;
+        return Ok(ExitCode::from(
+            status.code().unwrap_or(101).clamp(0, 255) as u8
+        ));
     }
     if mode != "system" {
         bail!("qemu-runner: --mode must be system or user");
@@ -457,7 +498,14 @@ pub fn runner_main(args: &[String]) -> Result<ExitCode> {
         path: binary,
         args: harness_args,
     };
-    let outcome = boot(arch, &kernel, &init, std::slice::from_ref(&entry), limits, true)?;
+    let outcome = boot(
+        arch,
+        &kernel,
+        &init,
+        std::slice::from_ref(&entry),
+        limits,
+        true,
+    )?;
     let code = outcome.entries.first().and_then(|e| e.code);
     if let Some(p) = &outcome.problem {
         eprintln!("\nqemu-runner ({}): {p}", arch.name);

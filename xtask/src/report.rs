@@ -12,7 +12,7 @@ pub struct Counts {
     pub skip_lines: Vec<String>,
     /// `test x ... ignored[, reason]` lines.
     pub ignored_lines: Vec<String>,
-    /// How many `test result:` lines were seen (one per libtest binary).
+    /// Binaries whose output ended with a libtest summary.
     pub results: u64,
     /// Names of failed tests (`test x ... FAILED`).
     pub failed_names: Vec<String>,
@@ -29,7 +29,8 @@ impl Counts {
         self.ignored += other.ignored;
         self.results += other.results;
         self.skip_lines.extend(other.skip_lines.iter().cloned());
-        self.ignored_lines.extend(other.ignored_lines.iter().cloned());
+        self.ignored_lines
+            .extend(other.ignored_lines.iter().cloned());
         self.failed_names.extend(other.failed_names.iter().cloned());
     }
 }
@@ -39,37 +40,49 @@ impl Counts {
 /// `test x ... `).
 pub fn parse(output: &str) -> Counts {
     let mut c = Counts::default();
-    let mut passed = 0;
+    // The binary's own summary is its last `test result:` line: a test that re-runs its binary in
+    // a child shows the child's summary (with `--show-output`) before it.
+    let mut last: Option<&str> = None;
     for raw in output.lines() {
         let line = raw.trim_end_matches('\r');
         if let Some(pos) = line.find("SKIPPED:") {
             c.skip_lines.push(line[pos..].to_string());
         }
         if let Some(rest) = line.strip_prefix("test result: ") {
-            c.results += 1;
-            for part in rest.split([';', '.']) {
-                let mut words = part.split_whitespace();
-                if let (Some(n), Some(what)) = (words.next(), words.next()) {
-                    if let Ok(n) = n.parse::<u64>() {
-                        match what {
-                            "passed" => passed += n,
-                            "failed" => c.failed += n,
-                            "ignored" => c.ignored += n,
-                            _ => {}
-                        }
-                    }
-                }
-            }
+            last = Some(rest);
         } else if let Some(rest) = line.strip_prefix("test ") {
             if let Some((name, verdict)) = rest.split_once(" ... ") {
+                let push = |v: &mut Vec<String>, s: String| {
+                    if !v.contains(&s) {
+                        v.push(s);
+                    }
+                };
                 if verdict.starts_with("ignored") {
-                    c.ignored_lines.push(format!("{name}: {verdict}"));
+                    push(&mut c.ignored_lines, format!("{name}: {verdict}"));
                 } else if verdict.starts_with("FAILED") {
-                    c.failed_names.push(name.to_string());
+                    push(&mut c.failed_names, name.to_string());
                 }
             }
         }
     }
+    let mut passed = 0;
+    if let Some(rest) = last {
+        c.results = 1;
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            if let (Some(n), Some(what)) = (words.next(), words.next()) {
+                if let Ok(n) = n.parse::<u64>() {
+                    match what {
+                        "passed" => passed = n,
+                        "failed" => c.failed = n,
+                        "ignored" => c.ignored = n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    c.skip_lines.dedup();
     c.passed = passed.saturating_sub(c.skip_lines.len() as u64);
     c
 }
@@ -80,8 +93,19 @@ pub fn justified(skip: &str) -> bool {
     let l = skip.to_lowercase();
     let names_kernel = l.contains("kernel") || l.contains("linux");
     let says_missing = [
-        "lack", "missing", "without", "not supported", "unsupported", "older", "before",
-        "requires", "needs", "no support", "not available", "absent", "predates",
+        "lack",
+        "missing",
+        "without",
+        "not supported",
+        "unsupported",
+        "older",
+        "before",
+        "requires",
+        "needs",
+        "no support",
+        "not available",
+        "absent",
+        "predates",
     ]
     .iter()
     .any(|w| l.contains(w));
@@ -102,7 +126,9 @@ pub struct Row {
 
 /// Prints the table in Markdown, so it can be pasted as it is.
 pub fn print_table(rows: &[Row]) {
-    let header = ["arch", "kernel", "mode", "passed", "failed", "skipped", "seconds", ""];
+    let header = [
+        "arch", "kernel", "mode", "passed", "failed", "skipped", "seconds", "",
+    ];
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {

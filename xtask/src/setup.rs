@@ -76,7 +76,9 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
     // 1. The rustc-web version: pinned in the manifest, or discovered.
     let version = match manifest.get("rustc-web") {
         Some(v) if !refresh => {
-            println!("rustc-web: pinned at {v} (target/xtask-cache/setup.txt; --refresh rediscovers)");
+            println!(
+                "rustc-web: pinned at {v} (target/xtask-cache/setup.txt; --refresh rediscovers)"
+            );
             v.to_string()
         }
         _ => {
@@ -97,7 +99,11 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
             wanted.push((spec, why));
         }
     };
-    for pkg in ["rustc-web", "libstd-rust-web-dev", &format!("libstd-rust-web-{release}")] {
+    for pkg in [
+        "rustc-web",
+        "libstd-rust-web-dev",
+        &format!("libstd-rust-web-{release}"),
+    ] {
         want(
             format!("{pkg}={version}"),
             "Debian's rustc, the cross compiler (pinned: its target std must match)".into(),
@@ -107,8 +113,14 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
         format!("rust-web-src={version}"),
         "std sources for -Zbuild-std (riscv64, mips64el, check-targets)".into(),
     );
-    want("qemu-user".into(), "the ENOSYS path: test binaries under qemu-user".into());
-    want("xz-utils".into(), "decompresses brd.ko of compressed-module kernels".into());
+    want(
+        "qemu-user".into(),
+        "the ENOSYS path: test binaries under qemu-user".into(),
+    );
+    want(
+        "xz-utils".into(),
+        "decompresses brd.ko of compressed-module kernels".into(),
+    );
     for a in arches {
         want(
             a.qemu_system_package.into(),
@@ -118,7 +130,10 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
             want(p.to_string(), format!("static linking for {}", a.triple));
         }
         if a.name == "riscv64" {
-            want("qemu-system-data".into(), "OpenSBI firmware for riscv64".into());
+            want(
+                "qemu-system-data".into(),
+                "OpenSBI firmware for riscv64".into(),
+            );
         }
     }
     let mut to_install = Vec::new();
@@ -157,7 +172,11 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
     system::hold(&holds)?;
     let rustc = output(Command::new(crate::toolchain::RUSTC).arg("--version"))?;
     if !rustc.contains(&format!("{release}.")) {
-        bail!("{} is `{}`, not {release}", crate::toolchain::RUSTC, rustc.trim());
+        bail!(
+            "{} is `{}`, not {release}",
+            crate::toolchain::RUSTC,
+            rustc.trim()
+        );
     }
 
     // 3. Target std (private sysroots) and kernels.
@@ -223,7 +242,10 @@ fn fetch_std(a: &Arch, version: &str, states: &mut States) -> Result<()> {
         println!("std {}: cached ({version})", a.triple);
         return Ok(());
     }
-    println!("std {}: libstd-rust-web-dev:{}={version}", a.triple, a.deb_arch);
+    println!(
+        "std {}: libstd-rust-web-dev:{}={version}",
+        a.triple, a.deb_arch
+    );
     let state = states.get(a.deb_arch, Suite::Bookworm)?;
     let debs = cache_dir().join("debs");
     let deb = state.download("libstd-rust-web-dev", version, &debs)?;
@@ -241,7 +263,12 @@ fn fetch_std(a: &Arch, version: &str, states: &mut States) -> Result<()> {
 }
 
 /// Downloads the newest kernel image of `a`'s flavour and keeps only what a boot needs.
-fn fetch_kernel(a: &Arch, manifest: &mut Manifest, states: &mut States, refresh: bool) -> Result<()> {
+fn fetch_kernel(
+    a: &Arch,
+    manifest: &mut Manifest,
+    states: &mut States,
+    refresh: bool,
+) -> Result<()> {
     let dir = kernel_dir(a);
     let key = format!("kernel.{}", a.name);
     let info = std::fs::read_to_string(dir.join("INFO")).unwrap_or_default();
@@ -257,9 +284,15 @@ fn fetch_kernel(a: &Arch, manifest: &mut Manifest, states: &mut States, refresh:
     let (package, version) = match first.split_once('(') {
         Some((p, v)) => (
             p.trim().to_string(),
-            v.trim_start_matches('=').trim_end_matches(')').trim().to_string(),
+            v.trim_start_matches('=')
+                .trim_end_matches(')')
+                .trim()
+                .to_string(),
         ),
-        None => bail!("cannot read the image package of {}: {depends}", a.kernel_meta),
+        None => bail!(
+            "cannot read the image package of {}: {depends}",
+            a.kernel_meta
+        ),
     };
     let wanted = format!("{package} {version}");
     if dir.join("vmlinux").is_file() && info.trim() == wanted {
@@ -274,7 +307,11 @@ fn fetch_kernel(a: &Arch, manifest: &mut Manifest, states: &mut States, refresh:
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).context(tmp.display())?;
     }
-    apt::extract(&deb, &tmp, &["./boot/vmlinu*", "*/kernel/drivers/block/brd.ko*"])?;
+    apt::extract(
+        &deb,
+        &tmp,
+        &["./boot/vmlinu*", "*/kernel/drivers/block/brd.ko*"],
+    )?;
     let image = find(&tmp.join("boot"), |n| n.starts_with("vmlinu"))
         .ok_or_else(|| format!("{} has no /boot/vmlinu*", deb.display()))?;
     if dir.exists() {

@@ -117,13 +117,34 @@ pub struct CargoSetup {
 /// cross gcc, the private sysroot (or build-std), and `RUSTC_BOOTSTRAP=1` (PowerPC and MIPS
 /// inline assembly, build-std).
 pub fn cargo_setup(arch: &Arch) -> Result<CargoSetup> {
+    cargo_setup_with(arch, false)
+}
+
+/// rustix picks its libc backend on PowerPC, s390x and MIPS unless told to use its (experimental
+/// there) inline asm: `--cfg rustix_use_experimental_asm`. mips64el needs that, because rustix
+/// 1.1's libc backend does not build on mips64-linux-gnu (`libc::SIGEMT` is missing there).
+/// `all_linux_raw` asks for it on s390x too. Never on ppc64le: rustix's powerpc64 asm names the
+/// `ctr` register, which rustc 1.85 does not accept as an asm operand.
+pub fn rustix_linux_raw(arch: &Arch, all_linux_raw: bool) -> bool {
+    arch.name == "mips64el" || (all_linux_raw && arch.name != "ppc64le")
+}
+
+/// [`cargo_setup`], optionally with rustix's linux_raw backend on every target.
+pub fn cargo_setup_with(arch: &Arch, all_linux_raw: bool) -> Result<CargoSetup> {
     let mut rustflags = vec![
         "-C".to_string(),
         "target-feature=+crt-static".to_string(),
         "-C".to_string(),
         "strip=debuginfo".to_string(),
     ];
+    if rustix_linux_raw(arch, all_linux_raw) {
+        rustflags.push("--cfg".into());
+        rustflags.push("rustix_use_experimental_asm".into());
+    }
     let mut args = vec![
+        // Debug assertions stay on, but TCG runs unoptimized code ~5x slower than opt-level 1.
+        "--config".to_string(),
+        "profile.dev.opt-level=1".to_string(),
         "--target".to_string(),
         arch.triple.to_string(),
         "--target-dir".to_string(),

@@ -93,9 +93,8 @@ pub fn output(cmd: &mut Command) -> Result<String> {
 /// Whether `program` can be found on `PATH`.
 pub fn on_path(program: impl AsRef<OsStr>) -> bool {
     let program = program.as_ref();
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// A human-readable size.

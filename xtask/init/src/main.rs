@@ -116,9 +116,7 @@ fn run_plan() {
                     .current_dir("/tmp")
                     .status();
                 let code = match status {
-                    Ok(s) => s
-                        .code()
-                        .unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
+                    Ok(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
                     Err(e) => {
                         println!("AIO-XTASK-WARN=cannot start {path}: {e}");
                         127
@@ -140,7 +138,10 @@ fn power_off() -> ! {
     // SAFETY: reboot(RB_POWER_OFF) has no memory preconditions; as PID 1 with CAP_SYS_BOOT it
     // powers the machine off and does not return on success.
     unsafe { libc::reboot(libc::RB_POWER_OFF) };
-    println!("AIO-XTASK-WARN=power off failed: {}", std::io::Error::last_os_error());
+    println!(
+        "AIO-XTASK-WARN=power off failed: {}",
+        std::io::Error::last_os_error()
+    );
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
