@@ -19,7 +19,9 @@ fn run_one(ctx: &mut Context, op: Op<Vec<u8>>) -> aio::Completion<Vec<u8>> {
 }
 
 /// 21.t: with `RWF_NOWAIT` a read of an empty pipe and a write to a full one complete with
-/// `EAGAIN` (from the kernel, in the result) instead of blocking io_submit.
+/// `EAGAIN` (from the kernel, in the result) instead of blocking io_submit. Pipes take
+/// `RWF_NOWAIT` since Linux 6.4 (`FMODE_NOWAIT`); before, io_submit refuses the flag on them
+/// with `EOPNOTSUPP`.
 #[test]
 fn nowait_on_a_pipe_is_eagain() {
     let Some(mut ctx) =
@@ -28,6 +30,16 @@ fn nowait_on_a_pipe_is_eagain() {
         return;
     };
     let (rx, tx) = rustix::pipe::pipe().unwrap();
+    if common::kernel_version().is_some_and(|v| v < (6, 4)) {
+        let c = run_one(
+            &mut ctx,
+            Op::read(&rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
+        );
+        assert_eq!(c.result(), Err(Errno::OPNOTSUPP), "pipes before 6.4");
+        assert_eq!(ctx.stats().local_completions, 1, "refused by io_submit");
+        println!("kernel before 6.4: pipes refuse RWF_NOWAIT (EOPNOTSUPP), as expected");
+        return;
+    }
 
     let c = run_one(
         &mut ctx,
