@@ -116,7 +116,7 @@ impl Builder {
             ctx,
             slots: (0..depth).map(|_| Slot::new()).collect(),
             free: (0..self.depth).rev().collect(),
-            pending: VecDeque::with_capacity(depth),
+            pending: Vec::with_capacity(depth),
             ready: VecDeque::with_capacity(depth),
             events: vec![io_event::default(); depth].into_boxed_slice(),
             iocb_ptrs: Vec::with_capacity(depth),
@@ -241,7 +241,7 @@ pub struct Context<B = Vec<u8>> {
     ctx: aio_context_t,
     slots: Box<[Slot<B>]>,
     free: Vec<u32>,
-    pending: VecDeque<u32>,
+    pending: Vec<u32>,
     /// Completed operations not yet handed back: slot and `io_event.res`.
     ready: VecDeque<(u32, i64)>,
     events: Box<[io_event]>,
@@ -283,6 +283,7 @@ impl<B: IoBuf> Context<B> {
     /// The operation comes back in the error.
     // The error hands the operation back by value: no allocation on the full-queue path.
     #[allow(clippy::result_large_err)]
+    #[inline]
     pub fn push(&mut self, op: Op<B>) -> Result<OpId, PushError<B>> {
         let Some(index) = self.free.pop() else {
             return Err(PushError {
@@ -318,7 +319,7 @@ impl<B: IoBuf> Context<B> {
         slot.cancel_requested = false;
         slot.cancelled = false;
         slot.state = State::Queued;
-        self.pending.push_back(index);
+        self.pending.push(index);
         Ok(OpId {
             index,
             generation: slot.generation,
@@ -336,6 +337,7 @@ impl<B: IoBuf> Context<B> {
     /// # Errors
     /// [`Error::Forked`] in a child process; [`Error::Unsupported`] without kernel AIO (the
     /// operations stay queued).
+    #[inline]
     pub fn submit(&mut self) -> Result<usize, Error> {
         self.check_fork()?;
         let mut submitted = 0;
@@ -358,8 +360,13 @@ impl<B: IoBuf> Context<B> {
             match result {
                 Ok(0) => break,
                 Ok(accepted) => {
-                    for index in self.pending.drain(..accepted) {
+                    for &index in &self.pending[..accepted] {
                         self.slots[index as usize].state = State::InFlight;
+                    }
+                    if accepted == self.pending.len() {
+                        self.pending.clear();
+                    } else {
+                        self.pending.drain(..accepted);
                     }
                     self.in_flight += accepted;
                     submitted += accepted;
@@ -368,7 +375,7 @@ impl<B: IoBuf> Context<B> {
                 Err(Errno::AGAIN) => break,
                 Err(Errno::NOSYS) => return Err(Error::Unsupported { call: "io_submit" }),
                 Err(errno) => {
-                    let index = self.pending.pop_front().expect("the queue is not empty");
+                    let index = self.pending.remove(0);
                     self.complete_locally(index, errno);
                 }
             }
@@ -401,6 +408,7 @@ impl<B: IoBuf> Context<B> {
     /// [`Error::InvalidInput`] if `min` exceeds the operations in flight plus those ready (the
     /// wait could never end); `EINTR` ([`Error::Os`]) if a signal handler ran before any
     /// completion; [`Error::Forked`].
+    #[inline]
     pub fn wait(&mut self, min: usize, timeout: Option<Duration>) -> Result<usize, Error> {
         self.wait_inner(min, timeout, None)
     }
@@ -417,6 +425,7 @@ impl<B: IoBuf> Context<B> {
         self.wait_inner(min, timeout, Some(mask))
     }
 
+    #[inline]
     fn wait_inner(
         &mut self,
         min: usize,
@@ -446,6 +455,7 @@ impl<B: IoBuf> Context<B> {
 
     /// Drains the ready completions, collecting what is already available first (see
     /// [`reap`](Self::reap)) when none is ready. The iterator itself makes no system call.
+    #[inline]
     pub fn completions(&mut self) -> Completions<'_, B> {
         if self.ready.is_empty() {
             // An error here (forked, say) surfaces again from submit/wait; the iterator then
@@ -562,6 +572,7 @@ impl<B: IoBuf> Context<B> {
         self.ctx
     }
 
+    #[inline]
     fn check_fork(&self) -> Result<(), Error> {
         if self.fork_guard.forked() {
             Err(Error::Forked)
@@ -583,6 +594,7 @@ impl<B: IoBuf> Context<B> {
         }
     }
 
+    #[inline]
     fn reap_ring(&mut self) {
         if let Some(ring) = &self.ring {
             let room = self.in_flight.min(self.events.len());
@@ -633,6 +645,7 @@ impl<B: IoBuf> Context<B> {
     }
 
     /// Moves the first `n` entries of `events` into `ready`.
+    #[inline]
     fn absorb(&mut self, n: usize) {
         for i in 0..n {
             let event = self.events[i];
@@ -650,6 +663,7 @@ impl<B: IoBuf> Context<B> {
         }
     }
 
+    #[inline]
     fn pop_ready(&mut self) -> Option<Completion<B>> {
         let (index, res) = self.ready.pop_front()?;
         let slot = &mut self.slots[index as usize];
@@ -699,6 +713,7 @@ pub struct Completions<'a, B: IoBuf> {
 impl<B: IoBuf> Iterator for Completions<'_, B> {
     type Item = Completion<B>;
 
+    #[inline]
     fn next(&mut self) -> Option<Completion<B>> {
         self.ctx.pop_ready()
     }
