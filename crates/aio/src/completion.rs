@@ -48,7 +48,8 @@ impl<B> Completion<B> {
 
     /// For a poll, the ready events (empty for a cancelled poll).
     pub fn poll_flags(&self) -> PollFlags {
-        PollFlags::from_bits_truncate(self.res.max(0) as u16)
+        // `as _`: the bits are u16 or i16 depending on rustix's backend (see `Op::poll`).
+        PollFlags::from_bits_truncate(self.res.max(0) as u16 as _)
     }
 
     /// Whether the operation was cancelled by [`Context::cancel`](crate::Context::cancel)

@@ -129,7 +129,9 @@ impl<B> Op<B> {
     /// kernels.
     pub fn poll(fd: impl AsFd, events: PollFlags) -> Self {
         let mut op = Self::new(OpKind::Poll, fd, Payload::None);
-        op.iocb.aio_buf = u64::from(events.bits());
+        // The bits are u16 with rustix's linux_raw backend and C `short` (i16) with its libc
+        // backend (used on some architectures): go through the bytes to serve both.
+        op.iocb.aio_buf = u64::from(u16::from_ne_bytes(events.bits().to_ne_bytes()));
         op
     }
 
