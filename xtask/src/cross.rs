@@ -566,7 +566,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             arch: m.arch.name.into(),
             kernel: match m.mode {
                 Mode::System => m.kernel.clone().unwrap_or_else(|| "?".into()),
-                Mode::User => "qemu-user (ENOSYS)".into(),
+                Mode::User => format!("qemu-user {} (ENOSYS)", qemu_user_version(m.arch)),
             },
             mode: m.mode.name().into(),
             passed: total.passed,
@@ -644,6 +644,22 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `7.2.22` from `qemu-aarch64 --version`.
+fn qemu_user_version(arch: &Arch) -> String {
+    std::process::Command::new(arch.qemu_user)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .skip_while(|w| *w != "version")
+                .nth(1)
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
 }
 
 fn indent(text: &str) -> String {

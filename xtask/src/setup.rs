@@ -37,7 +37,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
 fn private_apt(deb_arch: &str, suite: Suite) -> Result<PrivateApt> {
     let (name, suites): (String, &[&str]) = match suite {
         Suite::Bookworm => (deb_arch.to_string(), &["bookworm", "bookworm-updates"]),
-        Suite::Trixie => (format!("{deb_arch}-trixie"), &["trixie", "trixie-updates"]),
+        // trixie alone: its kernels are there (point releases); trixie-updates was seen failing
+        // for riscv64 while mirrors synced, and holds nothing needed here.
+        Suite::Trixie => (format!("{deb_arch}-trixie"), &["trixie"]),
     };
     PrivateApt::new(&cache_dir(), &name, deb_arch, suites)
 }
