@@ -145,6 +145,10 @@ pub fn cargo_setup_with(arch: &Arch, all_linux_raw: bool) -> Result<CargoSetup> 
         // Debug assertions stay on, but TCG runs unoptimized code ~5x slower than opt-level 1.
         "--config".to_string(),
         "profile.dev.opt-level=1".to_string(),
+        // The binaries are linked with `strip=debuginfo` (smaller initramfs images): building
+        // the debug info would only cost time and disk. Panic locations do not need it.
+        "--config".to_string(),
+        "profile.dev.debug=false".to_string(),
         "--target".to_string(),
         arch.triple.to_string(),
         "--target-dir".to_string(),

@@ -39,9 +39,12 @@ pub fn cache_dir() -> PathBuf {
     root().join("target/xtask-cache")
 }
 
-/// The target dir of cross builds, apart from the host's so no cargo lock is shared.
+/// The target dir of cross builds, apart from the host's so no cargo lock is shared:
+/// `target/cross`, or `$XTASK_CROSS_TARGET_DIR`.
 pub fn cross_target_dir() -> PathBuf {
-    root().join("target/cross")
+    std::env::var_os("XTASK_CROSS_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/cross"))
 }
 
 /// A command line as a person would type it (for logs).
