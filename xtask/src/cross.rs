@@ -220,7 +220,12 @@ fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
                 .clone()
                 .or_else(|| Some(format!("{} (pkg)", kernel.package)));
             let first = job.bins.first().map(|b| b.name.as_str()).unwrap_or("none");
-            save_log(job.arch, job.mode, &format!("console-from-{first}"), &boot.console);
+            save_log(
+                job.arch,
+                job.mode,
+                &format!("console-from-{first}"),
+                &boot.console,
+            );
             if let Some(p) = &boot.problem {
                 result
                     .problems
