@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -509,6 +509,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         total as f64 * (o.runtime + 0.1)
     );
     let started = Instant::now();
+    let live = std::io::stdout().is_terminal();
     let mut samples: BTreeMap<(usize, u32, Variant), Vec<Sample>> = BTreeMap::new();
     let mut done = 0;
     for round in 0..o.rounds {
@@ -519,83 +520,97 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 let sample = runner.run(variant, &files[f], depth, o.runtime)?;
                 samples.entry((f, depth, variant)).or_default().push(sample);
                 done += 1;
-                print!(
-                    "\rxtask bench: round {}/{}, {done}/{total} runs, {:.0} s   ",
-                    round + 1,
-                    o.rounds,
-                    started.elapsed().as_secs_f64()
-                );
-                let _ = std::io::stdout().flush();
+                if live {
+                    print!(
+                        "\rxtask bench: round {}/{}, {done}/{total} runs, {:.0} s   ",
+                        round + 1,
+                        o.rounds,
+                        started.elapsed().as_secs_f64()
+                    );
+                    let _ = std::io::stdout().flush();
+                }
             }
         }
+        if !live {
+            println!(
+                "xtask bench: round {}/{} done, {:.0} s",
+                round + 1,
+                o.rounds,
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
-    println!();
+    if live {
+        println!();
+    }
     println!();
 
     let medians: BTreeMap<_, _> = samples.iter().map(|(k, v)| (*k, summary(v))).collect();
     let get = |f: usize, d: u32, v: Variant| medians[&(f, d, v)];
+    let label = |f: usize| {
+        let file: &TestFile = &files[f];
+        format!(
+            "{} {}",
+            file.fs,
+            if file.direct { "O_DIRECT" } else { "buffered" }
+        )
+    };
     println!(
-        "4 KiB random reads, {} MiB file, batch = depth; median of {} rounds × {} s; \
-         IOPS (syscalls per op)",
+        "4 KiB random reads, {} MiB file, batch = depth, median of {} rounds × {} s",
         o.size_mib, o.rounds, o.runtime
     );
     println!();
-    println!(
-        "{:<20} {:>5} {:>16} {:>16} {:>16} {:>16} {:>9} {:>9}",
-        "file",
-        "depth",
-        "C io_getevents",
-        "C ring",
-        "aio-bench ring",
-        "aio-bench sysc",
-        "ring/C",
-        "sysc/C"
-    );
-    let cell = |s: Sample| format!("{} ({:.2})", kilo(s.iops), s.syscalls_per_op);
+    let header = |what: &str, ratios: bool| {
+        print!(
+            "{what:<16} {:>5} {:>14} {:>10} {:>14} {:>14}",
+            "depth", "C io_getevents", "C ring", "aio-bench ring", "aio-bench sysc"
+        );
+        if ratios {
+            print!(" {:>8} {:>8}", "ring/C", "sysc/C");
+        }
+        println!();
+    };
+    header("IOPS", true);
     for &(f, depth) in &configs {
-        let file = &files[f];
         let c = get(f, depth, Variant::CPlain);
         let ring = get(f, depth, Variant::AioRing);
         let sys = get(f, depth, Variant::AioSyscall);
         println!(
-            "{:<20} {:>5} {:>16} {:>16} {:>16} {:>16} {:>8.2}× {:>8.2}×",
-            format!(
-                "{} {}{}",
-                file.label,
-                file.fs,
-                if file.direct {
-                    " O_DIRECT"
-                } else {
-                    " buffered"
-                }
-            ),
+            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14} {:>7.2}× {:>7.2}×",
+            label(f),
             depth,
-            cell(c),
-            cell(get(f, depth, Variant::CRing)),
-            cell(ring),
-            cell(sys),
+            kilo(c.iops),
+            kilo(get(f, depth, Variant::CRing).iops),
+            kilo(ring.iops),
+            kilo(sys.iops),
             ring.iops / c.iops,
             sys.iops / c.iops,
         );
     }
     println!();
-    println!(
-        "{:<20} {:>5} {:>16} {:>16} {:>16} {:>16}",
-        "latency p50 / p99",
-        "depth",
-        "C io_getevents",
-        "C ring",
-        "aio-bench ring",
-        "aio-bench sysc"
-    );
+    header("syscalls/op", false);
+    for &(f, depth) in &configs {
+        let n = |v| format!("{:.3}", get(f, depth, v).syscalls_per_op);
+        println!(
+            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14}",
+            label(f),
+            depth,
+            n(Variant::CPlain),
+            n(Variant::CRing),
+            n(Variant::AioRing),
+            n(Variant::AioSyscall)
+        );
+    }
+    println!();
+    header("p50/p99 µs", false);
     for &(f, depth) in &configs {
         let lat = |v| {
             let s = get(f, depth, v);
-            format!("{} / {} µs", us(s.p50_ns), us(s.p99_ns))
+            format!("{} / {}", us(s.p50_ns), us(s.p99_ns))
         };
         println!(
-            "{:<20} {:>5} {:>16} {:>16} {:>16} {:>16}",
-            files[f].label,
+            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14}",
+            label(f),
             depth,
             lat(Variant::CPlain),
             lat(Variant::CRing),

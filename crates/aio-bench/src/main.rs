@@ -54,7 +54,12 @@ fn run(o: &Options) -> Result<(), String> {
     for note in &prepared.notes {
         eprintln!("aio-bench: note: {note}");
     }
-    let description = job::describe(o, &prepared, o.reap == aio::Reap::Ring);
+    if live {
+        eprintln!(
+            "aio-bench: {}",
+            job::describe(o, &prepared, o.reap == aio::Reap::Ring)
+        );
+    }
     let total = o.runtime;
     let bs = o.bs as f64;
     let (mut last_t, mut last_ops) = (Duration::ZERO, 0u64);
@@ -68,7 +73,7 @@ fn run(o: &Options) -> Result<(), String> {
         (last_t, last_ops) = (t, ops);
         let of = total.map_or(String::new(), |d| format!(" / {:.1} s", d.as_secs_f64()));
         eprint!(
-            "\r\x1b[K  {:.1} s{of}  {:>12} IOPS  {:>9.1} MiB/s   {description}",
+            "\r\x1b[K  {:.1} s{of}  {:>11} IOPS  {:>8.1} MiB/s",
             t.as_secs_f64(),
             report::thousands(iops.round() as u64),
             iops * bs / (1024.0 * 1024.0),
