@@ -128,13 +128,16 @@ impl PrivateApt {
         if !last.is_empty() {
             bail!("cannot download {package}={version}: {last}");
         }
+        // `<package>_<version without epoch, ':' as %3a>_<arch>.deb`; the newest such file if an
+        // interrupted run left another one behind.
         let prefix = format!("{package}_");
         debs_in(dest)
             .into_iter()
-            .find(|p| {
+            .filter(|p| {
                 p.file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
             })
+            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
             .ok_or_else(|| {
                 format!(
                     "apt-get download left no {package}_*.deb in {}",
