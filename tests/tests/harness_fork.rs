@@ -109,8 +109,8 @@ fn fork_scenario() {
             break;
         }
         assert_eq!(
-            std::io::Error::last_os_error().raw_os_error(),
-            Some(libc::EINTR),
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::Interrupted,
             "waitpid"
         );
     }

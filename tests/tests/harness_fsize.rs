@@ -36,9 +36,11 @@ fn run_one(ctx: &mut Context, op: Op<Vec<u8>>) -> Completion<Vec<u8>> {
 fn fsize_scenario() {
     const LIMIT: u64 = 8192;
     const SIZE: usize = 4096;
+    // The signal number from rustix: libc 0.2.191 has generic (wrong) numbers on mips64.
+    let sigxfsz = rustix::process::Signal::XFSZ.as_raw();
     // SAFETY: sets SIGXFSZ to be ignored, no handler runs; this process exists only for this
     // scenario, so changing a process-wide disposition affects nothing else.
-    let previous = unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let previous = unsafe { libc::signal(sigxfsz, libc::SIG_IGN) };
     assert_ne!(previous, libc::SIG_ERR, "ignoring SIGXFSZ");
 
     let mut ctx: Context = Context::builder().depth(4).build().expect("context");

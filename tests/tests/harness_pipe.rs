@@ -86,6 +86,11 @@ fn nowait_on_a_pipe_is_eagain() {
 
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
+// `how` for pthread_sigmask, from the kernel's headers: libc 0.2.191 gives the generic values on
+// mips64, where the kernel's differ.
+const SIG_BLOCK: libc::c_int = linux_raw_sys::general::SIG_BLOCK as libc::c_int;
+const SIG_SETMASK: libc::c_int = linux_raw_sys::general::SIG_SETMASK as libc::c_int;
+
 extern "C" fn on_sigusr1(_: libc::c_int) {
     HANDLED.fetch_add(1, Ordering::SeqCst);
 }
@@ -107,7 +112,7 @@ fn blocked(signo: libc::c_int) -> bool {
     unsafe {
         let mut current: libc::sigset_t = std::mem::zeroed();
         assert_eq!(
-            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current),
+            libc::pthread_sigmask(SIG_BLOCK, std::ptr::null(), &mut current),
             0
         );
         libc::sigismember(&current, signo) == 1
@@ -132,27 +137,22 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
     assert_eq!(ctx.submit(), Ok(1));
     assert_eq!(ctx.reap(), Ok(0), "nothing to read yet");
 
-    // SAFETY: a zeroed sigaction is a valid starting value; the handler only does an atomic
-    // add (async-signal-safe); SIGUSR1 is used by no other test of this binary.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigusr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        assert_eq!(libc::sigemptyset(&mut action.sa_mask), 0);
-        assert_eq!(
-            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
-            0
-        );
-    }
-    let usr1 = libc_set(libc::SIGUSR1);
-    let mut old: libc::sigset_t = libc_set(libc::SIGUSR1);
+    // Signal numbers come from rustix: libc 0.2.191 has generic (wrong) ones on mips64, and a
+    // wrong `struct sigaction` there too, hence signal(3) rather than sigaction(2).
+    let usr1 = rustix::process::Signal::USR1.as_raw();
+    let handler = on_sigusr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: installs a handler that only does an atomic add (async-signal-safe); SIGUSR1 is
+    // used by no other test of this binary.
+    assert_ne!(unsafe { libc::signal(usr1, handler) }, libc::SIG_ERR);
+    let usr1_set = libc_set(usr1);
+    let mut old: libc::sigset_t = libc_set(usr1);
     // SAFETY: blocks SIGUSR1 in this thread only; `old` receives the previous mask.
     assert_eq!(
-        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, &mut old) },
+        unsafe { libc::pthread_sigmask(SIG_BLOCK, &usr1_set, &mut old) },
         0
     );
-    let signo = libc::SIGUSR1 as u32;
     let mut lets_usr1_in = SignalSet::full();
-    assert!(lets_usr1_in.remove(signo));
+    assert!(lets_usr1_in.remove(usr1 as u32));
     let blocks_all = SignalSet::full();
     // SAFETY: pthread_self has no preconditions.
     let me = unsafe { libc::pthread_self() };
@@ -160,7 +160,7 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
 
     // 1. SIGUSR1 pending but blocked by the wait's mask: a plain timeout.
     // SAFETY: `me` is this live thread; SIGUSR1 has a handler and is blocked here.
-    assert_eq!(unsafe { libc::pthread_kill(me, libc::SIGUSR1) }, 0);
+    assert_eq!(unsafe { libc::pthread_kill(me, usr1) }, 0);
     assert_eq!(
         ctx.wait_with_sigmask(1, Some(Duration::from_millis(200)), &blocks_all),
         Ok(0),
@@ -173,13 +173,13 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
         other => panic!("expected EINTR for the pending signal, got {other:?}"),
     }
     assert_eq!(HANDLED.load(Ordering::SeqCst), handled_before + 1);
-    assert!(blocked(libc::SIGUSR1), "the thread's own mask is back");
+    assert!(blocked(usr1), "the thread's own mask is back");
 
     // 3. As 22.t: another thread sends SIGUSR1 to this one while it waits.
     let sender = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
         // SAFETY: `me` is the waiting thread, which outlives this one (it joins it below).
-        unsafe { libc::pthread_kill(me, libc::SIGUSR1) }
+        unsafe { libc::pthread_kill(me, usr1) }
     });
     let start = Instant::now();
     let result = ctx.wait_with_sigmask(1, Some(Duration::from_secs(10)), &lets_usr1_in);
@@ -197,7 +197,7 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
         "interrupted, not timed out"
     );
     assert_eq!(HANDLED.load(Ordering::SeqCst), handled_before + 2);
-    assert!(blocked(libc::SIGUSR1));
+    assert!(blocked(usr1));
 
     // The poll is still in flight; data completes it.
     assert_eq!(ctx.in_flight(), 1);
@@ -215,7 +215,7 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
 
     // SAFETY: restores this thread's previous mask.
     assert_eq!(
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) },
+        unsafe { libc::pthread_sigmask(SIG_SETMASK, &old, std::ptr::null_mut()) },
         0
     );
 }
