@@ -175,29 +175,38 @@ fn is_root() -> bool {
 
 /// gcc and libaio's header and library, installed from Debian if missing.
 fn ensure_toolchain(install: bool) -> Result<()> {
-    let have = || on_path("gcc") && Path::new("/usr/include/libaio.h").is_file();
-    if have() {
+    let missing = || {
+        let mut packages = Vec::new();
+        if !on_path("gcc") {
+            packages.push("gcc");
+        }
+        if !Path::new("/usr/include/stdio.h").is_file() {
+            packages.push("libc6-dev");
+        }
+        if !Path::new("/usr/include/libaio.h").is_file() {
+            packages.push("libaio-dev");
+        }
+        packages
+    };
+    let packages = missing();
+    if packages.is_empty() {
         return Ok(());
     }
-    let packages = ["gcc", "libc6-dev", "libaio-dev"];
+    let list = packages.join(" ");
     if !install {
-        return Err(format!(
-            "gcc or libaio-dev is missing; install them: apt-get install {}",
-            packages.join(" ")
-        ));
+        return Err(format!("{list} missing; install: apt-get install {list}"));
     }
     if !is_root() || !on_path("apt-get") {
         return Err(format!(
-            "gcc or libaio-dev is missing and this is not root on a Debian-like system; \
-             install them yourself (apt-get install {})",
-            packages.join(" ")
+            "{list} missing, and this is not root on a Debian-like system; install them \
+             yourself (apt-get install {list})"
         ));
     }
-    println!("xtask bench: installing {} (missing)", packages.join(" "));
+    println!("xtask bench: installing {list} (missing)");
     let install_cmd = || {
         let mut c = Command::new("apt-get");
         c.args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(packages)
+            .args(&packages)
             .env("DEBIAN_FRONTEND", "noninteractive");
         c
     };
@@ -206,10 +215,12 @@ fn ensure_toolchain(install: bool) -> Result<()> {
         run_visible(Command::new("apt-get").args(["update", "-q"]))?;
         run_visible(&mut install_cmd())?;
     }
-    if have() {
-        Ok(())
-    } else {
-        Err("gcc and libaio.h are still missing after apt-get install".into())
+    match missing() {
+        still if still.is_empty() => Ok(()),
+        still => Err(format!(
+            "{} still missing after apt-get install",
+            still.join(" ")
+        )),
     }
 }
 
