@@ -92,6 +92,29 @@ pub fn aio_nr() -> u64 {
         .unwrap()
 }
 
+/// How many AIO rings (`/[aio]` mappings, one per live context) this process maps.
+pub fn aio_rings_mapped() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|maps| maps.lines().filter(|l| l.contains("/[aio]")).count())
+        .unwrap_or(0)
+}
+
+/// Asserts that this process gave back every AIO context: aio-nr is back at `before`, or, if
+/// another process on the machine changed it meanwhile, this process maps no ring any more.
+pub fn assert_contexts_released(before: u64) {
+    let now = aio_nr();
+    assert!(
+        now == before || aio_rings_mapped() == 0,
+        "aio-nr went from {before} to {now} and this process still maps {} AIO rings",
+        aio_rings_mapped()
+    );
+    assert_eq!(
+        aio_rings_mapped(),
+        0,
+        "a context of this process was not destroyed"
+    );
+}
+
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 pub struct Rng(u64);
 
