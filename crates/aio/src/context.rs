@@ -562,6 +562,14 @@ impl<B: IoBuf> Context<B> {
         self.ring.is_some()
     }
 
+    /// The number of event slots in the kernel's ring when it is read in user space
+    /// ([`Reap::Ring`]), else `None`. The kernel sizes the ring to whole pages, so it is larger
+    /// than the `nr_events` asked for (127 for 1 with 4 KiB pages, 2047 with 64 KiB pages); it
+    /// accepts at most about that many requests in flight before `io_submit` answers `EAGAIN`.
+    pub fn ring_slots(&self) -> Option<u32> {
+        self.ring.as_ref().map(Ring::slots)
+    }
+
     /// What the context has done so far.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -40,6 +40,11 @@ impl Ring {
             .then_some(Self { header, nr })
     }
 
+    /// The number of event slots in the ring (more than asked of `io_setup`).
+    pub(crate) fn slots(&self) -> u32 {
+        self.nr
+    }
+
     fn index(&self, field: *mut u32) -> &AtomicU32 {
         // SAFETY: `field` points into the mapped header (aligned u32); the kernel and this
         // process access it concurrently, hence atomics.

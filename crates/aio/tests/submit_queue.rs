@@ -67,27 +67,38 @@ fn a_rejected_op_becomes_its_completion_and_the_rest_still_go() {
 
 #[test]
 fn eagain_keeps_the_rest_queued_and_nothing_is_lost() {
-    const OPS: u32 = 400;
+    // The kernel sizes even io_setup(1)'s ring to whole pages: 127 slots with 4 KiB pages, 2047
+    // with 64 KiB (ppc64le). More polls than that, which cannot complete, must overflow it.
+    let probe = Context::builder()
+        .depth(1)
+        .kernel_events(1)
+        .reap(Reap::Ring);
+    let Some(probe) = build_or_enosys::<Vec<u8>>("eagain_backpressure", probe) else {
+        return;
+    };
+    let ring_slots = probe
+        .ring_slots()
+        .expect("a kernel ring readable in user space");
+    drop(probe);
+    let ops = ring_slots + 64;
     for reap in [Reap::Ring, Reap::Syscall] {
-        // 400 slots on a kernel context sized for io_setup(1): a few dozen to a few hundred
-        // requests fit in its ring, so polls that cannot complete fill it up.
-        let builder = Context::builder().depth(OPS).kernel_events(1).reap(reap);
+        let builder = Context::builder().depth(ops).kernel_events(1).reap(reap);
         let Some(mut ctx) = build_or_enosys::<Vec<u8>>("eagain_backpressure", builder) else {
             return;
         };
         let (reader, writer) = rustix::pipe::pipe().unwrap();
-        for i in 0..OPS {
+        for i in 0..ops {
             ctx.push(Op::poll(&reader, PollFlags::IN).user_data(u64::from(i)))
                 .unwrap();
         }
         let accepted = ctx.submit().unwrap();
         assert!(
-            accepted > 0 && accepted < OPS as usize,
-            "{reap:?}: accepted {accepted} of {OPS}"
+            accepted > 0 && accepted < ops as usize,
+            "{reap:?}: accepted {accepted} of {ops}"
         );
         assert_eq!(
             ctx.queued(),
-            OPS as usize - accepted,
+            ops as usize - accepted,
             "the rest stays queued"
         );
         assert_eq!(
@@ -99,7 +110,7 @@ fn eagain_keeps_the_rest_queued_and_nothing_is_lost() {
         // Make the pipe readable: every poll completes, and the queue drains as room appears.
         rustix::io::write(&writer, b"x").unwrap();
         let mut seen = BTreeSet::new();
-        while seen.len() < OPS as usize {
+        while seen.len() < ops as usize {
             ctx.submit().unwrap();
             ctx.wait(1, Some(Duration::from_secs(10))).unwrap();
             for c in ctx.completions() {
