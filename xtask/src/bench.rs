@@ -652,8 +652,8 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             let (c_ring, _, _) = ratio(f, 1, Variant::CRing);
             check(
                 format!(
-                    "tmpfs depth 1: aio-bench ring ≥ 1.25× C: {m:.3}× (the C loop reaping from \
-                     the ring: {c_ring:.3}×)"
+                    "tmpfs depth 1: aio-bench ring ≥ 1.25× C: {m:.4}× (the C loop reaping from \
+                     the ring: {c_ring:.4}×)"
                 ),
                 m >= 1.25,
             );
@@ -668,7 +668,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         if o.depths.contains(&32) {
             let (m, _, _) = ratio(f, 32, Variant::AioRing);
             check(
-                format!("tmpfs depth 32: aio-bench ring ≥ 1.0× C: {m:.3}×"),
+                format!("tmpfs depth 32: aio-bench ring ≥ 1.0× C: {m:.4}×"),
                 m >= 1.0,
             );
         }
