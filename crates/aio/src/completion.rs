@@ -19,17 +19,20 @@ pub struct Completion<B> {
 
 impl<B> Completion<B> {
     /// The tag given with [`Op::user_data`](crate::Op::user_data).
+    #[inline]
     pub fn user_data(&self) -> u64 {
         self.user_data
     }
 
     /// The operation's kind.
+    #[inline]
     pub fn kind(&self) -> OpKind {
         self.kind
     }
 
     /// The raw `io_event.res`: bytes transferred, the ready poll mask, 0 for a sync, or a
     /// negative errno.
+    #[inline]
     pub fn raw_result(&self) -> i64 {
         self.res
     }
@@ -38,6 +41,7 @@ impl<B> Completion<B> {
     /// `EINVAL` for misaligned `O_DIRECT`, `EAGAIN` under `RWF_NOWAIT`, `EBADF` for a descriptor
     /// not open for this direction, `EFBIG`, `ENOSPC`, `ECANCELED` for an operation cancelled
     /// before submission, …
+    #[inline]
     pub fn result(&self) -> Result<usize, Errno> {
         if self.res < 0 {
             Err(Errno::from_raw_os_error((-self.res) as i32))
@@ -54,11 +58,13 @@ impl<B> Completion<B> {
 
     /// Whether the operation was cancelled by [`Context::cancel`](crate::Context::cancel)
     /// before it could complete (a cancelled poll completes with result 0).
+    #[inline]
     pub fn is_cancelled(&self) -> bool {
         self.cancelled
     }
 
     /// The buffer of a read or write (`None` for other operations or if already taken).
+    #[inline]
     pub fn take_buf(&mut self) -> Option<B> {
         match std::mem::replace(&mut self.payload, Payload::None) {
             Payload::One(buf) => Some(buf),
@@ -81,6 +87,7 @@ impl<B> Completion<B> {
     }
 
     /// The buffer of a read or write, consuming the completion.
+    #[inline]
     pub fn into_buf(mut self) -> Option<B> {
         self.take_buf()
     }

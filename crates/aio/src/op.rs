@@ -98,6 +98,7 @@ fn fill_for_write<B: IoBuf>(bufs: &mut [B], iovecs: &mut Vec<IoVec>) {
 }
 
 impl<B> Op<B> {
+    #[inline]
     fn new(kind: OpKind, fd: impl AsFd, payload: Payload<B>) -> Self {
         let iocb = iocb {
             aio_lio_opcode: kind.cmd() as u16,
@@ -136,6 +137,7 @@ impl<B> Op<B> {
     }
 
     /// Sets the caller's tag, returned in the completion (default 0).
+    #[inline]
     pub fn user_data(mut self, user_data: u64) -> Self {
         self.user_data = user_data;
         self
@@ -144,6 +146,7 @@ impl<B> Op<B> {
     /// Sets the `RWF_*` flags. Reads and writes only: the kernel rejects a poll or sync with any
     /// flag set (`EINVAL`), and a flag the running kernel does not know completes a read or
     /// write with `EOPNOTSUPP`.
+    #[inline]
     pub fn flags(mut self, flags: RwFlags) -> Self {
         self.iocb.aio_rw_flags = flags.bits();
         self
@@ -170,6 +173,7 @@ impl<B: IoBufMut> Op<B> {
     ///
     /// An offset above `i64::MAX` reaches the kernel as a negative offset and fails with
     /// `EINVAL`.
+    #[inline]
     pub fn read(fd: impl AsFd, mut buf: B, offset: u64) -> Self {
         let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_len());
         let mut op = Self::new(OpKind::Read, fd, Payload::One(buf));
@@ -190,6 +194,7 @@ impl<B: IoBufMut> Op<B> {
 impl<B: IoBuf> Op<B> {
     /// `pwrite(2)` of `buf` at `offset` (ignored for `O_APPEND` files and with
     /// [`RwFlags::APPEND`]).
+    #[inline]
     pub fn write(fd: impl AsFd, buf: B, offset: u64) -> Self {
         let (ptr, len) = (buf.stable_ptr(), buf.bytes_len());
         let mut op = Self::new(OpKind::Write, fd, Payload::One(buf));
@@ -207,6 +212,7 @@ impl<B: IoBuf> Op<B> {
 }
 
 impl<B> Op<B> {
+    #[inline]
     fn set_range(&mut self, addr: u64, len: u64, offset: u64) {
         self.iocb.aio_buf = addr;
         self.iocb.aio_nbytes = len;

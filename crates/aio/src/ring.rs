@@ -45,6 +45,7 @@ impl Ring {
         self.nr
     }
 
+    #[inline]
     fn index(&self, field: *mut u32) -> &AtomicU32 {
         // SAFETY: `field` points into the mapped header (aligned u32); the kernel and this
         // process access it concurrently, hence atomics.
@@ -55,6 +56,7 @@ impl Ring {
     ///
     /// # Safety
     /// The ring must still be mapped, and no one else may consume from it during the call.
+    #[inline]
     pub(crate) unsafe fn reap(&self, out: &mut [io_event]) -> usize {
         // SAFETY: projections of the mapped header, never dereferenced as Rust references.
         let (head_ptr, tail_ptr) =
