@@ -34,6 +34,9 @@ commands:
         build aio-abi and aio-sys with -Zbuild-std=core for the ABIs without a runnable kernel
   cross-env --arch A [--mode system|user] [--rustix-linux-raw]
         print the environment that makes `cargo test --target <triple>` run through the runner
+  bench [options]
+        build a plain C libaio loop and run it alternately with aio-bench on tmpfs and the
+        target dir's file system; prints IOPS, syscalls/op and the aio-bench / C ratios
   help  this text
 
 architectures: aarch64 armv7 i686 riscv64 s390x ppc64le mips64el x86_64";
