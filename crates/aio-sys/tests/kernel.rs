@@ -1202,3 +1202,83 @@ fn completions_can_be_read_from_the_mapped_ring() {
     assert_eq!(reaped[0].data, 0x5158);
     assert_eq!(head.load(Ordering::Acquire), (start + 2) % nr);
 }
+
+/// Each wait call of this ABI, called directly, with a 50 ms timeout that expires: on 32-bit
+/// ABIs `io_pgetevents_time64` and both time32 calls; on 64-bit ABIs the time64/time32 entry
+/// points must be `ENOSYS` (they do not exist there) and the portable calls take 64-bit time.
+#[test]
+fn every_wait_call_of_this_abi_honours_an_expiring_timeout() {
+    use aio_sys::abi::old_timespec32;
+    use aio_sys::{
+        NR, WaitPath, io_getevents_time32, io_pgetevents_time32, io_pgetevents_time64, wait_path,
+    };
+    if !kernel_has_aio() {
+        return;
+    }
+    let ctx = Ctx::new(4);
+    let timeout = Duration::from_millis(50);
+    let ts64 = timespec(timeout);
+    let ts32 = old_timespec32::from_timespec64(&ts64).unwrap();
+    let mask = kernel_sigset_t::empty();
+    let sig = __aio_sigset::new(&mask);
+    let mut events = [io_event::default(); 4];
+    let ev = events.as_mut_ptr();
+    let expect_timeout = |name: &str, call: &dyn Fn() -> Result<usize, Errno>| {
+        let start = Instant::now();
+        assert_eq!(call(), Ok(0), "{name}");
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= timeout && elapsed < PATIENCE,
+            "{name} returned after {elapsed:?}"
+        );
+        println!("{name}: timed out after {elapsed:?}");
+    };
+    // SAFETY (all calls below): `ev` has room for 4 events; the timeouts and the sigset live
+    // until the end of the test.
+    if NR.io_pgetevents_time64.is_some() {
+        expect_timeout("io_pgetevents_time64", &|| unsafe {
+            io_pgetevents_time64(ctx.0, 1, 4, ev, &ts64, &sig)
+        });
+        expect_timeout("io_pgetevents_time64 (no sigset)", &|| unsafe {
+            io_pgetevents_time64(ctx.0, 1, 4, ev, &ts64, null())
+        });
+        if NR.io_getevents.is_some() {
+            expect_timeout("io_getevents (time32)", &|| unsafe {
+                io_getevents_time32(ctx.0, 1, 4, ev, &ts32)
+            });
+            expect_timeout("io_pgetevents (time32)", &|| unsafe {
+                io_pgetevents_time32(ctx.0, 1, 4, ev, &ts32, &sig)
+            });
+        }
+        // The portable calls took the time64 path, and remember that it works.
+        expect_timeout("io_getevents (portable)", &|| unsafe {
+            io_getevents(ctx.0, 1, 4, ev, &ts64)
+        });
+        assert_eq!(wait_path(), WaitPath::Time64);
+    } else {
+        for (name, result) in [
+            ("io_pgetevents_time64", unsafe {
+                io_pgetevents_time64(ctx.0, 1, 4, ev, &ts64, &sig)
+            }),
+            ("io_getevents_time32", unsafe {
+                io_getevents_time32(ctx.0, 1, 4, ev, &ts32)
+            }),
+            ("io_pgetevents_time32", unsafe {
+                io_pgetevents_time32(ctx.0, 1, 4, ev, &ts32, &sig)
+            }),
+        ] {
+            assert_eq!(
+                result,
+                Err(Errno::NOSYS),
+                "{name} does not exist on a 64-bit ABI"
+            );
+        }
+        expect_timeout("io_getevents", &|| unsafe {
+            io_getevents(ctx.0, 1, 4, ev, &ts64)
+        });
+        expect_timeout("io_pgetevents", &|| unsafe {
+            io_pgetevents(ctx.0, 1, 4, ev, &ts64, &sig)
+        });
+        assert_eq!(wait_path(), WaitPath::Native64);
+    }
+}
