@@ -4,7 +4,7 @@ mod support;
 
 use aio::{CancelOutcome, Context, Errno, Op, PollFlags, Reap};
 use std::time::Duration;
-use support::build_or_enosys;
+use support::{build_or_enosys, temp_file};
 
 fn contexts(test: &str) -> Vec<(Reap, Context)> {
     [Reap::Ring, Reap::Syscall]
@@ -63,7 +63,7 @@ fn cancel_pending_poll_completes_through_the_ring_with_res_0() {
 #[test]
 fn cancel_before_submit_hands_back_ecanceled() {
     for (reap, mut ctx) in contexts("cancel_before_submit") {
-        let file = tempfile("cancel_before_submit");
+        let file = temp_file("cancel_before_submit");
         let id = ctx
             .push(Op::read(&file, vec![0; 16], 0).user_data(7))
             .unwrap();
@@ -94,7 +94,7 @@ fn cancel_before_submit_hands_back_ecanceled() {
 #[test]
 fn completed_but_unreaped_write_is_not_cancellable() {
     for (reap, mut ctx) in contexts("completed_write_not_cancellable") {
-        let file = tempfile("completed_write_not_cancellable");
+        let file = temp_file("completed_write_not_cancellable");
         // Buffered writes complete inside io_submit: the kernel no longer has anything to cancel.
         let id = ctx
             .push(Op::write(&file, b"hello".to_vec(), 0).user_data(1))
@@ -135,18 +135,4 @@ fn poll_that_fires_is_not_cancelled() {
         );
         assert!(!done[0].is_cancelled());
     }
-}
-
-fn tempfile(test: &str) -> std::fs::File {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("aio-{test}-{}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
-    file
 }

@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use support::build_or_enosys;
+use support::{build_or_enosys, temp_file};
 
 struct Counting;
 
@@ -55,11 +55,8 @@ fn steady_state_push_submit_reap_allocates_nothing() {
         else {
             return;
         };
-        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("aio-no-alloc-{}", std::process::id()));
-        std::fs::write(&path, vec![3u8; 32 * 512]).unwrap();
-        let file = std::fs::File::open(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
+        let file = temp_file("no-alloc");
+        std::io::Write::write_all(&mut &file, &[3u8; 32 * 512]).unwrap();
         let mut pool: Vec<Vec<u8>> = (0..32).map(|_| vec![0; 512]).collect();
         let round = |ctx: &mut Context, pool: &mut Vec<Vec<u8>>| {
             let mut i = 0;

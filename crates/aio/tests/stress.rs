@@ -11,7 +11,7 @@ mod support;
 use aio::{CancelOutcome, Context, Errno, Op, OpId, PollFlags, Reap};
 use std::os::fd::AsFd;
 use std::time::Duration;
-use support::{Rng, aio_nr, assert_contexts_released, build_or_enosys, open_fds};
+use support::{Rng, aio_nr, assert_contexts_released, build_or_enosys, open_fds, temp_file};
 
 const BLOCK: usize = 4096;
 const BLOCKS: u64 = 256;
@@ -78,16 +78,7 @@ fn stress_every_op_completes_once_with_the_right_data() {
 
 fn run(mut ctx: Context<Vec<u8>>, total: u64, seed: u64, reap: Reap) {
     let mut rng = Rng::new(seed);
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("aio-stress-{}-{seed}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let file = temp_file(&format!("stress-{seed}"));
     let mut image = vec![0u8; BLOCK * BLOCKS as usize];
     for (block, chunk) in image.chunks_mut(BLOCK).enumerate() {
         fill(block as u64, chunk);

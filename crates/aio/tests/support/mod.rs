@@ -76,6 +76,21 @@ pub fn direct_target(test: &str) -> Option<DirectTarget> {
     None
 }
 
+/// A new, empty, already unlinked read-write file in the target's test directory.
+pub fn temp_file(name: &str) -> std::fs::File {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("aio-{name}-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file
+}
+
 /// The number of open file descriptors of this process.
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
