@@ -703,8 +703,7 @@ impl<B> Drop for Context<B> {
         // SAFETY: this process created the context; `&mut self` rules out a concurrent reaper,
         // and the ring is not used after this.
         let destroyed = unsafe { aio_sys::io_destroy(self.ctx) };
-        let in_flight = self.slots.iter().any(|s| s.state == State::InFlight);
-        if destroyed.is_err() && in_flight {
+        if destroyed.is_err() && self.in_flight > 0 {
             // io_destroy did not confirm that the kernel is done with the buffers: leak them
             // rather than risk the kernel writing into freed memory.
             std::mem::forget(std::mem::take(&mut self.slots));
