@@ -18,7 +18,7 @@
 use aio::aio_abi::{
     AIO_RING_INCOMPAT_FEATURES, AIO_RING_MAGIC, IocbCmd, aio_context_t, aio_ring, io_event, iocb,
 };
-use aio::{Context, IoBufMut, Op, Reap};
+use aio::{Context, Fixed, IoBufMut, Op, Reap};
 use std::fs::File;
 use std::hint::black_box;
 use std::os::fd::AsRawFd;
@@ -35,21 +35,24 @@ trait Runner {
 /// The crate: push × batch, submit, wait for the batch, take the buffers back.
 struct Crate<B: IoBufMut> {
     ctx: Context<B>,
-    file: File,
+    file: Fixed,
     bufs: Vec<B>,
     batch: usize,
 }
 
 impl<B: IoBufMut> Crate<B> {
     fn new(reap: Reap, batch: usize, bufs: Vec<B>) -> Self {
-        let ctx = Context::builder()
+        let mut ctx = Context::builder()
             .depth(batch as u32)
             .reap(reap)
             .build()
             .expect("io_setup");
+        let file = ctx
+            .register(File::open("/dev/zero").expect("/dev/zero"))
+            .expect("register");
         Self {
             ctx,
-            file: File::open("/dev/zero").expect("/dev/zero"),
+            file,
             bufs,
             batch,
         }
@@ -74,7 +77,7 @@ impl<B: IoBufMut> Runner for Crate<B> {
     fn batch(&mut self) {
         for i in 0..self.batch {
             let buf = self.bufs.pop().expect("one buffer per slot");
-            let op = Op::read(&self.file, buf, 0).user_data(i as u64);
+            let op = Op::read(self.file, buf, 0).user_data(i as u64);
             if self.ctx.push(op).is_err() {
                 panic!("push: queue full");
             }

@@ -117,6 +117,14 @@ pub fn run(
         .reap(o.reap)
         .build()
         .map_err(|e| format!("cannot create an AIO context of depth {}: {e}", o.depth))?;
+    // A registered descriptor: operations name it at no per-operation cost.
+    let file = p
+        .file
+        .try_clone()
+        .map_err(|e| format!("cannot duplicate the file's descriptor: {e}"))?;
+    let file = ctx
+        .register(file)
+        .map_err(|e| format!("cannot register the file: {e}"))?;
     let bs = o.bs as usize;
     let mut pool = arena(bs, o.depth as usize, p.align)?;
     if o.rw.writes() {
@@ -168,9 +176,9 @@ pub fn run(
             };
             let buf = pool.pop().expect("a buffer per free slot");
             let op = if write {
-                Op::write(&p.file, buf, offset)
+                Op::write(file, buf, offset)
             } else {
-                Op::read(&p.file, buf, offset)
+                Op::read(file, buf, offset)
             };
             if let Err(e) = ctx.push(op.user_data(now).flags(flags)) {
                 return Err(format!("push: {e}"));

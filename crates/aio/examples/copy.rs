@@ -10,6 +10,7 @@
 use aio::{AlignedBuf, Context, Op, dio_alignment};
 use rustix::fs::{Mode, OFlags};
 use std::error::Error;
+use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,13 +44,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let mut ctx: Context<AlignedBuf> = Context::builder().depth(depth).build()?;
+    // Operations hold their descriptors: the input is handed to the context (named by a
+    // `Fixed`), the output shared with an `Arc` because it is truncated after the copy.
+    let input = ctx.register(input)?;
+    let output = Arc::new(output);
     let blocks = len.div_ceil(block as u64);
     let (mut next, mut written) = (0u64, 0u64);
     while written < blocks {
         while next < blocks && ctx.queued() + ctx.in_flight() + ctx.ready() < depth as usize {
             let buf = AlignedBuf::new(block, align)?;
             // user_data: the block number, with the top bit set once it is a write.
-            ctx.push(Op::read(&input, buf, next * block as u64).user_data(next))
+            ctx.push(Op::read(input, buf, next * block as u64).user_data(next))
                 .map_err(|e| e.error)?;
             next += 1;
         }
@@ -67,13 +72,13 @@ fn main() -> Result<(), Box<dyn Error>> {
                 return Err(format!("{src} shrank while copying").into());
             }
             let buf = completion.into_buf().expect("a read hands its buffer back");
-            ctx.push(Op::write(&output, buf, tag * block as u64).user_data(tag | 1 << 63))
+            ctx.push(Op::write(output.clone(), buf, tag * block as u64).user_data(tag | 1 << 63))
                 .map_err(|e| e.error)?;
         }
     }
     ctx.submit()?;
     drop(ctx); // waits for anything still in flight
-    rustix::fs::ftruncate(&output, len)?;
+    rustix::fs::ftruncate(&*output, len)?;
     println!(
         "copied {len} bytes in {blocks} blocks of {block} (O_DIRECT: in {direct_in}, out {direct_out})"
     );

@@ -8,10 +8,13 @@
 
 use aio::{Context, Op, PollFlags};
 use rustix::event::{PollFd, poll};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (reader, writer) = rustix::pipe::pipe()?;
+    // Shared: each poll holds a reference, and this thread reads the pipe too.
+    let reader = Arc::new(reader);
     let producer = std::thread::spawn(move || {
         for i in 0..5 {
             std::thread::sleep(Duration::from_millis(50));
@@ -21,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let mut ctx: Context = Context::builder().depth(4).eventfd(true).build()?;
-    ctx.push(Op::poll(&reader, PollFlags::IN))
+    ctx.push(Op::poll(reader.clone(), PollFlags::IN))
         .map_err(|e| e.error)?;
     ctx.submit()?;
     let mut received = Vec::new();
@@ -34,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let events = completion.poll_flags();
             if events.contains(PollFlags::IN) {
                 let mut chunk = [0u8; 256];
-                let n = rustix::io::read(&reader, &mut chunk)?;
+                let n = rustix::io::read(&*reader, &mut chunk)?;
                 received.extend_from_slice(&chunk[..n]);
                 print!("{}", String::from_utf8_lossy(&chunk[..n]));
                 if n == 0 {
@@ -43,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else if events.contains(PollFlags::HUP) {
                 break 'outer;
             }
-            ctx.push(Op::poll(&reader, PollFlags::IN))
+            ctx.push(Op::poll(reader.clone(), PollFlags::IN))
                 .map_err(|e| e.error)?;
             ctx.submit()?;
         }

@@ -1,6 +1,7 @@
 //! What comes back: one [`Completion`] per operation, and the outcome of a cancel.
 
-use crate::op::{OpKind, Payload};
+use crate::fd::Fd;
+use crate::op::{Bufs, OpKind};
 use rustix::event::PollFlags;
 use rustix::io::Errno;
 
@@ -9,12 +10,17 @@ use rustix::io::Errno;
 /// Every pushed operation produces exactly one completion: from the kernel, or from the context
 /// itself when `io_submit` rejected the operation (its error is then in [`result`](Self::result)
 /// just the same) or it was cancelled before being submitted (`ECANCELED`).
+///
+/// It also carries the operation's descriptor ([`take_fd`](Self::take_fd)): an owned `File`
+/// given to the operation is closed when the completion is dropped, unless taken back.
+#[must_use = "a completion carries the operation's result and buffers"]
 pub struct Completion<B> {
     pub(crate) kind: OpKind,
     pub(crate) user_data: u64,
     pub(crate) res: i64,
     pub(crate) cancelled: bool,
-    pub(crate) payload: Payload<B>,
+    pub(crate) bufs: Bufs<B>,
+    pub(crate) fd: Option<Fd>,
 }
 
 impl<B> Completion<B> {
@@ -66,10 +72,10 @@ impl<B> Completion<B> {
     /// The buffer of a read or write (`None` for other operations or if already taken).
     #[inline]
     pub fn take_buf(&mut self) -> Option<B> {
-        match std::mem::replace(&mut self.payload, Payload::None) {
-            Payload::One(buf) => Some(buf),
+        match std::mem::take(&mut self.bufs) {
+            Bufs::One(buf) => Some(buf),
             other => {
-                self.payload = other;
+                self.bufs = other;
                 None
             }
         }
@@ -77,10 +83,10 @@ impl<B> Completion<B> {
 
     /// The buffers of a readv or writev (`None` for other operations or if already taken).
     pub fn take_bufs(&mut self) -> Option<Vec<B>> {
-        match std::mem::replace(&mut self.payload, Payload::None) {
-            Payload::Many(bufs) => Some(bufs),
+        match std::mem::take(&mut self.bufs) {
+            Bufs::Many(bufs) => Some(bufs),
             other => {
-                self.payload = other;
+                self.bufs = other;
                 None
             }
         }
@@ -90,6 +96,19 @@ impl<B> Completion<B> {
     #[inline]
     pub fn into_buf(mut self) -> Option<B> {
         self.take_buf()
+    }
+
+    /// The descriptor the operation held (`None` if already taken): an owned `File` comes back
+    /// with [`Fd::into_owned`], an `Arc` with [`Fd::into_shared`]. Dropping it closes an owned
+    /// descriptor.
+    #[inline]
+    pub fn take_fd(&mut self) -> Option<Fd> {
+        self.fd.take()
+    }
+
+    /// Everything the operation owned: its descriptor (`None` if taken) and its buffers.
+    pub fn into_parts(self) -> (Option<Fd>, Bufs<B>) {
+        (self.fd, self.bufs)
     }
 }
 

@@ -24,6 +24,31 @@ pub enum Error {
         /// `/proc/sys/fs/aio-max-nr` at the time (the limit), if readable.
         aio_max_nr: Option<u64>,
     },
+    /// `io_setup` answered `EPERM`: native AIO is forbidden to this process, almost always by a
+    /// sandbox or seccomp policy (a container runtime's profile, systemd's
+    /// `SystemCallFilter=`, Android's app filter, a browser-style sandbox).
+    NotPermitted {
+        /// The system call that answered `EPERM`.
+        call: &'static str,
+    },
+    /// A [`depth`](crate::Builder::depth) or [`kernel_events`](crate::Builder::kernel_events)
+    /// beyond what one kernel context can take ([`MAX_EVENTS`](crate::MAX_EVENTS)).
+    DepthLimit {
+        /// What was asked for.
+        requested: u32,
+        /// The largest value accepted.
+        limit: u32,
+    },
+    /// Memory for the context could not be allocated.
+    OutOfMemory {
+        /// What was being allocated.
+        what: &'static str,
+        /// How many bytes it needed.
+        bytes: usize,
+    },
+    /// The [`Fixed`](crate::Fixed) descriptor is not registered with this context: it belongs
+    /// to another context, or was unregistered.
+    NotRegistered,
     /// The context was created by another process: this is a child after `fork`, where every
     /// call on the parent's context fails (`EINVAL`). Create a new context in the child.
     Forked,
@@ -50,18 +75,23 @@ impl Error {
         match self {
             Self::Unsupported { .. } => Some(Errno::NOSYS),
             Self::ContextLimit { .. } => Some(Errno::AGAIN),
+            Self::NotPermitted { .. } => Some(Errno::PERM),
+            Self::DepthLimit { .. } => Some(Errno::INVAL),
+            Self::OutOfMemory { .. } => Some(Errno::NOMEM),
+            Self::NotRegistered => Some(Errno::BADF),
             Self::Forked => Some(Errno::INVAL),
             Self::QueueFull { .. } | Self::InvalidInput(_) => None,
             Self::Os { errno, .. } => Some(*errno),
         }
     }
 
-    /// Maps a system call error, turning `ENOSYS` into [`Error::Unsupported`].
+    /// Maps a system call error, turning `ENOSYS` into [`Error::Unsupported`] and `EPERM` into
+    /// [`Error::NotPermitted`].
     pub(crate) fn from_call(call: &'static str, errno: Errno) -> Self {
-        if errno == Errno::NOSYS {
-            Self::Unsupported { call }
-        } else {
-            Self::Os { call, errno }
+        match errno {
+            Errno::NOSYS => Self::Unsupported { call },
+            Errno::PERM => Self::NotPermitted { call },
+            errno => Self::Os { call, errno },
         }
     }
 }
@@ -97,6 +127,29 @@ impl fmt::Display for Error {
                      /proc/sys/fs/aio-max-nr (sysctl fs.aio-max-nr)"
                 )
             }
+            Self::NotPermitted { call } => write!(
+                f,
+                "{call}: EPERM: native AIO is forbidden to this process, most likely by a \
+                 sandbox or seccomp policy (a container runtime's profile, systemd's \
+                 SystemCallFilter=, Android's app filter); allow io_setup, io_submit, \
+                 io_getevents, io_pgetevents, io_cancel and io_destroy in the policy, or use a \
+                 thread pool"
+            ),
+            Self::DepthLimit { requested, limit } => write!(
+                f,
+                "depth {requested} is beyond what one kernel AIO context can take ({limit} \
+                 events: io_setup doubles the request and refuses rings over 256 MiB); ask for \
+                 at most {limit}, or spread the operations over several contexts"
+            ),
+            Self::OutOfMemory { what, bytes } => write!(
+                f,
+                "could not allocate {bytes} bytes for the {what}; ask for a smaller depth"
+            ),
+            Self::NotRegistered => write!(
+                f,
+                "the Fixed descriptor is not registered with this context (it belongs to another \
+                 context or was unregistered): register the file with this context first"
+            ),
             Self::Forked => write!(
                 f,
                 "this AIO context belongs to the parent process: after fork every call on it \

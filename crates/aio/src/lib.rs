@@ -2,7 +2,9 @@
 //!
 //! A [`Context`] owns every operation from [`push`](Context::push) to its [`Completion`]: the
 //! buffers move into the context and come back with the result, so the kernel can never write
-//! into memory Rust has freed or lent out, whatever the caller does (`mem::forget` included).
+//! into memory Rust has freed or lent out, whatever the caller does (`mem::forget` included);
+//! and the operation holds its descriptor open just as long, so it can never act on a file the
+//! caller has closed (see [below](#descriptors-operations-hold-what-they-act-on)).
 //! Operations are batched into one `io_submit`; completions are copied straight from the
 //! kernel's mmap'd ring when possible, so a completion already there costs no system call.
 //!
@@ -27,13 +29,14 @@
 //!     .or_else(|_| std::fs::File::open(&path))?;
 //!
 //! let mut ctx: Context<AlignedBuf> = Context::builder().depth(32).build()?;
+//! let file = ctx.register(file)?; // the context owns the file now; `file` is its name
 //! let mut next_block = 0u64;
 //! let mut done = 0;
 //! while done < 64 {
 //!     // Keep the queue full, then submit everything in one io_submit.
 //!     while next_block < 64 && ctx.queued() + ctx.in_flight() + ctx.ready() < 32 {
 //!         let buf = AlignedBuf::new(BLOCK, BLOCK)?;
-//!         let op = Op::read(&file, buf, next_block * BLOCK as u64).user_data(next_block);
+//!         let op = Op::read(file, buf, next_block * BLOCK as u64).user_data(next_block);
 //!         ctx.push(op).map_err(|e| e.error)?;
 //!         next_block += 1;
 //!     }
@@ -50,6 +53,39 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Descriptors: operations hold what they act on
+//!
+//! The kernel reads an operation's descriptor number at `io_submit`, after
+//! [`push`](Context::push); had the caller closed it in between, the number could name another
+//! file by then (RFC 3128, I/O safety). So an [`Op`] never borrows a descriptor: it takes an
+//! [`Fd`] and holds it until its completion is handed back.
+//!
+//! - **Registered** ([`Context::register`] → [`Fixed`]): the context owns the file; operations
+//!   name it by index at no per-operation cost (like io_uring's registered files). Unregistering
+//!   while operations still name it defers the close until they complete.
+//! - **Shared** (`Arc<File>`, any `Arc<T: AsFd>`): one reference count per operation.
+//! - **Owned** (`File`, `OwnedFd`, sockets by value): kept open by the operation, given back by
+//!   [`Completion::take_fd`].
+//!
+//! `Op::read(&file, ..)` does not compile. A `Fixed` of another context, or one unregistered,
+//! is refused at push ([`Error::NotRegistered`]).
+//!
+//! ```
+//! use aio::{Context, Op};
+//! use std::sync::Arc;
+//! let mut ctx: Context = Context::new(8)?;
+//! let zero = ctx.register(std::fs::File::open("/dev/zero")?)?; // owned by the context
+//! let null = Arc::new(std::fs::File::options().write(true).open("/dev/null")?); // shared
+//! ctx.push(Op::read(zero, vec![1; 64], 0).user_data(1)).map_err(|e| e.error)?;
+//! ctx.push(Op::write(null.clone(), vec![2; 64], 0).user_data(2)).map_err(|e| e.error)?;
+//! ctx.submit()?;
+//! ctx.wait(2, None)?;
+//! for done in ctx.completions() {
+//!     assert_eq!(done.result(), Ok(64));
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layers
 //!
 //! This crate sits on [`aio_sys`] (the raw system calls, by inline assembly) and [`aio_abi`]
@@ -61,6 +97,7 @@ mod completion;
 mod context;
 mod direct;
 mod error;
+mod fd;
 mod fork;
 mod op;
 mod ring;
@@ -70,9 +107,12 @@ pub use aio_abi::{IoprioClass, RwFlags, kernel_sigset_t as SignalSet};
 pub use aio_sys;
 pub use buf::{AlignedBuf, IoBuf, IoBufMut};
 pub use completion::{CancelOutcome, Completion};
-pub use context::{Builder, Completions, Context, OpId, PushError, Reap, Stats};
+pub use context::{
+    Builder, Completions, Context, Drain, MAX_EVENTS, OpId, PushError, Reap, Stats,
+};
 pub use direct::{DEFAULT_DIO_ALIGN, DioAlignment, DioSource, dio_alignment};
 pub use error::Error;
-pub use op::{Op, OpKind};
+pub use fd::{Fd, Fixed};
+pub use op::{Bufs, Op, OpKind};
 pub use rustix::event::PollFlags;
 pub use rustix::io::Errno;

@@ -1,9 +1,10 @@
 //! Typed operations: one constructor per `IOCB_CMD_*`, with the options the kernel takes.
 
 use crate::buf::{IoBuf, IoBufMut};
+use crate::fd::Fd;
 use aio_abi::{IOCB_FLAG_IOPRIO, IocbCmd, IoprioClass, RwFlags, iocb, ioprio_value};
 use rustix::event::PollFlags;
-use rustix::fd::{AsFd, AsRawFd};
+use std::fmt;
 
 /// Which kind of operation an [`Op`] or a [`Completion`](crate::Completion) is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,32 +39,43 @@ impl OpKind {
     }
 }
 
-/// The buffers an operation owns while in flight.
-pub(crate) enum Payload<B> {
+/// The buffers an operation owns from construction to completion.
+#[derive(Debug, Default)]
+pub enum Bufs<B> {
+    /// No buffer: fsync, fdatasync, poll (or already taken).
+    #[default]
     None,
+    /// The buffer of a read or write.
     One(B),
+    /// The buffers of a readv or writev, in order.
     Many(Vec<B>),
 }
 
 /// One operation, ready to [`push`](crate::Context::push) onto a context.
 ///
-/// The descriptor is only **borrowed for the construction**: the raw number is stored and read
-/// by the kernel during the `io_submit` that queues the operation; the kernel then holds its own
-/// reference to the file until the operation completes. Keep the descriptor open until
-/// [`submit`](crate::Context::submit) has taken the operation; closing it earlier makes the
-/// operation fail with `EBADF` (or act on whatever file reuses the number), never touching memory
-/// the context does not own.
+/// It owns its buffers and holds its descriptor (an [`Fd`]: a registered [`Fixed`](crate::Fixed),
+/// an `Arc`, or an owned `File`) until its completion is handed back, so the
+/// kernel can act on nothing the caller gave up. An operation that is never pushed gives both
+/// back with [`into_parts`](Self::into_parts).
 ///
 /// ```
 /// use aio::{Op, RwFlags};
-/// # let file = std::fs::File::open("/dev/null").unwrap();
-/// let op: Op<Vec<u8>> = Op::read(&file, vec![0; 4096], 0).user_data(7).flags(RwFlags::NOWAIT);
+/// use std::sync::Arc;
+/// let file = Arc::new(std::fs::File::open("/dev/null")?);
+/// let op: Op<Vec<u8>> = Op::read(file.clone(), vec![0; 4096], 0)
+///     .user_data(7)
+///     .flags(RwFlags::NOWAIT);
 /// assert_eq!(op.kind(), aio::OpKind::Read);
+/// let (_fd, bufs) = op.into_parts();
+/// assert!(matches!(bufs, aio::Bufs::One(buf) if buf.len() == 4096));
+/// # Ok::<(), std::io::Error>(())
 /// ```
+#[must_use = "an operation does nothing until it is pushed onto a context"]
 pub struct Op<B> {
     pub(crate) kind: OpKind,
     pub(crate) iocb: iocb,
-    pub(crate) payload: Payload<B>,
+    pub(crate) fd: Fd,
+    pub(crate) bufs: Bufs<B>,
     pub(crate) user_data: u64,
     /// For readv/writev: writes the iovec array for the buffers (monomorphised for the
     /// direction, so that a read takes write access to its buffers).
@@ -99,37 +111,42 @@ fn fill_for_write<B: IoBuf>(bufs: &mut [B], iovecs: &mut Vec<IoVec>) {
 
 impl<B> Op<B> {
     #[inline]
-    fn new(kind: OpKind, fd: impl AsFd, payload: Payload<B>) -> Self {
+    fn new(kind: OpKind, fd: impl Into<Fd>, bufs: Bufs<B>) -> Self {
+        let fd = fd.into();
         let iocb = iocb {
             aio_lio_opcode: kind.cmd() as u16,
-            aio_fildes: fd.as_fd().as_raw_fd() as u32,
+            // A registered descriptor's number is filled in by `push`.
+            aio_fildes: fd.as_raw_fd().map_or(u32::MAX, |raw| raw as u32),
             ..iocb::default()
         };
         Self {
             kind,
             iocb,
-            payload,
+            fd,
+            bufs,
             user_data: 0,
             fill_iovecs: None,
         }
     }
 
-    /// `fsync(2)` of `fd` (generic for every file system since Linux 4.18).
-    pub fn fsync(fd: impl AsFd) -> Self {
-        Self::new(OpKind::Fsync, fd, Payload::None)
+    /// `fsync(2)` of `fd` (`IOCB_CMD_FSYNC`, generic for every file system since Linux 4.18).
+    /// Runs inside `io_submit` on most file systems.
+    pub fn fsync(fd: impl Into<Fd>) -> Self {
+        Self::new(OpKind::Fsync, fd, Bufs::None)
     }
 
-    /// `fdatasync(2)` of `fd` (Linux 4.18).
-    pub fn fdatasync(fd: impl AsFd) -> Self {
-        Self::new(OpKind::Fdatasync, fd, Payload::None)
+    /// `fdatasync(2)` of `fd` (`IOCB_CMD_FDSYNC`, Linux 4.18).
+    pub fn fdatasync(fd: impl Into<Fd>) -> Self {
+        Self::new(OpKind::Fdatasync, fd, Bufs::None)
     }
 
-    /// A one-shot `poll(2)` for `events` on `fd` (Linux 4.19). Completes when one of them is
-    /// ready, with the ready mask ([`Completion::poll_flags`](crate::Completion::poll_flags)).
+    /// A one-shot `poll(2)` for `events` on `fd` (`IOCB_CMD_POLL`, Linux 4.19). Completes when
+    /// one of them is ready, with the ready mask
+    /// ([`Completion::poll_flags`](crate::Completion::poll_flags)); never blocks `io_submit`.
     /// The one operation [`Context::cancel`](crate::Context::cancel) can cancel on current
     /// kernels.
-    pub fn poll(fd: impl AsFd, events: PollFlags) -> Self {
-        let mut op = Self::new(OpKind::Poll, fd, Payload::None);
+    pub fn poll(fd: impl Into<Fd>, events: PollFlags) -> Self {
+        let mut op = Self::new(OpKind::Poll, fd, Bufs::None);
         // The bits are u16 with rustix's linux_raw backend and C `short` (i16) with its libc
         // backend (used on some architectures): go through the bytes to serve both.
         op.iocb.aio_buf = u64::from(u16::from_ne_bytes(events.bits().to_ne_bytes()));
@@ -138,6 +155,7 @@ impl<B> Op<B> {
 
     /// Sets the caller's tag, returned in the completion (default 0).
     #[inline]
+    #[must_use]
     pub fn user_data(mut self, user_data: u64) -> Self {
         self.user_data = user_data;
         self
@@ -147,6 +165,7 @@ impl<B> Op<B> {
     /// flag set (`EINVAL`), and a flag the running kernel does not know completes a read or
     /// write with `EOPNOTSUPP`.
     #[inline]
+    #[must_use]
     pub fn flags(mut self, flags: RwFlags) -> Self {
         self.iocb.aio_rw_flags = flags.bits();
         self
@@ -155,6 +174,7 @@ impl<B> Op<B> {
     /// Sets the I/O priority (`IOCB_FLAG_IOPRIO`, Linux 4.18). `level` is 0 (highest) to 7;
     /// higher levels are clamped to 7. The real-time class needs `CAP_SYS_ADMIN` or
     /// `CAP_SYS_NICE`, else the operation completes with `EPERM`.
+    #[must_use]
     pub fn priority(mut self, class: IoprioClass, level: u8) -> Self {
         let level = level.min(aio_abi::IOPRIO_BE_NR - 1);
         self.iocb.aio_flags |= IOCB_FLAG_IOPRIO;
@@ -166,25 +186,60 @@ impl<B> Op<B> {
     pub fn kind(&self) -> OpKind {
         self.kind
     }
+
+    /// The caller's tag.
+    pub fn tag(&self) -> u64 {
+        self.user_data
+    }
+
+    /// The descriptor and the buffers, back to the caller: for an operation that was never
+    /// pushed, or came back in a [`PushError`](crate::PushError).
+    pub fn into_parts(self) -> (Fd, Bufs<B>) {
+        (self.fd, self.bufs)
+    }
+}
+
+impl<B> fmt::Debug for Op<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bufs = match &self.bufs {
+            Bufs::None => 0,
+            Bufs::One(_) => 1,
+            Bufs::Many(bufs) => bufs.len(),
+        };
+        f.debug_struct("Op")
+            .field("kind", &self.kind)
+            .field("fd", &self.fd)
+            .field("user_data", &self.user_data)
+            .field("offset", &self.iocb.aio_offset)
+            .field("nbytes", &self.iocb.aio_nbytes)
+            .field("rw_flags", &RwFlags::from_bits_retain(self.iocb.aio_rw_flags))
+            .field("bufs", &bufs)
+            .finish()
+    }
 }
 
 impl<B: IoBufMut> Op<B> {
-    /// `pread(2)` of up to `buf.bytes_len()` bytes at `offset` into `buf`.
+    /// `pread(2)` of up to `buf.bytes_len()` bytes at `offset` into `buf` (`IOCB_CMD_PREAD`).
     ///
     /// An offset above `i64::MAX` reaches the kernel as a negative offset and fails with
-    /// `EINVAL`.
+    /// `EINVAL`. Only `O_DIRECT` files on block-based file systems read asynchronously: a
+    /// buffered file is read inside `io_submit`, and a read of a pipe, socket or tty **blocks
+    /// `io_submit`** (and everything queued behind it) until data arrives, unless it has
+    /// [`RwFlags::NOWAIT`] (then `EAGAIN` in the result; pipes take it since Linux 6.4) or
+    /// follows a completed [`Op::poll`].
     #[inline]
-    pub fn read(fd: impl AsFd, mut buf: B, offset: u64) -> Self {
+    pub fn read(fd: impl Into<Fd>, mut buf: B, offset: u64) -> Self {
         let (ptr, len) = (buf.stable_mut_ptr(), buf.bytes_len());
-        let mut op = Self::new(OpKind::Read, fd, Payload::One(buf));
+        let mut op = Self::new(OpKind::Read, fd, Bufs::One(buf));
         op.set_range(ptr as u64, len as u64, offset);
         op
     }
 
-    /// `preadv(2)` at `offset`, filling `bufs` in order. The iovec array lives in the context,
-    /// reused between operations.
-    pub fn readv(fd: impl AsFd, bufs: Vec<B>, offset: u64) -> Self {
-        let mut op = Self::new(OpKind::Readv, fd, Payload::Many(bufs));
+    /// `preadv(2)` at `offset`, filling `bufs` in order (`IOCB_CMD_PREADV`). The iovec array
+    /// lives in the context, reused between operations. Blocks `io_submit` as [`read`](Self::read)
+    /// does.
+    pub fn readv(fd: impl Into<Fd>, bufs: Vec<B>, offset: u64) -> Self {
+        let mut op = Self::new(OpKind::Readv, fd, Bufs::Many(bufs));
         op.iocb.aio_offset = offset as i64;
         op.fill_iovecs = Some(fill_for_read::<B>);
         op
@@ -192,19 +247,20 @@ impl<B: IoBufMut> Op<B> {
 }
 
 impl<B: IoBuf> Op<B> {
-    /// `pwrite(2)` of `buf` at `offset` (ignored for `O_APPEND` files and with
-    /// [`RwFlags::APPEND`]).
+    /// `pwrite(2)` of `buf` at `offset` (`IOCB_CMD_PWRITE`; the offset is ignored for `O_APPEND`
+    /// files and with [`RwFlags::APPEND`]). A write to a full pipe or socket blocks `io_submit`
+    /// unless it has [`RwFlags::NOWAIT`].
     #[inline]
-    pub fn write(fd: impl AsFd, buf: B, offset: u64) -> Self {
+    pub fn write(fd: impl Into<Fd>, buf: B, offset: u64) -> Self {
         let (ptr, len) = (buf.stable_ptr(), buf.bytes_len());
-        let mut op = Self::new(OpKind::Write, fd, Payload::One(buf));
+        let mut op = Self::new(OpKind::Write, fd, Bufs::One(buf));
         op.set_range(ptr as u64, len as u64, offset);
         op
     }
 
-    /// `pwritev(2)` of `bufs`, in order, at `offset`.
-    pub fn writev(fd: impl AsFd, bufs: Vec<B>, offset: u64) -> Self {
-        let mut op = Self::new(OpKind::Writev, fd, Payload::Many(bufs));
+    /// `pwritev(2)` of `bufs`, in order, at `offset` (`IOCB_CMD_PWRITEV`).
+    pub fn writev(fd: impl Into<Fd>, bufs: Vec<B>, offset: u64) -> Self {
+        let mut op = Self::new(OpKind::Writev, fd, Bufs::Many(bufs));
         op.iocb.aio_offset = offset as i64;
         op.fill_iovecs = Some(fill_for_write::<B>);
         op

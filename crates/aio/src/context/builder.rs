@@ -1,0 +1,225 @@
+//! [`Builder`]: the options of a context, checked and allocated up front so that building never
+//! aborts and no operation allocates afterwards.
+
+use super::slots::Slot;
+use super::{Context, Reap, next_serial};
+use crate::buf::IoBuf;
+use crate::error::{Error, read_proc_number};
+use super::files::Files;
+use crate::fork::ForkGuard;
+use crate::ring::Ring;
+use aio_abi::{aio_context_t, io_event, iocb};
+use rustix::event::{EventfdFlags, eventfd};
+use rustix::io::Errno;
+use std::collections::VecDeque;
+
+/// The largest `nr_events` one kernel context can take: `io_setup` doubles the request and
+/// refuses rings above 256 MiB of `io_event`s (`fs/aio.c`, `ioctx_alloc`) with `EINVAL`. It is
+/// also this crate's largest [`depth`](Builder::depth). The system-wide `/proc/sys/fs/aio-max-nr`
+/// (65536 by default) usually binds first.
+pub const MAX_EVENTS: u32 = 0x1000_0000 / (std::mem::size_of::<io_event>() as u32) / 2;
+
+/// Options for a [`Context`]: `Context::builder().depth(64).eventfd(true).build()`.
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    pub(super) depth: u32,
+    pub(super) kernel_events: Option<u32>,
+    pub(super) eventfd: bool,
+    pub(super) reap: Reap,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            depth: 128,
+            kernel_events: None,
+            eventfd: false,
+            reap: Reap::Ring,
+        }
+    }
+}
+
+impl Builder {
+    /// How many operations the context can own at once (pushed, in flight or completed but not
+    /// yet handed back), 1 to [`MAX_EVENTS`]; also the `nr_events` passed to `io_setup` and
+    /// charged against `/proc/sys/fs/aio-max-nr`. Default 128.
+    ///
+    /// Every slot is allocated by [`build`](Self::build):
+    /// [`Context::<B>::BYTES_PER_SLOT`](Context::BYTES_PER_SLOT) bytes each (about 250 for
+    /// `Vec<u8>` buffers on 64-bit targets), plus the kernel's ring (32 bytes per event, in
+    /// pinned pages).
+    pub fn depth(mut self, depth: u32) -> Self {
+        self.depth = depth;
+        self
+    }
+
+    /// The `nr_events` asked of `io_setup`, when it should differ from [`depth`](Self::depth)
+    /// (the default). The kernel rounds it up to fill its ring's pages, and refuses new requests
+    /// with `EAGAIN` once that many are in flight; a depth above the kernel's capacity therefore
+    /// exercises [`Context::submit`]'s backpressure. Charged against `aio-max-nr`.
+    pub fn kernel_events(mut self, nr_events: u32) -> Self {
+        self.kernel_events = Some(nr_events);
+        self
+    }
+
+    /// Signal an eventfd on every completion (`IOCB_FLAG_RESFD`; the context signals it itself
+    /// for the completions it makes, of rejected or cancelled-before-submission operations),
+    /// exposed by [`Context::eventfd`] for epoll or an async runtime. Default off.
+    pub fn eventfd(mut self, on: bool) -> Self {
+        self.eventfd = on;
+        self
+    }
+
+    /// How completions are reaped. Default [`Reap::Ring`].
+    pub fn reap(mut self, reap: Reap) -> Self {
+        self.reap = reap;
+        self
+    }
+
+    /// Creates the context (`io_setup`), its eventfd if asked, and every slot, so that no
+    /// operation allocates afterwards. Never aborts: sizes are checked and memory is reserved
+    /// fallibly before the kernel is asked.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidInput`] for depth 0;
+    /// - [`Error::DepthLimit`] above [`MAX_EVENTS`];
+    /// - [`Error::OutOfMemory`] when the slots cannot be allocated;
+    /// - [`Error::ContextLimit`] when `aio-max-nr` would be exceeded (`EAGAIN`);
+    /// - [`Error::Unsupported`] without kernel AIO (`ENOSYS`);
+    /// - [`Error::NotPermitted`] when a sandbox or seccomp policy forbids it (`EPERM`);
+    /// - [`Error::Os`] otherwise.
+    ///
+    /// ```
+    /// use aio::{Context, Error};
+    /// let err = Context::builder().depth(u32::MAX).build::<Vec<u8>>().unwrap_err();
+    /// assert!(matches!(err, Error::DepthLimit { requested: u32::MAX, .. }));
+    /// ```
+    pub fn build<B: IoBuf>(self) -> Result<Context<B>, Error> {
+        let nr_events = self.kernel_events.unwrap_or(self.depth);
+        if self.depth == 0 || nr_events == 0 {
+            return Err(Error::InvalidInput(
+                "Context depth and kernel events must be at least 1",
+            ));
+        }
+        for requested in [self.depth, nr_events] {
+            if requested > MAX_EVENTS {
+                return Err(Error::DepthLimit {
+                    requested,
+                    limit: MAX_EVENTS,
+                });
+            }
+        }
+        let depth = self.depth as usize;
+        let memory = Memory::<B>::reserve(depth)?;
+
+        let fork_guard = ForkGuard::new();
+        let mut ctx: aio_context_t = 0;
+        // SAFETY: `ctx` is a valid, zeroed context variable.
+        if let Err(errno) = unsafe { aio_sys::io_setup(nr_events, &mut ctx) } {
+            return Err(match errno {
+                Errno::AGAIN => Error::ContextLimit {
+                    requested: nr_events,
+                    aio_nr: read_proc_number("/proc/sys/fs/aio-nr"),
+                    aio_max_nr: read_proc_number("/proc/sys/fs/aio-max-nr"),
+                },
+                Errno::INVAL => Error::DepthLimit {
+                    requested: nr_events,
+                    limit: MAX_EVENTS,
+                },
+                errno => Error::from_call("io_setup", errno),
+            });
+        }
+        let eventfd = if self.eventfd {
+            match eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK) {
+                Ok(fd) => Some(fd),
+                Err(errno) => {
+                    // SAFETY: nothing was submitted on the context created above.
+                    let _ = unsafe { aio_sys::io_destroy(ctx) };
+                    return Err(Error::from_call("eventfd", errno));
+                }
+            }
+        } else {
+            None
+        };
+        let ring = match self.reap {
+            // SAFETY: `ctx` is the live context just created by this process.
+            Reap::Ring => unsafe { Ring::new(ctx) },
+            Reap::Syscall => None,
+        };
+        let Memory {
+            mut slots,
+            mut free,
+            pending,
+            ready,
+            mut events,
+            iocb_ptrs,
+        } = memory;
+        slots.extend((0..depth).map(|_| Slot::new()));
+        free.extend((0..self.depth).rev());
+        events.resize(depth, io_event::default());
+        Ok(Context {
+            ctx,
+            serial: next_serial(),
+            next_seq: 0,
+            slots: slots.into_boxed_slice(),
+            free,
+            pending,
+            ready,
+            events: events.into_boxed_slice(),
+            iocb_ptrs,
+            files: Files::default(),
+            ring,
+            eventfd,
+            fork_guard,
+            in_flight: 0,
+            stats: Default::default(),
+        })
+    }
+}
+
+/// Every allocation of a context, reserved fallibly before anything is created.
+struct Memory<B> {
+    slots: Vec<Slot<B>>,
+    free: Vec<u32>,
+    pending: Vec<u32>,
+    ready: VecDeque<(u32, i64)>,
+    events: Vec<io_event>,
+    iocb_ptrs: Vec<*mut iocb>,
+}
+
+impl<B: IoBuf> Memory<B> {
+    fn reserve(depth: usize) -> Result<Self, Error> {
+        let out_of_memory = |_| Error::OutOfMemory {
+            what: "context slots",
+            bytes: depth.saturating_mul(Context::<B>::BYTES_PER_SLOT),
+        };
+        let mut memory = Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            events: Vec::new(),
+            iocb_ptrs: Vec::new(),
+        };
+        memory.slots.try_reserve_exact(depth).map_err(out_of_memory)?;
+        memory.free.try_reserve_exact(depth).map_err(out_of_memory)?;
+        memory.pending.try_reserve_exact(depth).map_err(out_of_memory)?;
+        memory.ready.try_reserve_exact(depth).map_err(out_of_memory)?;
+        memory.events.try_reserve_exact(depth).map_err(out_of_memory)?;
+        memory.iocb_ptrs.try_reserve_exact(depth).map_err(out_of_memory)?;
+        Ok(memory)
+    }
+}
+
+impl<B: IoBuf> Context<B> {
+    /// The bytes [`build`](Builder::build) allocates per unit of [`depth`](Builder::depth): the
+    /// slot (its `iocb`, buffers `B`, descriptor and bookkeeping), its `io_event`, and its
+    /// entries in the free, queued, ready and submission lists. A readv/writev slot later adds
+    /// its iovec array. The kernel's ring is separate (32 bytes per event).
+    pub const BYTES_PER_SLOT: usize = std::mem::size_of::<Slot<B>>()
+        + std::mem::size_of::<io_event>()
+        + 2 * std::mem::size_of::<u32>()
+        + std::mem::size_of::<(u32, i64)>()
+        + std::mem::size_of::<*mut iocb>();
+}

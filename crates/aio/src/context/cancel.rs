@@ -1,0 +1,161 @@
+//! Cancelling one operation (`io_cancel`), and draining the whole context.
+
+use super::Context;
+use super::slots::{OpId, State};
+use crate::buf::IoBuf;
+use crate::completion::{CancelOutcome, Completion};
+use crate::error::Error;
+use crate::op::OpKind;
+use aio_abi::io_event;
+use rustix::io::Errno;
+use std::fmt;
+
+impl<B: IoBuf> Context<B> {
+    /// Attempts to cancel the operation `id`; see [`CancelOutcome`] for what each answer means.
+    /// A cancelled operation's completion says so ([`Completion::is_cancelled`]). An id of
+    /// another context, or of an operation already handed back, answers
+    /// [`CancelOutcome::NotFound`].
+    ///
+    /// # Errors
+    /// [`Error::Forked`] in a child process (even for a queued operation: its local completion
+    /// would signal the parent's eventfd); [`Error::Os`] for an `io_cancel` error other than
+    /// `EINPROGRESS`, `EINVAL` or `EAGAIN` (which map to outcomes).
+    pub fn cancel(&mut self, id: OpId) -> Result<CancelOutcome, Error> {
+        self.check_fork()?;
+        if id.context != self.serial {
+            return Ok(CancelOutcome::NotFound);
+        }
+        let state = match self.slots.get(id.index as usize) {
+            Some(slot) if slot.seq == id.seq => slot.state,
+            _ => return Ok(CancelOutcome::NotFound),
+        };
+        match state {
+            State::Free => Ok(CancelOutcome::NotFound),
+            State::Ready => Ok(CancelOutcome::NotCancellable),
+            State::Queued => {
+                self.pending.retain(|&i| i != id.index);
+                self.slots[id.index as usize].cancelled = true;
+                self.complete_locally(id.index, Errno::CANCELED);
+                Ok(CancelOutcome::Unsubmitted)
+            }
+            State::InFlight => self.cancel_in_flight(id.index),
+        }
+    }
+
+    fn cancel_in_flight(&mut self, index: u32) -> Result<CancelOutcome, Error> {
+        let mut result = io_event::default();
+        // SAFETY: index < slots.len(); the pointer names the iocb the operation was submitted
+        // from, which the kernel only reads.
+        let iocb = unsafe { &raw mut (*self.slots.as_mut_ptr().add(index as usize)).iocb };
+        // SAFETY: `iocb` as above, `result` is writable, the context is this process's own
+        // (fork checked by the callers).
+        match unsafe { aio_sys::io_cancel(self.ctx, iocb, &mut result) } {
+            Ok(()) => {
+                let slot = &mut self.slots[index as usize];
+                slot.cancelled = true;
+                slot.state = State::Ready;
+                self.in_flight -= 1;
+                self.ready.push_back((index, result.res));
+                Ok(CancelOutcome::Cancelled)
+            }
+            Err(Errno::INPROGRESS) => {
+                self.slots[index as usize].cancel_requested = true;
+                Ok(CancelOutcome::InProgress)
+            }
+            Err(Errno::INVAL | Errno::AGAIN) => Ok(CancelOutcome::NotCancellable),
+            Err(errno) => Err(Error::from_call("io_cancel", errno)),
+        }
+    }
+
+    /// Ends everything the context owns without losing a result: cancels the queued operations
+    /// (they complete with `ECANCELED`) and the in-flight polls (`io_cancel`), then yields
+    /// every remaining completion, waiting for the in-flight reads and writes, which the kernel
+    /// does not cancel. Afterwards the context is empty and can be used again.
+    ///
+    /// So "every pushed operation produces exactly one completion" holds across shutdown: call
+    /// `drain` before dropping a context whose results matter.
+    ///
+    /// ```
+    /// use aio::{Context, Op, PollFlags};
+    /// use std::sync::Arc;
+    /// let (reader, _writer) = rustix::pipe::pipe()?;
+    /// let reader = Arc::new(reader);
+    /// let mut ctx: Context = Context::new(4)?;
+    /// ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(1)).map_err(|e| e.error)?;
+    /// ctx.submit()?; // the poll pends: the pipe is empty
+    /// ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(2)).map_err(|e| e.error)?;
+    /// let mut tags: Vec<u64> = ctx.drain()?.map(|c| c.user_data()).collect();
+    /// tags.sort();
+    /// assert_eq!(tags, [1, 2]);
+    /// assert_eq!(ctx.owned(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Forked`] in a child process; [`Error::Os`] if `io_cancel` fails unexpectedly.
+    pub fn drain(&mut self) -> Result<Drain<'_, B>, Error> {
+        self.check_fork()?;
+        // In push order; the list keeps its capacity, so nothing allocates later.
+        let mut pending = std::mem::take(&mut self.pending);
+        for &index in &pending {
+            self.slots[index as usize].cancelled = true;
+            self.complete_locally(index, Errno::CANCELED);
+        }
+        pending.clear();
+        self.pending = pending;
+        for index in 0..self.slots.len() as u32 {
+            let slot = &self.slots[index as usize];
+            if slot.state == State::InFlight && slot.kind == OpKind::Poll && !slot.cancel_requested
+            {
+                self.cancel_in_flight(index)?;
+            }
+        }
+        Ok(Drain { ctx: self })
+    }
+}
+
+/// Every remaining completion of a context; see [`Context::drain`].
+///
+/// Waits (`io_getevents`, restarted after `EINTR`) while operations are in flight. Should the
+/// wait fail otherwise, which a live context does not do, the iterator ends early and the
+/// operations still in flight stay owned by the context ([`Context::in_flight`]).
+#[must_use = "iterators are lazy: nothing is drained until it is iterated"]
+pub struct Drain<'a, B: IoBuf> {
+    ctx: &'a mut Context<B>,
+}
+
+impl<B: IoBuf> Iterator for Drain<'_, B> {
+    type Item = Completion<B>;
+
+    fn next(&mut self) -> Option<Completion<B>> {
+        loop {
+            if let Some(completion) = self.ctx.pop_ready() {
+                return Some(completion);
+            }
+            if self.ctx.in_flight == 0 {
+                return None;
+            }
+            match self.ctx.wait(1, None) {
+                Ok(_) => {}
+                Err(Error::Os {
+                    errno: Errno::INTR, ..
+                }) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let ready = self.ctx.ready.len();
+        (ready, Some(ready + self.ctx.in_flight))
+    }
+}
+
+impl<B: IoBuf> fmt::Debug for Drain<'_, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drain")
+            .field("ready", &self.ctx.ready.len())
+            .field("in_flight", &self.ctx.in_flight)
+            .finish()
+    }
+}

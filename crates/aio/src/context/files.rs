@@ -1,0 +1,126 @@
+//! Descriptors registered with a context ([`Fixed`]): owned by the context, named by index, and
+//! closed only once no operation names them.
+
+use crate::error::Error;
+use crate::fd::{Fd, Fixed, Hold};
+use rustix::fd::RawFd;
+
+struct Entry {
+    /// `None` when the entry is free.
+    hold: Option<Fd>,
+    raw: RawFd,
+    /// Bumped when the entry is unregistered, so that older [`Fixed`] names stop matching.
+    generation: u64,
+    /// Operations pushed with this descriptor whose completions are not yet handed back.
+    users: u32,
+    /// Unregistered while in use: closed when `users` drops to 0; refused to new operations.
+    closing: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Files {
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+}
+
+impl Files {
+    pub(super) fn register(&mut self, context: u64, fd: Fd) -> Result<Fixed, Error> {
+        let Some(raw) = fd.as_raw_fd() else {
+            return Err(Error::InvalidInput(
+                "register: the descriptor is already a registered Fixed",
+            ));
+        };
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = u32::try_from(self.entries.len())
+                    .map_err(|_| Error::InvalidInput("register: 2^32 descriptors registered"))?;
+                self.entries.try_reserve(1).map_err(|_| Error::OutOfMemory {
+                        what: "registered descriptor table",
+                        bytes: (self.entries.len() + 1) * std::mem::size_of::<Entry>(),
+                    })?;
+                self.entries.push(Entry {
+                    hold: None,
+                    raw: -1,
+                    generation: 0,
+                    users: 0,
+                    closing: false,
+                });
+                index
+            }
+        };
+        let entry = &mut self.entries[index as usize];
+        entry.hold = Some(fd);
+        entry.raw = raw;
+        entry.users = 0;
+        entry.closing = false;
+        Ok(Fixed {
+            context,
+            generation: entry.generation,
+            index,
+        })
+    }
+
+    fn live(&self, context: u64, fixed: Fixed) -> Option<&Entry> {
+        let entry = self.entries.get(fixed.index as usize)?;
+        (fixed.context == context
+            && entry.generation == fixed.generation
+            && entry.hold.is_some()
+            && !entry.closing)
+            .then_some(entry)
+    }
+
+    /// The descriptor number of `fixed`, if it names a live registration of this context.
+    #[inline]
+    pub(super) fn resolve(&self, context: u64, fixed: Fixed) -> Option<RawFd> {
+        self.live(context, fixed).map(|entry| entry.raw)
+    }
+
+    /// One more operation names entry `index` (resolved just before).
+    #[inline]
+    pub(super) fn acquire(&mut self, index: u32) {
+        self.entries[index as usize].users += 1;
+    }
+
+    /// An operation naming entry `index` was handed back: close the entry if it was waiting.
+    #[inline]
+    pub(super) fn release(&mut self, index: u32) {
+        let entry = &mut self.entries[index as usize];
+        entry.users -= 1;
+        if entry.users == 0 && entry.closing {
+            entry.closing = false;
+            drop(entry.hold.take());
+            self.free.push(index);
+        }
+    }
+
+    pub(super) fn unregister(&mut self, context: u64, fixed: Fixed) -> Result<Option<Fd>, Error> {
+        if self.live(context, fixed).is_none() {
+            return Err(Error::NotRegistered);
+        }
+        let entry = &mut self.entries[fixed.index as usize];
+        entry.generation += 1;
+        if entry.users > 0 {
+            entry.closing = true;
+            return Ok(None);
+        }
+        self.free.push(fixed.index);
+        Ok(entry.hold.take())
+    }
+
+    /// Registered descriptors (including those waiting for their operations to close).
+    pub(super) fn len(&self) -> usize {
+        self.entries.iter().filter(|e| e.hold.is_some()).count()
+    }
+}
+
+impl Hold {
+    /// The registered entry a held descriptor names, if it is a [`Fixed`].
+    #[inline]
+    pub(crate) fn fixed_index(&self) -> Option<u32> {
+        match self {
+            Hold::Fixed(fixed) => Some(fixed.index),
+            _ => None,
+        }
+    }
+}

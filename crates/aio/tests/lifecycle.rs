@@ -1,0 +1,309 @@
+//! A context's edges against the real kernel: ids that outlive their operation or come from
+//! another context, a buffer that panics inside `push`, depths no kernel context can take, and
+//! `drain` at shutdown.
+
+mod support;
+
+use aio::{
+    CancelOutcome, Context, Errno, Error, IoBuf, IoBufMut, MAX_EVENTS, Op, OpKind, PollFlags,
+};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use support::{build_or_enosys, expect_enosys, temp_file};
+
+fn context<B: IoBuf>(test: &str, depth: u32) -> Option<Context<B>> {
+    build_or_enosys(test, Context::builder().depth(depth))
+}
+
+#[test]
+fn a_stale_id_never_cancels_the_next_operation_in_its_slot() {
+    let Some(mut ctx) = context::<Vec<u8>>("stale_id", 1) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let reader = Arc::new(reader);
+    let first = ctx
+        .push(Op::poll(reader.clone(), PollFlags::IN).user_data(1))
+        .unwrap();
+    ctx.submit().unwrap();
+    rustix::io::write(&writer, b"x").unwrap();
+    ctx.wait(1, Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(ctx.completions().next().unwrap().user_data(), 1);
+
+    // Depth 1: the next operation takes the same slot.
+    let mut drained = [0u8; 1];
+    rustix::io::read(&*reader, &mut drained).unwrap();
+    let second = ctx
+        .push(Op::poll(reader.clone(), PollFlags::IN).user_data(2))
+        .unwrap();
+    ctx.submit().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(ctx.cancel(first).unwrap(), CancelOutcome::NotFound);
+    assert_eq!(ctx.in_flight(), 1, "the second poll is untouched");
+    assert_eq!(
+        ctx.wait(1, Some(Duration::from_millis(20))).unwrap(),
+        0,
+        "and still pending"
+    );
+    assert_eq!(ctx.cancel(second).unwrap(), CancelOutcome::InProgress);
+    ctx.wait(1, Some(Duration::from_secs(5))).unwrap();
+    let done = ctx.completions().next().unwrap();
+    assert_eq!((done.user_data(), done.is_cancelled()), (2, true));
+}
+
+#[test]
+fn an_id_of_another_context_is_not_found() {
+    let (Some(mut a), Some(mut b)) = (
+        context::<Vec<u8>>("foreign_id_a", 4),
+        context::<Vec<u8>>("foreign_id_b", 4),
+    ) else {
+        return;
+    };
+    let (reader, _writer) = rustix::pipe::pipe().unwrap();
+    let reader = Arc::new(reader);
+    let id_a = a.push(Op::poll(reader.clone(), PollFlags::IN)).unwrap();
+    let id_b = b.push(Op::poll(reader.clone(), PollFlags::IN)).unwrap();
+    a.submit().unwrap();
+    b.submit().unwrap();
+    // Same slot, same sequence number: only the context tells them apart.
+    assert_eq!(b.cancel(id_a).unwrap(), CancelOutcome::NotFound);
+    assert_eq!(a.cancel(id_b).unwrap(), CancelOutcome::NotFound);
+    assert_eq!((a.in_flight(), b.in_flight()), (1, 1));
+    for ctx in [&mut a, &mut b] {
+        assert_eq!(ctx.drain().unwrap().count(), 1);
+    }
+}
+
+/// A buffer whose `IoBuf` methods panic when armed, and that counts its drops.
+struct Grenade {
+    bytes: Vec<u8>,
+    armed: bool,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Grenade {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards to the Vec's heap storage, which does not move with the struct; the
+// panicking path returns nothing.
+unsafe impl IoBuf for Grenade {
+    fn stable_ptr(&self) -> *const u8 {
+        assert!(!self.armed, "boom (stable_ptr)");
+        self.bytes.as_ptr()
+    }
+    fn bytes_len(&self) -> usize {
+        assert!(!self.armed, "boom (bytes_len)");
+        self.bytes.len()
+    }
+}
+
+// SAFETY: as above; u8 accepts any byte.
+unsafe impl IoBufMut for Grenade {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        assert!(!self.armed, "boom (stable_mut_ptr)");
+        self.bytes.as_mut_ptr()
+    }
+}
+
+#[test]
+fn a_buffer_panicking_inside_push_leaves_every_slot_usable() {
+    let Some(mut ctx) = context::<Grenade>("panic_push", 2) else {
+        return;
+    };
+    let file = Arc::new(temp_file("panic-push"));
+    file.write_all_at(&[9; 8], 0).unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let grenade = |armed| Grenade {
+        bytes: vec![0; 4],
+        armed,
+        drops: drops.clone(),
+    };
+    for kind in [OpKind::Readv, OpKind::Writev] {
+        for _ in 0..3 {
+            let bufs = vec![grenade(false), grenade(true)];
+            let op = match kind {
+                OpKind::Readv => Op::readv(file.clone(), bufs, 0),
+                _ => Op::writev(file.clone(), bufs, 0),
+            };
+            let panicked = catch_unwind(AssertUnwindSafe(|| ctx.push(op)));
+            assert!(panicked.is_err(), "{kind:?}: the buffer's panic propagates");
+            assert_eq!(ctx.owned(), 0, "{kind:?}: no slot was taken");
+            assert_eq!(ctx.queued(), 0);
+        }
+    }
+    assert_eq!(drops.load(Ordering::Relaxed), 12, "every buffer was dropped");
+    assert_eq!(Arc::strong_count(&file), 1, "every descriptor hold was dropped");
+
+    // Both slots still work.
+    for tag in 0..2 {
+        ctx.push(Op::readv(file.clone(), vec![grenade(false), grenade(false)], 0).user_data(tag))
+            .unwrap();
+    }
+    assert_eq!(ctx.submit().unwrap(), 2);
+    ctx.wait(2, None).unwrap();
+    for mut done in ctx.completions() {
+        assert_eq!(done.result(), Ok(8));
+        let bufs = done.take_bufs().unwrap();
+        assert!(bufs.iter().all(|b| b.bytes == [9; 4]));
+    }
+}
+
+#[test]
+fn depths_beyond_a_kernel_context_are_errors_not_aborts() {
+    for (depth, events) in [
+        (u32::MAX, Some(1)),
+        (u32::MAX, None),
+        (1 << 28, None),
+        (1 << 24, Some(1)),
+        (MAX_EVENTS + 1, Some(1)),
+        (1, Some(u32::MAX)),
+        (1, Some(MAX_EVENTS + 1)),
+    ] {
+        let mut builder = Context::builder().depth(depth);
+        if let Some(events) = events {
+            builder = builder.kernel_events(events);
+        }
+        let err = builder.build::<Vec<u8>>().unwrap_err();
+        let requested = events.filter(|&e| e > MAX_EVENTS).unwrap_or(depth);
+        assert_eq!(
+            err,
+            Error::DepthLimit {
+                requested,
+                limit: MAX_EVENTS
+            },
+            "depth {depth}, kernel_events {events:?}"
+        );
+        assert!(err.to_string().contains(&MAX_EVENTS.to_string()), "{err}");
+    }
+    // MAX_EVENTS itself is the kernel's limit: io_setup takes it where aio-max-nr allows, and
+    // says EAGAIN (with the limit in the error) where it does not.
+    match Context::builder()
+        .depth(1)
+        .kernel_events(MAX_EVENTS)
+        .build::<Vec<u8>>()
+    {
+        Ok(ctx) => assert_eq!(ctx.depth(), 1),
+        Err(Error::ContextLimit { requested, .. }) => assert_eq!(requested, MAX_EVENTS),
+        Err(Error::Unsupported { .. }) if expect_enosys() => {}
+        Err(e) => panic!("io_setup({MAX_EVENTS}): {e}"),
+    }
+}
+
+#[test]
+fn drain_yields_one_completion_for_every_queued_in_flight_and_ready_operation() {
+    let Some(mut ctx) = context::<Vec<u8>>("drain", 8) else {
+        return;
+    };
+    let file = ctx.register(temp_file("drain")).unwrap();
+    let (reader, _writer) = rustix::pipe::pipe().unwrap();
+    let reader = ctx.register(reader).unwrap();
+    // Ready: a buffered write completes inside io_submit.
+    ctx.push(Op::write(file, b"data".to_vec(), 0).user_data(1))
+        .unwrap();
+    // In flight: two polls on an empty pipe.
+    ctx.push(Op::poll(reader, PollFlags::IN).user_data(2))
+        .unwrap();
+    ctx.push(Op::poll(reader, PollFlags::IN).user_data(3))
+        .unwrap();
+    assert_eq!(ctx.submit().unwrap(), 3);
+    ctx.reap().unwrap();
+    // Queued: never submitted.
+    ctx.push(Op::read(file, vec![0; 4], 0).user_data(4))
+        .unwrap();
+    ctx.push(Op::fsync(file).user_data(5)).unwrap();
+
+    let mut done: Vec<_> = ctx.drain().unwrap().collect();
+    done.sort_by_key(|c| c.user_data());
+    let seen: Vec<_> = done
+        .iter()
+        .map(|c| (c.user_data(), c.raw_result(), c.is_cancelled()))
+        .collect();
+    let canceled = -i64::from(Errno::CANCELED.raw_os_error());
+    assert_eq!(
+        seen,
+        [
+            (1, 4, false),
+            (2, 0, true),
+            (3, 0, true),
+            (4, canceled, true),
+            (5, canceled, true)
+        ]
+    );
+    assert_eq!((ctx.owned(), ctx.in_flight(), ctx.queued()), (0, 0, 0));
+    drop(done);
+
+    // The context is usable again, and the registrations survived.
+    ctx.push(Op::read(file, vec![0; 4], 0).user_data(6))
+        .unwrap();
+    ctx.submit().unwrap();
+    ctx.wait(1, None).unwrap();
+    let again = ctx.completions().next().unwrap();
+    assert_eq!(again.into_buf().unwrap(), b"data");
+    assert_eq!(ctx.drain().unwrap().count(), 0, "nothing left");
+}
+
+#[test]
+fn drain_waits_for_reads_the_kernel_cannot_cancel() {
+    let Some(target) = support::direct_target("drain_direct") else {
+        return;
+    };
+    let Some(mut ctx) = context::<aio::AlignedBuf>("drain_direct", 32) else {
+        return;
+    };
+    let path = match &target {
+        support::DirectTarget::Device(dev) => dev.clone(),
+        support::DirectTarget::File(path) => {
+            std::fs::write(path, vec![5u8; 1 << 20]).unwrap();
+            path.clone()
+        }
+    };
+    let file = rustix::fs::open(
+        &path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECT | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    if let support::DirectTarget::File(path) = &target {
+        std::fs::remove_file(path).unwrap();
+    }
+    let file = ctx.register(file).unwrap();
+    for i in 0..32u64 {
+        let buf = aio::AlignedBuf::new(4096, 4096).unwrap();
+        ctx.push(Op::read(file, buf, (i % 256) * 4096).user_data(i))
+            .unwrap();
+    }
+    ctx.submit().unwrap();
+    let done: Vec<_> = ctx.drain().unwrap().collect();
+    assert_eq!(done.len(), 32);
+    assert!(done.iter().all(|c| c.result() == Ok(4096)), "{done:?}");
+    let mut tags: Vec<_> = done.iter().map(|c| c.user_data()).collect();
+    tags.sort();
+    assert_eq!(tags, (0..32).collect::<Vec<_>>());
+}
+
+#[test]
+fn public_types_have_debug() {
+    let Some(mut ctx) = context::<Vec<u8>>("debug", 2) else {
+        return;
+    };
+    let op = Op::read(File::open("/dev/zero").unwrap(), vec![0; 8], 0).user_data(3);
+    let shown = format!("{op:?}");
+    assert!(shown.contains("Read") && shown.contains("user_data: 3"), "{shown}");
+    ctx.push(op).unwrap();
+    let shown = format!("{ctx:?}");
+    assert!(shown.contains("depth: 2") && shown.contains("queued: 1"), "{shown}");
+    ctx.submit().unwrap();
+    ctx.wait(1, None).unwrap();
+    let completions = ctx.completions();
+    assert!(format!("{completions:?}").contains("remaining: 1"));
+    drop(completions);
+    let drain = ctx.drain().unwrap();
+    assert!(format!("{drain:?}").contains("Drain"));
+}
