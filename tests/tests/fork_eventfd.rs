@@ -1,0 +1,96 @@
+//! A context with an eventfd across `fork`: the eventfd is shared with the parent, so in the
+//! child every call that would read or signal it answers [`Error::Forked`] (reading it would
+//! reset the parent's counter and lose its wake-ups; a local completion would add a phantom
+//! count), and the parent's counter equals exactly its own completions.
+//!
+//! Runs in a re-executed copy of this test binary with one test thread (see `common`).
+
+mod common;
+
+use aio::{CancelOutcome, Context, Error, Op, PollFlags};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TEST: &str = "fork_child_cannot_touch_the_parents_eventfd";
+const SCENARIO: &str = "fork-eventfd";
+
+#[test]
+fn fork_child_cannot_touch_the_parents_eventfd() {
+    if common::in_scenario(SCENARIO) {
+        scenario();
+        println!("{}", common::scenario_done_marker(SCENARIO));
+        return;
+    }
+    if !common::aio_or_skip(TEST) {
+        return;
+    }
+    common::run_scenario_in_child(TEST, SCENARIO);
+}
+
+fn in_child(mut ctx: Context, queued: aio::OpId) {
+    assert_eq!(ctx.take_eventfd_count(), Err(Error::Forked), "eventfd read");
+    assert_eq!(ctx.cancel(queued), Err(Error::Forked), "cancel of a queued op");
+    assert_eq!(ctx.drain().map(|d| d.count()), Err(Error::Forked), "drain");
+    assert_eq!(ctx.submit(), Err(Error::Forked), "submit");
+    assert_eq!(ctx.queued(), 1, "the queued op stays queued");
+    drop(ctx);
+}
+
+fn scenario() {
+    let mut ctx: Context = Context::builder()
+        .depth(4)
+        .eventfd(true)
+        .build()
+        .expect("context");
+    let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+    let reader = Arc::new(reader);
+    // One kernel completion before the fork (the pipe has data), one poll pending, one queued.
+    rustix::io::write(&writer, b"x").unwrap();
+    ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(1))
+        .unwrap();
+    assert_eq!(ctx.submit(), Ok(1));
+    assert_eq!(ctx.wait(1, Some(Duration::from_secs(5))), Ok(1));
+    let mut drained = [0u8; 1];
+    rustix::io::read(&*reader, &mut drained).unwrap();
+    ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(2))
+        .unwrap();
+    assert_eq!(ctx.submit(), Ok(1));
+    let queued = ctx
+        .push(Op::poll(reader.clone(), PollFlags::IN).user_data(3))
+        .unwrap();
+
+    // SAFETY: fork in a process whose other thread (the test harness's main thread) only waits
+    // for this one; the child touches no lock another thread could hold and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let outcome = catch_unwind(AssertUnwindSafe(|| in_child(ctx, queued)));
+        // SAFETY: ends the child at once, without the parent's exit handlers or the harness.
+        unsafe { libc::_exit(if outcome.is_ok() { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; `status` is writable.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } != pid {}
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child failed (wait status {status:#x})"
+    );
+
+    // Exactly the parent's one completion so far: the child neither read nor added to it.
+    assert_eq!(ctx.take_eventfd_count(), Ok(1), "after the child");
+    assert_eq!(ctx.cancel(queued), Ok(CancelOutcome::Unsubmitted));
+    rustix::io::write(&writer, b"y").unwrap();
+    let done: Vec<_> = ctx.drain().unwrap().collect();
+    assert_eq!(done.len(), 3);
+    // Kernel completion of poll 2 plus the local one of poll 3.
+    let mut count = 0;
+    for _ in 0..100 {
+        count += ctx.take_eventfd_count().unwrap();
+        if count >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(count, 2, "one count per completion of the parent's own");
+}
