@@ -30,7 +30,11 @@ fn fork_child_cannot_touch_the_parents_eventfd() {
 
 fn in_child(mut ctx: Context, queued: aio::OpId) {
     assert_eq!(ctx.take_eventfd_count(), Err(Error::Forked), "eventfd read");
-    assert_eq!(ctx.cancel(queued), Err(Error::Forked), "cancel of a queued op");
+    assert_eq!(
+        ctx.cancel(queued),
+        Err(Error::Forked),
+        "cancel of a queued op"
+    );
     assert_eq!(ctx.drain().map(|d| d.count()), Err(Error::Forked), "drain");
     assert_eq!(ctx.submit(), Err(Error::Forked), "submit");
     assert_eq!(ctx.queued(), 1, "the queued op stays queued");

@@ -6,9 +6,10 @@ mod common;
 use aio::aio_abi::{__kernel_timespec, aio_context_t, io_event, iocb};
 use aio::{CancelOutcome, Context, Errno, Error, Op, OpKind, RwFlags, SignalSet};
 use common::{TempFile, context_or_skip};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::collections::HashMap;
 use std::ptr::{null, null_mut};
+use std::sync::Arc;
 use std::time::Duration;
 
 const FIVE_SECONDS: Option<Duration> = Some(Duration::from_secs(5));
@@ -16,6 +17,9 @@ const FIVE_SECONDS: Option<Duration> = Some(Duration::from_secs(5));
 /// A descriptor number that was open when an operation was built and is closed by the time it
 /// is submitted: a high number (just under the descriptor limit), so that no test running in
 /// a parallel thread is handed the same number meanwhile.
+///
+/// An operation holds its descriptor open until its completion, so this takes stepping around
+/// that on purpose: a `BorrowedFd<'static>` that outlives its descriptor.
 fn closed_fd_op(file: &std::fs::File, buf: Vec<u8>) -> Op<Vec<u8>> {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
@@ -23,7 +27,12 @@ fn closed_fd_op(file: &std::fs::File, buf: Vec<u8>) -> Op<Vec<u8>> {
         .min(4096);
     let high: OwnedFd = rustix::io::fcntl_dupfd_cloexec(file, (limit - 8) as i32)
         .expect("F_DUPFD_CLOEXEC to a high descriptor");
-    let op = Op::read(&high, buf, 0);
+    // SAFETY: breaks `borrow_raw`'s contract (the descriptor stays open while borrowed) on
+    // purpose, to hand the kernel a closed number. The context only copies a borrowed
+    // descriptor's number into the iocb (it never reads, duplicates or closes it), and the
+    // number is high enough that nothing else is handed it meanwhile (see above).
+    let dangling: BorrowedFd<'static> = unsafe { BorrowedFd::borrow_raw(high.as_raw_fd()) };
+    let op = Op::read(dangling, buf, 0);
     drop(high);
     op
 }
@@ -57,12 +66,21 @@ fn setup_depth_too_large() {
         return;
     };
     // The kernel doubles the count and refuses a ring that large with EINVAL.
+    let mut raw: aio_context_t = 0;
+    // SAFETY: `raw` is a valid, zeroed context variable.
+    assert_eq!(
+        unsafe { aio_sys::io_setup(u32::MAX, &mut raw) },
+        Err(Errno::INVAL)
+    );
+    assert_eq!(raw, 0, "a failed io_setup wrote the context variable");
+    // The safe context refuses it before asking: more than one kernel context can take.
     match Context::builder().depth(u32::MAX).build::<Vec<u8>>() {
-        Err(Error::Os { call, errno }) => {
-            assert_eq!(call, "io_setup");
-            assert_eq!(errno, Errno::INVAL);
+        Err(ref e @ Error::DepthLimit { requested, limit }) => {
+            assert_eq!(requested, u32::MAX);
+            assert_eq!(limit, aio::MAX_EVENTS);
+            assert_eq!(e.errno(), Some(Errno::INVAL));
         }
-        Err(e) => panic!("depth u32::MAX: expected EINVAL, got {e:?}"),
+        Err(e) => panic!("depth u32::MAX: expected DepthLimit, got {e:?}"),
         Ok(_) => panic!("depth u32::MAX: a context was created"),
     }
     // More than aio-max-nr is refused up front with EAGAIN, whatever else is in use.
@@ -188,17 +206,17 @@ fn rejected_ops_complete_with_their_errno() {
         return;
     };
     let temp = TempFile::new("rejected");
-    let file = temp.create_rw();
+    let file = Arc::new(temp.create_rw());
     std::fs::write(temp.path(), b"0123456789").unwrap();
 
     let ops = [
-        Op::read(&file, vec![0; 4], 0).user_data(1),
+        Op::read(file.clone(), vec![0; 4], 0).user_data(1),
         closed_fd_op(&file, vec![7; 16]).user_data(2),
-        Op::read(&file, vec![0; 4], 4).user_data(3),
-        Op::write(&file, b"x".to_vec(), 0)
+        Op::read(file.clone(), vec![0; 4], 4).user_data(3),
+        Op::write(file.clone(), b"x".to_vec(), 0)
             .flags(RwFlags::from_bits_retain(1 << 30))
             .user_data(4),
-        Op::read(&file, vec![0; 2], 8).user_data(5),
+        Op::read(file.clone(), vec![0; 2], 8).user_data(5),
     ];
     for op in ops {
         ctx.push(op).unwrap();
@@ -260,7 +278,7 @@ fn wait_for_more_than_in_flight_is_invalid_input() {
 
     let temp = TempFile::new("wait-min");
     let file = temp.create_rw();
-    ctx.push(Op::write(&file, b"abc".to_vec(), 0)).unwrap();
+    ctx.push(Op::write(file, b"abc".to_vec(), 0)).unwrap();
     // Queued but not submitted: it cannot complete.
     assert!(matches!(ctx.wait(1, None), Err(Error::InvalidInput(_))));
     assert_eq!(ctx.submit(), Ok(1));
@@ -285,9 +303,9 @@ fn cancel_with_stale_id_is_not_found() {
         return;
     };
     let temp = TempFile::new("stale");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).unwrap();
 
-    let first = ctx.push(Op::write(&file, b"one".to_vec(), 0)).unwrap();
+    let first = ctx.push(Op::write(file, b"one".to_vec(), 0)).unwrap();
     assert_eq!(ctx.submit(), Ok(1));
     assert_eq!(ctx.wait(1, FIVE_SECONDS), Ok(1));
     // Completed but not handed back: too late to cancel.
@@ -299,7 +317,7 @@ fn cancel_with_stale_id_is_not_found() {
 
     // Depth 1: the same slot again, a new generation.
     let second = ctx
-        .push(Op::write(&file, b"two".to_vec(), 3).user_data(2))
+        .push(Op::write(file, b"two".to_vec(), 3).user_data(2))
         .unwrap();
     assert_ne!(first, second);
     assert_eq!(ctx.cancel(first), Ok(CancelOutcome::NotFound));
@@ -325,11 +343,11 @@ fn push_beyond_depth_is_queue_full() {
         return;
     };
     let temp = TempFile::new("full");
-    let file = temp.create_rw();
-    ctx.push(Op::write(&file, vec![1; 8], 0)).unwrap();
-    ctx.push(Op::write(&file, vec![2; 8], 8)).unwrap();
+    let file = ctx.register(temp.create_rw()).unwrap();
+    ctx.push(Op::write(file, vec![1; 8], 0)).unwrap();
+    ctx.push(Op::write(file, vec![2; 8], 8)).unwrap();
     let rejected = ctx
-        .push(Op::write(&file, vec![3; 8], 16).user_data(3))
+        .push(Op::write(file, vec![3; 8], 16).user_data(3))
         .unwrap_err();
     assert_eq!(rejected.error, Error::QueueFull { depth: 2 });
     assert_eq!(rejected.op.kind(), OpKind::Write);

@@ -11,6 +11,7 @@ mod common;
 
 use aio::{AlignedBuf, Context, Op};
 use common::Direct;
+use std::sync::Arc;
 use std::time::Duration;
 
 const TEST: &str = "drop_waits_for_in_flight_direct_reads";
@@ -23,6 +24,8 @@ fn block_pattern(i: usize) -> u8 {
 }
 
 fn worker(direct: &Direct, block: usize, thread: usize) {
+    // The reads hold their descriptor: this thread's contexts share one duplicate of it.
+    let file = Arc::new(direct.file.try_clone().unwrap());
     let bufs: Vec<*mut AlignedBuf> = (0..READS)
         .map(|_| Box::into_raw(Box::new(AlignedBuf::new(block, direct.align).unwrap())))
         .collect();
@@ -37,7 +40,7 @@ fn worker(direct: &Direct, block: usize, thread: usize) {
             let slice: &'static mut [u8] = unsafe { &mut *buf };
             slice.fill(b'0');
             let offset = direct.base + (i * block) as u64;
-            ctx.push(Op::read(&direct.file, slice, offset).user_data(i as u64))
+            ctx.push(Op::read(file.clone(), slice, offset).user_data(i as u64))
                 .unwrap();
         }
         assert_eq!(

@@ -34,7 +34,7 @@ fn eventfd_count_equals_completions() {
     const N: usize = 8;
     const SIZE: usize = 64 * 1024;
     let temp = TempFile::new("eventfd");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).unwrap();
     let efd = ctx
         .eventfd()
         .expect("an eventfd")
@@ -45,7 +45,7 @@ fn eventfd_count_equals_completions() {
 
     // Writes.
     for i in 0..N {
-        ctx.push(Op::write(&file, vec![i as u8; SIZE], (i * SIZE) as u64).user_data(i as u64))
+        ctx.push(Op::write(file, vec![i as u8; SIZE], (i * SIZE) as u64).user_data(i as u64))
             .unwrap();
     }
     assert_eq!(ctx.submit(), Ok(N));
@@ -64,7 +64,7 @@ fn eventfd_count_equals_completions() {
 
     // Reads.
     for i in 0..N {
-        ctx.push(Op::read(&file, vec![0xff; SIZE], (i * SIZE) as u64).user_data(i as u64))
+        ctx.push(Op::read(file, vec![0xff; SIZE], (i * SIZE) as u64).user_data(i as u64))
             .unwrap();
     }
     assert_eq!(ctx.submit(), Ok(N));
@@ -99,7 +99,7 @@ fn eventfd_signals_asynchronous_completion() {
     };
     let (rx, tx) = rustix::pipe::pipe().unwrap();
     let efd = ctx.eventfd().unwrap().try_clone_to_owned().unwrap();
-    ctx.push(Op::poll(&rx, PollFlags::IN).user_data(9)).unwrap();
+    ctx.push(Op::poll(rx, PollFlags::IN).user_data(9)).unwrap();
     assert_eq!(ctx.submit(), Ok(1));
     assert!(
         !readable(efd.as_fd_ref(), 50),
@@ -132,10 +132,12 @@ fn eventfd_signals_local_completions() {
     };
     let temp = TempFile::new("eventfd-local");
     std::fs::write(temp.path(), b"data").unwrap();
-    let read_only = std::fs::File::open(temp.path()).unwrap();
+    let read_only = ctx
+        .register(std::fs::File::open(temp.path()).unwrap())
+        .unwrap();
     let efd = ctx.eventfd().unwrap().try_clone_to_owned().unwrap();
 
-    ctx.push(Op::write(&read_only, b"no".to_vec(), 0)).unwrap();
+    ctx.push(Op::write(read_only, b"no".to_vec(), 0)).unwrap();
     assert_eq!(ctx.submit(), Ok(0));
     assert!(
         readable(efd.as_fd_ref(), 0),
@@ -145,7 +147,7 @@ fn eventfd_signals_local_completions() {
     let c = ctx.completions().next().unwrap();
     assert_eq!(c.result(), Err(Errno::BADF));
 
-    let id = ctx.push(Op::read(&read_only, vec![0; 4], 0)).unwrap();
+    let id = ctx.push(Op::read(read_only, vec![0; 4], 0)).unwrap();
     assert_eq!(ctx.cancel(id), Ok(aio::CancelOutcome::Unsubmitted));
     assert_eq!(
         ctx.take_eventfd_count(),

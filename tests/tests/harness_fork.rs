@@ -65,7 +65,7 @@ fn in_child(mut ctx: Context, poll: aio::OpId, temp: &TempFile) {
         .write(true)
         .open(temp.path())
         .expect("open in the child");
-    own.push(Op::write(&file, b"child".to_vec(), 100)).unwrap();
+    own.push(Op::write(file, b"child".to_vec(), 100)).unwrap();
     assert_eq!(own.submit(), Ok(1));
     assert_eq!(own.wait(1, FIVE_SECONDS), Ok(1));
     let c = own.completions().next().unwrap();
@@ -75,18 +75,18 @@ fn in_child(mut ctx: Context, poll: aio::OpId, temp: &TempFile) {
 fn fork_scenario() {
     let mut ctx: Context = Context::builder().depth(8).build().expect("context");
     let temp = TempFile::new("fork");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).expect("register");
     let (rx, tx) = rustix::pipe::pipe().expect("pipe");
 
     // SAFETY: zero requests on a live context of this process.
     let raw = unsafe { aio_sys::io_submit(ctx.as_raw(), 0, null()) };
     assert_eq!(raw, Ok(0), "raw io_submit in the parent");
 
-    ctx.push(Op::write(&file, b"parent".to_vec(), 0).user_data(1))
+    ctx.push(Op::write(file, b"parent".to_vec(), 0).user_data(1))
         .unwrap();
-    let poll = ctx.push(Op::poll(&rx, PollFlags::IN).user_data(2)).unwrap();
+    let poll = ctx.push(Op::poll(rx, PollFlags::IN).user_data(2)).unwrap();
     assert_eq!(ctx.submit(), Ok(2));
-    ctx.push(Op::write(&file, b"later".to_vec(), 6).user_data(3))
+    ctx.push(Op::write(file, b"later".to_vec(), 6).user_data(3))
         .unwrap();
 
     // SAFETY: fork in a process whose other thread (the test harness's main thread) only waits

@@ -45,7 +45,7 @@ fn fsize_scenario() {
 
     let mut ctx: Context = Context::builder().depth(4).build().expect("context");
     let temp = TempFile::new("fsize");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).expect("register");
     setrlimit(
         Resource::Fsize,
         Rlimit {
@@ -58,36 +58,33 @@ fn fsize_scenario() {
     // Up to the limit: whole.
     let c = run_one(
         &mut ctx,
-        Op::write(&file, vec![b'a'; SIZE], LIMIT - SIZE as u64),
+        Op::write(file, vec![b'a'; SIZE], LIMIT - SIZE as u64),
     );
     assert_eq!(c.result(), Ok(SIZE), "write ending at the limit");
-    let c = run_one(
-        &mut ctx,
-        Op::read(&file, vec![0; SIZE], LIMIT - SIZE as u64),
-    );
+    let c = run_one(&mut ctx, Op::read(file, vec![0; SIZE], LIMIT - SIZE as u64));
     assert_eq!(c.result(), Ok(SIZE));
     assert_eq!(c.into_buf().unwrap(), vec![b'a'; SIZE]);
 
     // Across the limit: short, cut at the limit.
-    let c = run_one(&mut ctx, Op::write(&file, vec![b'b'; SIZE], LIMIT - 100));
+    let c = run_one(&mut ctx, Op::write(file, vec![b'b'; SIZE], LIMIT - 100));
     assert_eq!(c.result(), Ok(100), "write across the limit is short");
     let c = run_one(
         &mut ctx,
-        Op::writev(&file, vec![vec![b'c'; 50], vec![b'd'; 200]], LIMIT - 60),
+        Op::writev(file, vec![vec![b'c'; 50], vec![b'd'; 200]], LIMIT - 60),
     );
     assert_eq!(c.result(), Ok(60), "writev across the limit is short");
 
     // At and past the limit: EFBIG, and SIGXFSZ (ignored) did not kill us.
     for offset in [LIMIT, LIMIT + 1, LIMIT * 4] {
-        let c = run_one(&mut ctx, Op::write(&file, vec![b'e'; SIZE], offset));
+        let c = run_one(&mut ctx, Op::write(file, vec![b'e'; SIZE], offset));
         assert_eq!(c.result(), Err(Errno::FBIG), "write at {offset}");
         assert_eq!(c.raw_result(), -i64::from(Errno::FBIG.raw_os_error()));
     }
     // Reads are not limited; nothing is there.
-    let c = run_one(&mut ctx, Op::read(&file, vec![0; SIZE], LIMIT));
+    let c = run_one(&mut ctx, Op::read(file, vec![0; SIZE], LIMIT));
     assert_eq!(c.result(), Ok(0), "read at the limit");
     // A zero-length write at the limit is no write at all.
-    let c = run_one(&mut ctx, Op::write(&file, Vec::new(), LIMIT));
+    let c = run_one(&mut ctx, Op::write(file, Vec::new(), LIMIT));
     assert_eq!(c.result(), Ok(0), "empty write at the limit");
 
     let data = std::fs::read(temp.path()).unwrap();

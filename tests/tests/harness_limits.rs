@@ -106,7 +106,7 @@ fn contexts_up_to_aio_max_nr() {
     let temp = TempFile::new("limit");
     let file = temp.create_rw();
     let ctx = held.last_mut().expect("at least one context");
-    ctx.push(Op::write(&file, b"still works".to_vec(), 0))
+    ctx.push(Op::write(file, b"still works".to_vec(), 0))
         .unwrap();
     assert_eq!(ctx.submit(), Ok(1));
     assert_eq!(ctx.wait(1, Some(Duration::from_secs(5))), Ok(1));

@@ -6,6 +6,7 @@ mod common;
 
 use aio::{Context, Errno, Error, Op, OpKind, PollFlags, RwFlags, SignalSet};
 use common::context_or_skip;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -30,10 +31,14 @@ fn nowait_on_a_pipe_is_eagain() {
         return;
     };
     let (rx, tx) = rustix::pipe::pipe().unwrap();
+    // The read end serves only operations of this context; the write end is also written and
+    // queried directly, so the operations share it.
+    let rx = ctx.register(rx).unwrap();
+    let tx = Arc::new(tx);
     if common::kernel_version().is_some_and(|v| v < (6, 4)) {
         let c = run_one(
             &mut ctx,
-            Op::read(&rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
+            Op::read(rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
         );
         assert_eq!(c.result(), Err(Errno::OPNOTSUPP), "pipes before 6.4");
         assert_eq!(ctx.stats().local_completions, 1, "refused by io_submit");
@@ -43,7 +48,7 @@ fn nowait_on_a_pipe_is_eagain() {
 
     let c = run_one(
         &mut ctx,
-        Op::read(&rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
+        Op::read(rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
     );
     assert_eq!(c.result(), Err(Errno::AGAIN), "read of an empty pipe");
     assert_eq!(c.raw_result(), -i64::from(Errno::AGAIN.raw_os_error()));
@@ -55,30 +60,30 @@ fn nowait_on_a_pipe_is_eagain() {
 
     let c = run_one(
         &mut ctx,
-        Op::write(&tx, b"hello".to_vec(), 0).flags(RwFlags::NOWAIT),
+        Op::write(tx.clone(), b"hello".to_vec(), 0).flags(RwFlags::NOWAIT),
     );
     assert_eq!(c.result(), Ok(5), "write with room");
     let c = run_one(
         &mut ctx,
-        Op::read(&rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
+        Op::read(rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
     );
     assert_eq!(c.result(), Ok(5), "read with data");
     assert_eq!(&c.into_buf().unwrap()[..5], b"hello");
 
     // Fill the pipe exactly (each page-sized slot whole), then a write cannot proceed.
-    let capacity = rustix::pipe::fcntl_getpipe_size(&tx).unwrap();
+    let capacity = rustix::pipe::fcntl_getpipe_size(&*tx).unwrap();
     assert_eq!(
-        rustix::io::write(&tx, &vec![b'f'; capacity]).unwrap(),
+        rustix::io::write(&*tx, &vec![b'f'; capacity]).unwrap(),
         capacity
     );
     let c = run_one(
         &mut ctx,
-        Op::write(&tx, b"more".to_vec(), 0).flags(RwFlags::NOWAIT),
+        Op::write(tx.clone(), b"more".to_vec(), 0).flags(RwFlags::NOWAIT),
     );
     assert_eq!(c.result(), Err(Errno::AGAIN), "write to a full pipe");
     let c = run_one(
         &mut ctx,
-        Op::read(&rx, vec![0; 4096], 0).flags(RwFlags::NOWAIT),
+        Op::read(rx, vec![0; 4096], 0).flags(RwFlags::NOWAIT),
     );
     assert_eq!(c.result(), Ok(4096));
     assert_eq!(ctx.stats().local_completions, 0);
@@ -132,8 +137,7 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
         return;
     };
     let (rx, tx) = rustix::pipe::pipe().unwrap();
-    ctx.push(Op::poll(&rx, PollFlags::IN).user_data(22))
-        .unwrap();
+    ctx.push(Op::poll(rx, PollFlags::IN).user_data(22)).unwrap();
     assert_eq!(ctx.submit(), Ok(1));
     assert_eq!(ctx.reap(), Ok(0), "nothing to read yet");
 

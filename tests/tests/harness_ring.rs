@@ -8,6 +8,8 @@ mod common;
 
 use aio::{Context, Op, Reap};
 use common::{TempFile, context_or_skip};
+use std::fs::File;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Small, so that 4 × the ring (2047 events with 64 KiB pages) stays a few MiB.
@@ -44,7 +46,7 @@ fn pattern(block: usize) -> u8 {
 
 /// Runs `total` reads of one block each through a context that can hold all of them, on a
 /// kernel ring that cannot; returns the number of io_submit calls that left operations queued.
-fn run(file: &std::fs::File, total: usize, reap: Reap) -> usize {
+fn run(file: &Arc<File>, total: usize, reap: Reap) -> usize {
     let mut ctx: Context = Context::builder()
         .depth(total as u32)
         .kernel_events(KERNEL_EVENTS)
@@ -63,9 +65,9 @@ fn run(file: &std::fs::File, total: usize, reap: Reap) -> usize {
         while pushed < total {
             let offset = (pushed * BLOCK) as u64;
             let op = if pushed % 2 == 0 {
-                Op::read(file, vec![0; BLOCK], offset)
+                Op::read(file.clone(), vec![0; BLOCK], offset)
             } else {
-                Op::readv(file, vec![vec![0; BLOCK]], offset)
+                Op::readv(file.clone(), vec![vec![0; BLOCK]], offset)
             };
             match ctx.push(op.user_data(pushed as u64)) {
                 Ok(_) => pushed += 1,
@@ -148,7 +150,8 @@ fn ring_overflow_loses_nothing_in_both_reaping_modes() {
         .flat_map(|i| std::iter::repeat_n(pattern(i), BLOCK))
         .collect();
     std::fs::write(temp.path(), &data).unwrap();
-    let file = std::fs::File::open(temp.path()).unwrap();
+    // Shared by the contexts of every run.
+    let file = Arc::new(File::open(temp.path()).unwrap());
 
     for reap in [Reap::Syscall, Reap::Ring] {
         for total in [nr - 1, nr, nr + 1, 2 * nr, 4 * nr] {

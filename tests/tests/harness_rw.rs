@@ -40,14 +40,16 @@ fn wrong_open_mode_is_ebadf() {
     std::fs::write(temp.path(), vec![b'r'; SIZE]).unwrap();
     let read_only = open(&temp, OpenOptions::new().read(true));
     let write_only = open(&temp, OpenOptions::new().write(true));
-    let read_write = open(&temp, OpenOptions::new().read(true).write(true));
+    let read_write = ctx
+        .register(open(&temp, OpenOptions::new().read(true).write(true)))
+        .unwrap();
 
-    let c = run_one(&mut ctx, Op::write(&read_only, vec![b'w'; SIZE], 0));
+    let c = run_one(&mut ctx, Op::write(read_only, vec![b'w'; SIZE], 0));
     assert_eq!(c.kind(), OpKind::Write);
     assert_eq!(c.result(), Err(Errno::BADF));
     assert_eq!(c.raw_result(), -i64::from(Errno::BADF.raw_os_error()));
 
-    let c = run_one(&mut ctx, Op::read(&write_only, vec![0; SIZE], 0));
+    let c = run_one(&mut ctx, Op::read(write_only, vec![0; SIZE], 0));
     assert_eq!(c.kind(), OpKind::Read);
     assert_eq!(c.result(), Err(Errno::BADF));
     assert_eq!(
@@ -56,9 +58,9 @@ fn wrong_open_mode_is_ebadf() {
         "nothing read into the buffer"
     );
 
-    let c = run_one(&mut ctx, Op::write(&read_write, vec![b'w'; SIZE], 0));
+    let c = run_one(&mut ctx, Op::write(read_write, vec![b'w'; SIZE], 0));
     assert_eq!(c.result(), Ok(SIZE));
-    let c = run_one(&mut ctx, Op::read(&read_write, vec![0; SIZE], 0));
+    let c = run_one(&mut ctx, Op::read(read_write, vec![0; SIZE], 0));
     assert_eq!(c.result(), Ok(SIZE));
     assert_eq!(c.into_buf().unwrap(), vec![b'w'; SIZE]);
     assert_eq!(ctx.stats().local_completions, 2);
@@ -74,22 +76,24 @@ fn append_mode_ignores_offsets() {
     };
     let temp = TempFile::new("append");
     let plain = temp.create_rw();
-    let append = open(&temp, OpenOptions::new().read(true).append(true));
+    let append = ctx
+        .register(open(&temp, OpenOptions::new().read(true).append(true)))
+        .unwrap();
 
-    let c = run_one(&mut ctx, Op::read(&append, vec![0; 512], 0));
+    let c = run_one(&mut ctx, Op::read(append, vec![0; 512], 0));
     assert_eq!(c.result(), Ok(0), "empty file");
     for (chunk, offset) in [(b"1234", 0), (b"5678", 0), (b"9abc", 1000)] {
-        let c = run_one(&mut ctx, Op::write(&append, chunk.to_vec(), offset));
+        let c = run_one(&mut ctx, Op::write(append, chunk.to_vec(), offset));
         assert_eq!(c.result(), Ok(4));
     }
-    let c = run_one(&mut ctx, Op::read(&append, vec![0; 512], 0));
+    let c = run_one(&mut ctx, Op::read(append, vec![0; 512], 0));
     assert_eq!(c.result(), Ok(12));
     assert_eq!(&c.into_buf().unwrap()[..12], b"123456789abc");
 
     // RWF_APPEND on a descriptor without O_APPEND.
     let c = run_one(
         &mut ctx,
-        Op::write(&plain, b"def".to_vec(), 0).flags(RwFlags::APPEND),
+        Op::write(plain, b"def".to_vec(), 0).flags(RwFlags::APPEND),
     );
     assert_eq!(c.result(), Ok(3));
     assert_eq!(std::fs::read(temp.path()).unwrap(), b"123456789abcdef");
@@ -97,7 +101,7 @@ fn append_mode_ignores_offsets() {
     // RWF_NOAPPEND on the O_APPEND descriptor.
     let c = run_one(
         &mut ctx,
-        Op::write(&append, b"XY".to_vec(), 2).flags(RwFlags::NOAPPEND),
+        Op::write(append, b"XY".to_vec(), 2).flags(RwFlags::NOAPPEND),
     );
     let supported = common::kernel_version().is_some_and(|v| v >= (6, 9));
     if supported {
@@ -123,22 +127,22 @@ fn bad_offsets_and_end_of_file() {
     };
     const SIZE: usize = 8192;
     let temp = TempFile::new("offsets");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).unwrap();
     std::fs::write(temp.path(), vec![b'z'; SIZE]).unwrap();
 
     for offset in [u64::MAX, i64::MAX as u64 + 1, (i64::MAX as u64 + 1) | 4096] {
-        let c = run_one(&mut ctx, Op::read(&file, vec![0; 512], offset));
+        let c = run_one(&mut ctx, Op::read(file, vec![0; 512], offset));
         assert_eq!(c.result(), Err(Errno::INVAL), "read at {offset:#x}");
-        let c = run_one(&mut ctx, Op::write(&file, vec![1; 512], offset));
+        let c = run_one(&mut ctx, Op::write(file, vec![1; 512], offset));
         assert_eq!(c.result(), Err(Errno::INVAL), "write at {offset:#x}");
     }
-    let c = run_one(&mut ctx, Op::read(&file, vec![0; 512], SIZE as u64));
+    let c = run_one(&mut ctx, Op::read(file, vec![0; 512], SIZE as u64));
     assert_eq!(c.result(), Ok(0), "read at end of file");
-    let c = run_one(&mut ctx, Op::read(&file, vec![0; 512], 1 << 40));
+    let c = run_one(&mut ctx, Op::read(file, vec![0; 512], 1 << 40));
     assert_eq!(c.result(), Ok(0), "read far past end of file");
-    let c = run_one(&mut ctx, Op::read(&file, vec![0; 512], SIZE as u64 - 100));
+    let c = run_one(&mut ctx, Op::read(file, vec![0; 512], SIZE as u64 - 100));
     assert_eq!(c.result(), Ok(100), "short read across end of file");
-    let c = run_one(&mut ctx, Op::write(&file, Vec::new(), SIZE as u64 * 2));
+    let c = run_one(&mut ctx, Op::write(file, Vec::new(), SIZE as u64 * 2));
     assert_eq!(c.result(), Ok(0), "zero-length write");
     assert_eq!(
         std::fs::metadata(temp.path()).unwrap().len(),
@@ -164,17 +168,17 @@ fn many_small_synchronous_operations() {
         record
     };
     let temp = TempFile::new("small");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).unwrap();
     for i in 0..COUNT {
         let c = run_one(
             &mut ctx,
-            Op::write(&file, pattern(i), (i * SIZE) as u64).user_data(i as u64),
+            Op::write(file, pattern(i), (i * SIZE) as u64).user_data(i as u64),
         );
         assert_eq!(c.user_data(), i as u64);
         assert_eq!(c.result(), Ok(SIZE), "write {i}");
     }
     for i in 0..COUNT {
-        let c = run_one(&mut ctx, Op::read(&file, vec![0; SIZE], (i * SIZE) as u64));
+        let c = run_one(&mut ctx, Op::read(file, vec![0; SIZE], (i * SIZE) as u64));
         assert_eq!(c.result(), Ok(SIZE), "read {i}");
         assert_eq!(c.into_buf().unwrap(), pattern(i), "record {i}");
     }
@@ -199,10 +203,10 @@ fn several_large_writes_in_one_submit() {
     const SIZE: usize = 1 << 20;
     const IOS: usize = 4;
     let temp = TempFile::new("large");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).unwrap();
     for i in 0..IOS {
         let buf = vec![b'A' + i as u8; SIZE];
-        ctx.push(Op::write(&file, buf, (i * SIZE) as u64).user_data(i as u64))
+        ctx.push(Op::write(file, buf, (i * SIZE) as u64).user_data(i as u64))
             .unwrap();
     }
     let before = ctx.stats();
@@ -239,11 +243,11 @@ fn vectored_io_at_offset() {
     };
     const OFFSET: u64 = 4096;
     let temp = TempFile::new("vectored");
-    let file = temp.create_rw();
+    let file = ctx.register(temp.create_rw()).unwrap();
     let bufs = vec![vec![b'a'; 100], vec![b'b'; 4000], vec![b'c'; 1000]];
     let total: usize = bufs.iter().map(Vec::len).sum();
 
-    let mut c = run_one(&mut ctx, Op::writev(&file, bufs.clone(), OFFSET));
+    let mut c = run_one(&mut ctx, Op::writev(file, bufs.clone(), OFFSET));
     assert_eq!(c.kind(), OpKind::Writev);
     assert_eq!(c.result(), Ok(total));
     assert_eq!(c.take_bufs().unwrap(), bufs, "buffers back in order");
@@ -257,7 +261,7 @@ fn vectored_io_at_offset() {
     assert_eq!(data[OFFSET as usize..], bufs.concat());
 
     let read_bufs = vec![vec![0; 2048], vec![0; 3], vec![0; 4000]];
-    let mut c = run_one(&mut ctx, Op::readv(&file, read_bufs, OFFSET));
+    let mut c = run_one(&mut ctx, Op::readv(file, read_bufs, OFFSET));
     assert_eq!(c.kind(), OpKind::Readv);
     assert_eq!(c.result(), Ok(total), "readv stops at end of file");
     let got = c.take_bufs().unwrap();
@@ -273,6 +277,6 @@ fn vectored_io_at_offset() {
     );
 
     // An empty vector is a zero-length operation.
-    let c = run_one(&mut ctx, Op::readv(&file, Vec::new(), OFFSET));
+    let c = run_one(&mut ctx, Op::readv(file, Vec::new(), OFFSET));
     assert_eq!(c.result(), Ok(0));
 }

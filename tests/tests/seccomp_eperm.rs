@@ -62,7 +62,9 @@ fn io_setup_under_a_seccomp_filter_is_not_permitted() {
     if !common::aio_or_skip(TEST) {
         return;
     }
-    let nr = aio_sys::NR.io_setup.expect("io_setup exists where AIO works") as u32;
+    let nr = aio_sys::NR
+        .io_setup
+        .expect("io_setup exists where AIO works") as u32;
     let outcome = std::thread::spawn(move || {
         if let Err(e) = forbid_io_setup(nr) {
             return Err(format!("seccomp filter refused: {e}"));
@@ -74,7 +76,9 @@ fn io_setup_under_a_seccomp_filter_is_not_permitted() {
     let built = match outcome {
         Ok(built) => built,
         Err(why) => {
-            println!("SKIPPED: {TEST}: the kernel has no seccomp filters (CONFIG_SECCOMP_FILTER): {why}");
+            println!(
+                "SKIPPED: {TEST}: the kernel has no seccomp filters (CONFIG_SECCOMP_FILTER): {why}"
+            );
             return;
         }
     };

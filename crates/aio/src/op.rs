@@ -155,7 +155,6 @@ impl<B> Op<B> {
 
     /// Sets the caller's tag, returned in the completion (default 0).
     #[inline]
-    #[must_use]
     pub fn user_data(mut self, user_data: u64) -> Self {
         self.user_data = user_data;
         self
@@ -165,7 +164,6 @@ impl<B> Op<B> {
     /// flag set (`EINVAL`), and a flag the running kernel does not know completes a read or
     /// write with `EOPNOTSUPP`.
     #[inline]
-    #[must_use]
     pub fn flags(mut self, flags: RwFlags) -> Self {
         self.iocb.aio_rw_flags = flags.bits();
         self
@@ -174,7 +172,6 @@ impl<B> Op<B> {
     /// Sets the I/O priority (`IOCB_FLAG_IOPRIO`, Linux 4.18). `level` is 0 (highest) to 7;
     /// higher levels are clamped to 7. The real-time class needs `CAP_SYS_ADMIN` or
     /// `CAP_SYS_NICE`, else the operation completes with `EPERM`.
-    #[must_use]
     pub fn priority(mut self, class: IoprioClass, level: u8) -> Self {
         let level = level.min(aio_abi::IOPRIO_BE_NR - 1);
         self.iocb.aio_flags |= IOCB_FLAG_IOPRIO;
@@ -212,7 +209,10 @@ impl<B> fmt::Debug for Op<B> {
             .field("user_data", &self.user_data)
             .field("offset", &self.iocb.aio_offset)
             .field("nbytes", &self.iocb.aio_nbytes)
-            .field("rw_flags", &RwFlags::from_bits_retain(self.iocb.aio_rw_flags))
+            .field(
+                "rw_flags",
+                &RwFlags::from_bits_retain(self.iocb.aio_rw_flags),
+            )
             .field("bufs", &bufs)
             .finish()
     }

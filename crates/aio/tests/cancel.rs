@@ -23,7 +23,7 @@ fn cancel_pending_poll_completes_through_the_ring_with_res_0() {
     for (reap, mut ctx) in contexts("cancel_pending_poll") {
         let (reader, _writer) = rustix::pipe::pipe().unwrap();
         let id = ctx
-            .push(Op::poll(&reader, PollFlags::IN).user_data(42))
+            .push(Op::poll(reader, PollFlags::IN).user_data(42))
             .unwrap();
         assert_eq!(ctx.submit().unwrap(), 1);
         assert_eq!(
@@ -65,7 +65,7 @@ fn cancel_before_submit_hands_back_ecanceled() {
     for (reap, mut ctx) in contexts("cancel_before_submit") {
         let file = temp_file("cancel_before_submit");
         let id = ctx
-            .push(Op::read(&file, vec![0; 16], 0).user_data(7))
+            .push(Op::read(file, vec![0; 16], 0).user_data(7))
             .unwrap();
         assert_eq!(
             ctx.cancel(id).unwrap(),
@@ -97,7 +97,7 @@ fn completed_but_unreaped_write_is_not_cancellable() {
         let file = temp_file("completed_write_not_cancellable");
         // Buffered writes complete inside io_submit: the kernel no longer has anything to cancel.
         let id = ctx
-            .push(Op::write(&file, b"hello".to_vec(), 0).user_data(1))
+            .push(Op::write(file, b"hello".to_vec(), 0).user_data(1))
             .unwrap();
         assert_eq!(ctx.submit().unwrap(), 1);
         assert_eq!(
@@ -118,7 +118,7 @@ fn completed_but_unreaped_write_is_not_cancellable() {
 fn poll_that_fires_is_not_cancelled() {
     for (reap, mut ctx) in contexts("poll_that_fires") {
         let (reader, writer) = rustix::pipe::pipe().unwrap();
-        ctx.push(Op::poll(&reader, PollFlags::IN).user_data(9))
+        ctx.push(Op::poll(reader, PollFlags::IN).user_data(9))
             .unwrap();
         ctx.submit().unwrap();
         assert_eq!(rustix::io::write(&writer, b"x").unwrap(), 1);

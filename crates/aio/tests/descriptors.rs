@@ -77,7 +77,10 @@ fn write_lands_in_its_own_file(
             !is_open(a_number),
             "{test}: once the completion is gone, nothing keeps A open"
         );
-        assert!(next_number() <= a_number, "{test}: A's number is free again");
+        assert!(
+            next_number() <= a_number,
+            "{test}: A's number is free again"
+        );
     }
     drop(b);
 }
@@ -141,7 +144,11 @@ fn unregister_defers_the_close_until_the_last_completion_is_handed_back() {
     done.sort_by_key(|c| c.user_data());
     assert_eq!(done[0].result(), Ok(8));
     assert_eq!(done[1].result(), Ok(4));
-    assert_eq!(done[0].take_buf_ref(), b"AAAAAAAA", "A's contents, never B's");
+    assert_eq!(
+        done[0].take_buf_ref(),
+        b"AAAAAAAA",
+        "A's contents, never B's"
+    );
     assert_eq!(done[1].take_buf_ref(), b"AAAA");
     assert_eq!(ctx.registered(), 0, "the last completion closed it");
     assert!(!is_open(a_number), "A's descriptor was closed");

@@ -40,6 +40,8 @@ fn direct_write_then_read_at_depth() {
     let align = dio_alignment(&fd).unwrap();
     println!("{}: {align:?}", path.display());
     let block = (align.memory.max(align.offset).max(512) as usize).max(4096);
+    // Every operation below is on this one context: it owns the descriptor from here on.
+    let fd = ctx.register(fd).unwrap();
 
     // Write every block at depth 16, then read every block back.
     for writing in [true, false] {
@@ -55,9 +57,9 @@ fn direct_write_then_read_at_depth() {
                     buf.iter_mut()
                         .zip(pattern(next, block))
                         .for_each(|(b, p)| *b = p);
-                    Op::write(&fd, buf, offset)
+                    Op::write(fd, buf, offset)
                 } else {
-                    Op::read(&fd, buf, offset)
+                    Op::read(fd, buf, offset)
                 };
                 ctx.push(op.user_data(next)).unwrap();
                 next += 1;
@@ -95,7 +97,7 @@ fn direct_write_then_read_at_depth() {
         return;
     }
     let buf = AlignedBuf::new(block, align.memory as usize).unwrap();
-    ctx.push(Op::read(&fd, buf, 1)).unwrap();
+    ctx.push(Op::read(fd, buf, 1)).unwrap();
     ctx.submit().unwrap();
     ctx.wait(1, Some(Duration::from_secs(30))).unwrap();
     let c = ctx.completions().next().unwrap();

@@ -132,14 +132,22 @@ fn a_buffer_panicking_inside_push_leaves_every_slot_usable() {
                 OpKind::Readv => Op::readv(file.clone(), bufs, 0),
                 _ => Op::writev(file.clone(), bufs, 0),
             };
-            let panicked = catch_unwind(AssertUnwindSafe(|| ctx.push(op)));
+            let panicked = catch_unwind(AssertUnwindSafe(|| drop(ctx.push(op))));
             assert!(panicked.is_err(), "{kind:?}: the buffer's panic propagates");
             assert_eq!(ctx.owned(), 0, "{kind:?}: no slot was taken");
             assert_eq!(ctx.queued(), 0);
         }
     }
-    assert_eq!(drops.load(Ordering::Relaxed), 12, "every buffer was dropped");
-    assert_eq!(Arc::strong_count(&file), 1, "every descriptor hold was dropped");
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        12,
+        "every buffer was dropped"
+    );
+    assert_eq!(
+        Arc::strong_count(&file),
+        1,
+        "every descriptor hold was dropped"
+    );
 
     // Both slots still work.
     for tag in 0..2 {
@@ -295,10 +303,16 @@ fn public_types_have_debug() {
     };
     let op = Op::read(File::open("/dev/zero").unwrap(), vec![0; 8], 0).user_data(3);
     let shown = format!("{op:?}");
-    assert!(shown.contains("Read") && shown.contains("user_data: 3"), "{shown}");
+    assert!(
+        shown.contains("Read") && shown.contains("user_data: 3"),
+        "{shown}"
+    );
     ctx.push(op).unwrap();
     let shown = format!("{ctx:?}");
-    assert!(shown.contains("depth: 2") && shown.contains("queued: 1"), "{shown}");
+    assert!(
+        shown.contains("depth: 2") && shown.contains("queued: 1"),
+        "{shown}"
+    );
     ctx.submit().unwrap();
     ctx.wait(1, None).unwrap();
     let completions = ctx.completions();
@@ -306,4 +320,55 @@ fn public_types_have_debug() {
     drop(completions);
     let drain = ctx.drain().unwrap();
     assert!(format!("{drain:?}").contains("Drain"));
+}
+
+/// A buffer type that is large by value (its bytes live elsewhere), so that a deep context's
+/// slots need more memory than any machine here has.
+struct Bulky {
+    _inline: [u64; 8192],
+}
+
+// SAFETY: the pointer is to a static, valid for the 0 bytes the buffer covers, and never moves.
+unsafe impl IoBuf for Bulky {
+    fn stable_ptr(&self) -> *const u8 {
+        static NOTHING: [u8; 0] = [];
+        NOTHING.as_ptr()
+    }
+    fn bytes_len(&self) -> usize {
+        0
+    }
+}
+
+// Documented as about 250 bytes for `Vec<u8>` buffers on 64-bit targets.
+const _: () = assert!(Context::<Vec<u8>>::BYTES_PER_SLOT < 400);
+const _: () = assert!(Context::<Bulky>::BYTES_PER_SLOT > 64 * 1024);
+
+#[test]
+fn build_reports_memory_it_cannot_get_instead_of_aborting() {
+    let per_slot = Context::<Bulky>::BYTES_PER_SLOT;
+    println!(
+        "bytes per slot: {} with Vec<u8> buffers, {per_slot} with Bulky",
+        Context::<Vec<u8>>::BYTES_PER_SLOT
+    );
+    // With overcommit "always" (1) the reservation would succeed and filling it would invoke
+    // the OOM killer: only the heuristic (0) and strict (2) modes refuse it up front.
+    let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap_or_default();
+    if overcommit.trim() == "1" {
+        println!("SKIPPED: build_reports_memory: vm.overcommit_memory = 1 grants any reservation");
+        return;
+    }
+    let err = Context::builder()
+        .depth(MAX_EVENTS)
+        .kernel_events(1)
+        .build::<Bulky>()
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::OutOfMemory {
+            what: "context slots",
+            bytes: (MAX_EVENTS as usize).saturating_mul(per_slot)
+        }
+    );
+    assert!(err.to_string().contains("smaller depth"), "{err}");
 }

@@ -28,18 +28,37 @@ fn pattern(offset: u64) -> u8 {
 
 #[derive(Clone, Debug)]
 enum Action {
-    Read { offset: u64, len: usize, fixed: bool },
-    Write { len: usize, fixed: bool },
-    Poll { pipe: usize },
+    Read {
+        offset: u64,
+        len: usize,
+        fixed: bool,
+    },
+    Write {
+        len: usize,
+        fixed: bool,
+    },
+    Poll {
+        pipe: usize,
+    },
     Submit,
     Reap,
     Wait,
-    Feed { pipe: usize },
-    Empty { pipe: usize },
-    Cancel { pick: usize },
-    Take { max: usize },
+    Feed {
+        pipe: usize,
+    },
+    Empty {
+        pipe: usize,
+    },
+    Cancel {
+        pick: usize,
+    },
+    Take {
+        max: usize,
+    },
     Drain,
-    Rebuild { depth: u32 },
+    Rebuild {
+        depth: u32,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -255,7 +274,10 @@ impl Harness {
                 other => unreachable!("{other:?}"),
             }
         }
-        assert!(c.take_fd().is_some(), "the completion carries its descriptor");
+        assert!(
+            c.take_fd().is_some(),
+            "the completion carries its descriptor"
+        );
     }
 
     fn cancel(&mut self, pick: usize) {
@@ -265,7 +287,11 @@ impl Harness {
         let (tag, id) = self.ids[pick % self.ids.len()];
         let outcome = self.ctx.cancel(id).unwrap();
         let Some(expected) = self.model.get_mut(&tag) else {
-            assert_eq!(outcome, CancelOutcome::NotFound, "tag {tag} already handed back");
+            assert_eq!(
+                outcome,
+                CancelOutcome::NotFound,
+                "tag {tag} already handed back"
+            );
             return;
         };
         match (expected.phase, expected.kind) {
@@ -371,7 +397,8 @@ impl Harness {
             Action::Drain => self.drain(),
             Action::Rebuild { depth } => {
                 // Drop with whatever is owned: every descriptor hold and buffer is released.
-                let ctx = std::mem::replace(&mut self.ctx, Self::context(depth, self.reap, self.eventfd));
+                let ctx =
+                    std::mem::replace(&mut self.ctx, Self::context(depth, self.reap, self.eventfd));
                 drop(ctx);
                 assert_eq!(Arc::strong_count(&self.data), 1, "data file holds released");
                 assert_eq!(Arc::strong_count(&self.sink), 1, "sink file holds released");

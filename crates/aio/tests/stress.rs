@@ -9,7 +9,6 @@
 mod support;
 
 use aio::{CancelOutcome, Context, Errno, Op, OpId, PollFlags, Reap};
-use std::os::fd::AsFd;
 use std::time::Duration;
 use support::{Rng, aio_nr, assert_contexts_released, build_or_enosys, open_fds, temp_file};
 
@@ -89,6 +88,10 @@ fn run(mut ctx: Context<Vec<u8>>, total: u64, seed: u64, reap: Reap) {
     let (ready_r, ready_w) = rustix::pipe::pipe().unwrap();
     rustix::io::write(&ready_w, b"!").unwrap();
     let (never_r, _never_w) = rustix::pipe::pipe().unwrap();
+    // The operations name these by index; the context owns (and at its drop closes) them.
+    let file = ctx.register(file).unwrap();
+    let ready_r = ctx.register(ready_r).unwrap();
+    let never_r = ctx.register(never_r).unwrap();
 
     let mut seen = vec![false; total as usize];
     let mut pool: Vec<Vec<u8>> = Vec::new();
@@ -114,13 +117,13 @@ fn run(mut ctx: Context<Vec<u8>>, total: u64, seed: u64, reap: Reap) {
             let mut buf = pool.pop().unwrap_or_else(|| vec![0; BLOCK]);
             let offset = block * BLOCK as u64;
             let op = match kind {
-                Kind::Read => Op::read(&file, buf, offset),
+                Kind::Read => Op::read(file, buf, offset),
                 Kind::Write => {
                     fill(block, &mut buf);
-                    Op::write(&file, buf, offset)
+                    Op::write(file, buf, offset)
                 }
-                Kind::PollReady => Op::poll(ready_r.as_fd(), PollFlags::IN),
-                Kind::PollNever => Op::poll(never_r.as_fd(), PollFlags::IN),
+                Kind::PollReady => Op::poll(ready_r, PollFlags::IN),
+                Kind::PollNever => Op::poll(never_r, PollFlags::IN),
             };
             let id = ctx.push(op.user_data(tag(issued, kind, block))).unwrap();
             if kind == Kind::PollNever {

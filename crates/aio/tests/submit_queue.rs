@@ -16,25 +16,27 @@ fn a_rejected_op_becomes_its_completion_and_the_rest_still_go() {
         else {
             return;
         };
-        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        let file = ctx
+            .register(std::fs::File::open("/proc/self/exe").unwrap())
+            .unwrap();
         // Reading a descriptor not open for reading is refused by io_submit itself (EBADF).
         let write_only = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/null")
             .unwrap();
-        let bad = Op::read(&write_only, vec![0; 16], 0).user_data(2);
-        ctx.push(Op::read(&file, vec![0; 16], 0).user_data(1))
+        let bad = Op::read(write_only, vec![0; 16], 0).user_data(2);
+        ctx.push(Op::read(file, vec![0; 16], 0).user_data(1))
             .unwrap();
         ctx.push(bad).unwrap();
-        ctx.push(Op::read(&file, vec![0; 16], 0).user_data(3))
+        ctx.push(Op::read(file, vec![0; 16], 0).user_data(3))
             .unwrap();
         ctx.push(
-            Op::read(&file, vec![0; 16], 0)
+            Op::read(file, vec![0; 16], 0)
                 .flags(aio::RwFlags::from_bits_retain(1 << 30))
                 .user_data(4),
         )
         .unwrap();
-        ctx.push(Op::read(&file, vec![0; 16], 0).user_data(5))
+        ctx.push(Op::read(file, vec![0; 16], 0).user_data(5))
             .unwrap();
 
         // io_submit stops at each bad iocb (count 1, then EBADF, then 1, then EOPNOTSUPP, then 1).
@@ -87,8 +89,9 @@ fn eagain_keeps_the_rest_queued_and_nothing_is_lost() {
             return;
         };
         let (reader, writer) = rustix::pipe::pipe().unwrap();
+        let reader = ctx.register(reader).unwrap();
         for i in 0..ops {
-            ctx.push(Op::poll(&reader, PollFlags::IN).user_data(u64::from(i)))
+            ctx.push(Op::poll(reader, PollFlags::IN).user_data(u64::from(i)))
                 .unwrap();
         }
         let accepted = ctx.submit().unwrap();

@@ -1,11 +1,11 @@
 //! [`Builder`]: the options of a context, checked and allocated up front so that building never
 //! aborts and no operation allocates afterwards.
 
+use super::files::Files;
 use super::slots::Slot;
 use super::{Context, Reap, next_serial};
 use crate::buf::IoBuf;
 use crate::error::{Error, read_proc_number};
-use super::files::Files;
 use crate::fork::ForkGuard;
 use crate::ring::Ring;
 use aio_abi::{aio_context_t, io_event, iocb};
@@ -202,12 +202,30 @@ impl<B: IoBuf> Memory<B> {
             events: Vec::new(),
             iocb_ptrs: Vec::new(),
         };
-        memory.slots.try_reserve_exact(depth).map_err(out_of_memory)?;
-        memory.free.try_reserve_exact(depth).map_err(out_of_memory)?;
-        memory.pending.try_reserve_exact(depth).map_err(out_of_memory)?;
-        memory.ready.try_reserve_exact(depth).map_err(out_of_memory)?;
-        memory.events.try_reserve_exact(depth).map_err(out_of_memory)?;
-        memory.iocb_ptrs.try_reserve_exact(depth).map_err(out_of_memory)?;
+        memory
+            .slots
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
+        memory
+            .free
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
+        memory
+            .pending
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
+        memory
+            .ready
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
+        memory
+            .events
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
+        memory
+            .iocb_ptrs
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
         Ok(memory)
     }
 }

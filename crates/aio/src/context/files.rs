@@ -35,7 +35,9 @@ impl Files {
             None => {
                 let index = u32::try_from(self.entries.len())
                     .map_err(|_| Error::InvalidInput("register: 2^32 descriptors registered"))?;
-                self.entries.try_reserve(1).map_err(|_| Error::OutOfMemory {
+                self.entries
+                    .try_reserve(1)
+                    .map_err(|_| Error::OutOfMemory {
                         what: "registered descriptor table",
                         bytes: (self.entries.len() + 1) * std::mem::size_of::<Entry>(),
                     })?;

@@ -159,7 +159,7 @@ impl<B> Context<B> {
     /// // Nothing names it any more: the file comes back at once.
     /// let fd = ctx.unregister(file)?.unwrap();
     /// let _file = std::fs::File::from(fd.into_owned().unwrap());
-    /// # Ok::<(), aio::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors

@@ -38,7 +38,10 @@ fn ids_do_not_collide_after_2_pow_32_reuses_of_a_slot() {
         .push(Op::poll(reader.clone(), PollFlags::IN).user_data(2))
         .unwrap();
     assert_eq!(live.index, stale.index, "depth 1: the same slot");
-    assert_eq!(live.seq as u32, stale.seq as u32, "equal in the low 32 bits");
+    assert_eq!(
+        live.seq as u32, stale.seq as u32,
+        "equal in the low 32 bits"
+    );
     ctx.submit().unwrap();
     assert_eq!(ctx.cancel(stale).unwrap(), CancelOutcome::NotFound);
     assert_eq!(ctx.in_flight(), 1, "the live poll was not cancelled");
