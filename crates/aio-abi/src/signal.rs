@@ -20,7 +20,8 @@ pub const _NSIG: usize = 128;
 pub const _NSIG: usize = 64;
 
 /// The size in bytes of the kernel's `sigset_t`: the only `sigsetsize` `io_pgetevents` accepts
-/// (8; 16 on MIPS). Any other size gives `EINVAL`.
+/// with a mask (8; 16 on MIPS). Any other size gives `EINVAL` when [`__aio_sigset::sigmask`] is
+/// non-null; with a null mask the size is not looked at.
 pub const KERNEL_SIGSET_SIZE: usize = _NSIG / 8;
 
 const BITS_PER_WORD: usize = 8 * core::mem::size_of::<__kernel_ulong_t>();
@@ -92,8 +93,9 @@ impl kernel_sigset_t {
 /// The sixth argument of `io_pgetevents(2)` (`struct __aio_sigset`, defined in `fs/aio.c`).
 ///
 /// During the wait the kernel installs `*sigmask` as the thread's signal mask, like `ppoll(2)`;
-/// a null `sigmask` (or a null pointer to this struct) leaves the mask alone. `sigsetsize` must
-/// be [`KERNEL_SIGSET_SIZE`], else `EINVAL`.
+/// a null `sigmask` (or a null pointer to this struct) leaves the mask alone. With a non-null
+/// `sigmask`, `sigsetsize` must be [`KERNEL_SIGSET_SIZE`], else `EINVAL`; with a null one it is
+/// ignored (the kernel's `set_user_sigmask` returns before checking it).
 ///
 /// On x32 the kernel reads this through its 64-bit entry point, so both fields are 8 bytes wide
 /// there; the pointer sits in the low half, followed by explicit padding.
@@ -105,7 +107,8 @@ pub struct __aio_sigset {
     /// Upper half of the pointer slot on x32; must be zero.
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
     pub __pad: u32,
-    /// Size of `*sigmask` in bytes: [`KERNEL_SIGSET_SIZE`].
+    /// Size of `*sigmask` in bytes: [`KERNEL_SIGSET_SIZE`] (checked only when `sigmask` is
+    /// non-null).
     pub sigsetsize: __kernel_size_t,
 }
 

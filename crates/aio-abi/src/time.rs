@@ -10,7 +10,9 @@
 pub struct __kernel_timespec {
     /// Seconds (`__kernel_time64_t`).
     pub tv_sec: i64,
-    /// Nanoseconds, `0..1_000_000_000` (else `EINVAL`).
+    /// Nanoseconds, normally `0..1_000_000_000`. The AIO wait calls do not check the range (no
+    /// `EINVAL`): they wait `tv_sec * 10^9 + tv_nsec` nanoseconds, and without limit if that is
+    /// negative (see `aio_sys::io_getevents`).
     pub tv_nsec: i64,
 }
 
@@ -23,12 +25,12 @@ pub struct __kernel_timespec {
 pub struct old_timespec32 {
     /// Seconds (`old_time32_t`).
     pub tv_sec: i32,
-    /// Nanoseconds, `0..1_000_000_000`.
+    /// Nanoseconds, normally `0..1_000_000_000`; not range-checked by the AIO wait calls.
     pub tv_nsec: i32,
 }
 
 impl old_timespec32 {
-    /// The 32-bit form of `ts`, or `None` if its seconds do not fit in an `i32`.
+    /// The 32-bit form of `ts`, or `None` if its seconds or nanoseconds do not fit in an `i32`.
     pub const fn from_timespec64(ts: &__kernel_timespec) -> Option<Self> {
         if ts.tv_sec < i32::MIN as i64
             || ts.tv_sec > i32::MAX as i64

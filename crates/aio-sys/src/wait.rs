@@ -21,13 +21,24 @@ const TIME32_ABI: bool = NR.io_pgetevents_time64.is_some() || NR.io_getevents.is
 /// many. A signal handler interrupts it with `EINTR` only if no event was read; it is never
 /// restarted.
 ///
-/// On 32-bit ABIs this takes the time64 path described in the [module docs](self): a null
+/// The kernel does **not** validate the timeout (`fs/aio.c` converts it with
+/// `timespec64_to_ktime`, with no `timespec64_valid` check): `tv_nsec` is not range-checked and
+/// the wait is `tv_sec * 1_000_000_000 + tv_nsec` nanoseconds. So `{0, 1_000_000_000}` waits one
+/// second, `{1, -999_999_000}` one microsecond, and `{0, 0}` or any other total of zero does not
+/// wait. A negative total waits without limit, like a null timeout (the hrtimer's relative
+/// expiry saturates), and so does a `tv_sec` of `i64::MAX / 10^9` or more.
+/// Of a 64-bit `tv_nsec` the kernel keeps only the low 32 bits for compat tasks (x32, and 32-bit
+/// programs on a 64-bit kernel), as an unsigned number (`{0, -1}` there waits about 4.3 s), and
+/// as a signed one on a 32-bit kernel. Callers that want `EINVAL` for a `tv_nsec` outside
+/// `0..1_000_000_000`, as other timed calls give, must check it themselves.
+///
+/// On 32-bit ABIs this takes the time64 path described in the module docs above: a null
 /// timeout goes straight to the time32 call, a timeout on a kernel without
-/// `io_pgetevents_time64` is converted, and one whose seconds do not fit 32 bits gives
-/// `EOVERFLOW`.
+/// `io_pgetevents_time64` is converted, and one whose seconds (or nanoseconds) do not fit 32
+/// bits gives `EOVERFLOW`.
 ///
 /// # Errors
-/// - `EINVAL`: bad context, `min_nr < 0`, `min_nr > nr`, `nr < 0`, or `tv_nsec` out of range.
+/// - `EINVAL`: bad context, `min_nr < 0`, `min_nr > nr`, or `nr < 0`. Never for the timeout.
 /// - `EINTR`: interrupted before any event. `EFAULT`: bad `events` or `timeout`.
 /// - `EOVERFLOW`: a timeout beyond 32-bit seconds on a 32-bit kernel without the time64 call.
 /// - `ENOSYS` as for [`io_setup`](crate::io_setup).
@@ -62,9 +73,15 @@ pub unsafe fn io_getevents(
 /// replaced with `*sig.sigmask` (if `sig` and its mask are non-null), atomically, as `ppoll(2)`
 /// does: a signal unblocked by that mask interrupts the wait with `EINTR`.
 ///
+/// The kernel looks at `sig.sigsetsize` only when there is a mask to install
+/// (`set_user_sigmask` returns early for a null mask): with a null `sig`, or a `sig` whose
+/// `sigmask` is null, any `sigsetsize` is accepted and the thread's mask is left alone.
+///
 /// # Errors
-/// As [`io_getevents`], plus `EINVAL` when `sig.sigsetsize` is not
-/// [`KERNEL_SIGSET_SIZE`](aio_abi::KERNEL_SIGSET_SIZE) (8; 16 on MIPS).
+/// As [`io_getevents`], plus:
+/// - `EINVAL`: `sig.sigmask` is non-null and `sig.sigsetsize` is not
+///   [`KERNEL_SIGSET_SIZE`](aio_abi::KERNEL_SIGSET_SIZE) (8; 16 on MIPS).
+/// - `EFAULT`: `sig` is unreadable, or its non-null mask is.
 ///
 /// # Safety
 /// As [`io_getevents`]; `sig` must be null or point to a readable [`__aio_sigset`] whose mask is

@@ -677,6 +677,63 @@ fn io_getevents_timeout_expires_with_zero_events() {
     assert!(elapsed < PATIENCE, "took {elapsed:?}");
 }
 
+/// The kernel does not range-check `tv_nsec` (no `EINVAL`): the wait is
+/// `tv_sec * 10^9 + tv_nsec` nanoseconds. Only totals that end are tried: a negative one would
+/// wait without limit.
+#[test]
+fn io_getevents_does_not_range_check_tv_nsec() {
+    if !kernel_has_aio() {
+        return;
+    }
+    let ctx = Ctx::new(4);
+    let mut events = [io_event::default(); 4];
+    let ev = events.as_mut_ptr();
+    // (timeout, at least, at most on a native 64-bit ABI)
+    let cases = [
+        // One second, written as nanoseconds only.
+        ((0, 1_000_000_000), Duration::from_secs(1), PATIENCE),
+        // 1 s - 999 999 ms = 1 ms. Compat tasks (x32, i386 on a 64-bit kernel) read the low 32
+        // bits of tv_nsec as unsigned: about 4.3 s there, still bounded.
+        (
+            (1, -999_000_000),
+            Duration::from_millis(1),
+            Duration::from_secs(1),
+        ),
+        // A zero total does not wait, like {0, 0} (compat tasks: about 4.3 s, as above).
+        ((1, -1_000_000_000), Duration::ZERO, Duration::from_secs(1)),
+    ];
+    for ((tv_sec, tv_nsec), at_least, native_at_most) in cases {
+        let ts = __kernel_timespec { tv_sec, tv_nsec };
+        let at_most = if cfg!(target_pointer_width = "64") {
+            native_at_most
+        } else {
+            PATIENCE
+        };
+        for call in ["io_getevents", "io_pgetevents"] {
+            let start = Instant::now();
+            // SAFETY: room for 4 events; the timeout lives across the call; no sigset.
+            let r = unsafe {
+                if call == "io_getevents" {
+                    io_getevents(ctx.0, 1, 4, ev, &ts)
+                } else {
+                    io_pgetevents(ctx.0, 1, 4, ev, &ts, null())
+                }
+            };
+            let elapsed = start.elapsed();
+            assert_eq!(
+                r,
+                Ok(0),
+                "{call} {{{tv_sec}, {tv_nsec}}}: a timeout, not EINVAL"
+            );
+            assert!(
+                elapsed >= at_least && elapsed < at_most,
+                "{call} {{{tv_sec}, {tv_nsec}}} returned after {elapsed:?}"
+            );
+            println!("{call} {{{tv_sec}, {tv_nsec}}}: timed out after {elapsed:?}");
+        }
+    }
+}
+
 /// `io_pgetevents` with `timeout {0, 0}` and signal argument `sig`.
 fn pgetevents(ctx: aio_context_t, sig: *const __aio_sigset) -> Result<Vec<io_event>, Errno> {
     let mut events = [io_event::default(); 4];
@@ -704,9 +761,16 @@ fn io_pgetevents_sigset_size_must_be_the_kernels() {
             "sigsetsize {size}"
         );
     }
-    // The size is only checked when there is a mask to install.
-    let no_mask = __aio_sigset::with_size(null(), 128);
-    assert_eq!(pgetevents(ctx.0, &no_mask), Ok(vec![]));
+    // The size is only checked when there is a mask to install (set_user_sigmask returns
+    // early for a null mask): any size goes with a null one.
+    for size in [0, 4, 128, usize::MAX] {
+        let no_mask = __aio_sigset::with_size(null(), size);
+        assert_eq!(
+            pgetevents(ctx.0, &no_mask),
+            Ok(vec![]),
+            "null mask, sigsetsize {size}"
+        );
+    }
     assert_eq!(pgetevents(ctx.0, null()), Ok(vec![]));
 
     let sig = __aio_sigset::new(&mask);
