@@ -1,6 +1,6 @@
 //! What comes back: one [`Completion`] per operation, and the outcome of a cancel.
 
-use crate::fd::Fd;
+use rustix::fd::OwnedFd;
 use crate::op::{Bufs, OpKind};
 use rustix::event::PollFlags;
 use rustix::io::Errno;
@@ -11,8 +11,10 @@ use rustix::io::Errno;
 /// itself when `io_submit` rejected the operation (its error is then in [`result`](Self::result)
 /// just the same) or it was cancelled before being submitted (`ECANCELED`).
 ///
-/// It also carries the operation's descriptor ([`take_fd`](Self::take_fd)): an owned `File`
-/// given to the operation is closed when the completion is dropped, unless taken back.
+/// A descriptor given to the operation by value (a `File`, `OwnedFd`, socket) comes back with
+/// it ([`take_fd`](Self::take_fd)), and is closed when the completion is dropped unless taken.
+/// The other forms are released as the completion is handed back: an `Arc` share is dropped, a
+/// [`Fixed`](crate::Fixed) registration is no longer named by the operation.
 #[must_use = "a completion carries the operation's result and buffers"]
 pub struct Completion<B> {
     pub(crate) kind: OpKind,
@@ -20,7 +22,7 @@ pub struct Completion<B> {
     pub(crate) res: i64,
     pub(crate) cancelled: bool,
     pub(crate) bufs: Bufs<B>,
-    pub(crate) fd: Option<Fd>,
+    pub(crate) fd: Option<OwnedFd>,
 }
 
 impl<B> Completion<B> {
@@ -98,16 +100,16 @@ impl<B> Completion<B> {
         self.take_buf()
     }
 
-    /// The descriptor the operation held (`None` if already taken): an owned `File` comes back
-    /// with [`Fd::into_owned`], an `Arc` with [`Fd::into_shared`]. Dropping it closes an owned
-    /// descriptor.
+    /// The descriptor given to the operation by value (`None` for the other forms, or if
+    /// already taken); `File::from(fd)` makes it a file again.
     #[inline]
-    pub fn take_fd(&mut self) -> Option<Fd> {
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
         self.fd.take()
     }
 
-    /// Everything the operation owned: its descriptor (`None` if taken) and its buffers.
-    pub fn into_parts(self) -> (Option<Fd>, Bufs<B>) {
+    /// Everything the operation owned: the descriptor it was given by value (see
+    /// [`take_fd`](Self::take_fd)) and its buffers.
+    pub fn into_parts(self) -> (Option<OwnedFd>, Bufs<B>) {
         (self.fd, self.bufs)
     }
 }

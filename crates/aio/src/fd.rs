@@ -65,6 +65,7 @@ pub(crate) enum Hold {
 
 impl Fd {
     /// The descriptor number, or `None` for a [`Fixed`] (whose number only its context knows).
+    #[inline]
     pub fn as_raw_fd(&self) -> Option<RawFd> {
         match &self.0 {
             Hold::Owned(fd) => Some(fd.as_raw_fd()),

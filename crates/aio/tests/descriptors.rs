@@ -187,7 +187,7 @@ fn a_file_given_by_value_comes_back_open_with_the_completion() {
     ctx.wait(1, None).unwrap();
     let mut done = ctx.completions().next().unwrap();
     assert_eq!(done.result(), Ok(2));
-    let owned: OwnedFd = done.take_fd().unwrap().into_owned().unwrap();
+    let owned: OwnedFd = done.take_fd().unwrap();
     let again = File::from(owned);
     again.write_all_at(b"34", 2).unwrap();
     assert_eq!(contents(&a_view), b"1234....");

@@ -2,15 +2,16 @@
 //! closed only once no operation names them.
 
 use crate::error::Error;
-use crate::fd::{Fd, Fixed, Hold};
+use crate::fd::{Fd, Fixed};
 use rustix::fd::RawFd;
 
 struct Entry {
+    /// Bumped when the entry is unregistered, so that older [`Fixed`] names stop matching: a
+    /// `Fixed` is live exactly when its generation equals its entry's.
+    generation: u64,
+    raw: RawFd,
     /// `None` when the entry is free.
     hold: Option<Fd>,
-    raw: RawFd,
-    /// Bumped when the entry is unregistered, so that older [`Fixed`] names stop matching.
-    generation: u64,
     /// Operations pushed with this descriptor whose completions are not yet handed back.
     users: u32,
     /// Unregistered while in use: closed when `users` drops to 0; refused to new operations.
@@ -63,19 +64,12 @@ impl Files {
         })
     }
 
-    fn live(&self, context: u64, fixed: Fixed) -> Option<&Entry> {
-        let entry = self.entries.get(fixed.index as usize)?;
-        (fixed.context == context
-            && entry.generation == fixed.generation
-            && entry.hold.is_some()
-            && !entry.closing)
-            .then_some(entry)
-    }
-
     /// The descriptor number of `fixed`, if it names a live registration of this context.
+    /// (Unregistering bumps the generation, so a free or closing entry never matches.)
     #[inline]
     pub(super) fn resolve(&self, context: u64, fixed: Fixed) -> Option<RawFd> {
-        self.live(context, fixed).map(|entry| entry.raw)
+        let entry = self.entries.get(fixed.index as usize)?;
+        (fixed.context == context && entry.generation == fixed.generation).then_some(entry.raw)
     }
 
     /// One more operation names entry `index` (resolved just before).
@@ -97,7 +91,7 @@ impl Files {
     }
 
     pub(super) fn unregister(&mut self, context: u64, fixed: Fixed) -> Result<Option<Fd>, Error> {
-        if self.live(context, fixed).is_none() {
+        if self.resolve(context, fixed).is_none() {
             return Err(Error::NotRegistered);
         }
         let entry = &mut self.entries[fixed.index as usize];
@@ -113,16 +107,5 @@ impl Files {
     /// Registered descriptors (including those waiting for their operations to close).
     pub(super) fn len(&self) -> usize {
         self.entries.iter().filter(|e| e.hold.is_some()).count()
-    }
-}
-
-impl Hold {
-    /// The registered entry a held descriptor names, if it is a [`Fixed`].
-    #[inline]
-    pub(crate) fn fixed_index(&self) -> Option<u32> {
-        match self {
-            Hold::Fixed(fixed) => Some(fixed.index),
-            _ => None,
-        }
     }
 }

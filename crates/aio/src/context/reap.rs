@@ -6,6 +6,7 @@ use super::slots::State;
 use crate::buf::IoBuf;
 use crate::completion::Completion;
 use crate::error::Error;
+use crate::fd::{Fd, Hold};
 use crate::op::{Bufs, OpKind};
 use aio_abi::{__aio_sigset, __kernel_timespec, kernel_sigset_t};
 use rustix::io::Errno;
@@ -175,10 +176,16 @@ impl<B: IoBuf> Context<B> {
             || (slot.cancel_requested
                 && (res == -i64::from(Errno::CANCELED.raw_os_error())
                     || (slot.kind == OpKind::Poll && res == 0)));
-        let fd = slot.fd.take();
-        if let Some(entry) = fd.as_ref().and_then(|fd| fd.0.fixed_index()) {
-            self.files.release(entry);
-        }
+        // The descriptor: an owned one goes back with the completion, a registered one is
+        // released, a shared one dropped.
+        let fd = match slot.fd.take() {
+            Some(Fd(Hold::Owned(fd))) => Some(fd),
+            Some(Fd(Hold::Fixed(fixed))) => {
+                self.files.release(fixed.index);
+                None
+            }
+            _ => None,
+        };
         let completion = Completion {
             kind: slot.kind,
             user_data: slot.user_data,
