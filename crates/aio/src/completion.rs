@@ -1,8 +1,8 @@
 //! What comes back: one [`Completion`] per operation, and the outcome of a cancel.
 
-use rustix::fd::OwnedFd;
 use crate::op::{Bufs, OpKind};
 use rustix::event::PollFlags;
+use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 
 /// The result of one operation, with the buffers it owned handed back.
