@@ -34,7 +34,7 @@ const EVENTS: u32 = 1024;
 const BUFFERED: usize = 10;
 const BUFFERED_SIZE_MAX: usize = 128 << 20;
 const DIRECT_READS: usize = 8;
-const DIRECT_SIZE: usize = 8 << 20;
+const DIRECT_SIZE_MAX: usize = 8 << 20;
 /// How long the child may take, from spawn to exit, before it counts as hung.
 const CHILD_DEADLINE: Duration = Duration::from_secs(120);
 /// The line the child prints with the `aio-nr` it saw while holding its context.
@@ -135,26 +135,6 @@ unsafe fn submit_all(ctx: aio_context_t, cbs: &mut [iocb], what: &str) {
     assert_eq!(n, Ok(list.len()), "io_submit of {what}");
 }
 
-/// `MemAvailable` (or `MemFree`) in bytes.
-fn mem_available() -> u64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
-    ["MemAvailable:", "MemFree:"]
-        .iter()
-        .find_map(|name| {
-            meminfo.lines().find_map(|line| {
-                let kib: u64 = line
-                    .strip_prefix(name)?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()?;
-                Some(kib * 1024)
-            })
-        })
-        .expect("MemAvailable or MemFree in /proc/meminfo")
-}
-
 /// The completed events waiting in the ring at `ctx`, if the ring is readable.
 fn events_in_ring(ctx: aio_context_t) -> Option<u32> {
     if common::aio_rings_mapped("self") == 0 {
@@ -187,7 +167,7 @@ fn child() -> ! {
 
     // 14.t: one large buffer, written and read back ten times, each its own io_submit. Buffered
     // file I/O runs inside io_submit: ten completed, unreaped events.
-    let cap = usize::try_from(mem_available() / 8).unwrap_or(usize::MAX);
+    let cap = usize::try_from(common::mem_available() / 8).unwrap_or(usize::MAX);
     let size = BUFFERED_SIZE_MAX.min(cap) & !0xfff;
     let temp = common::TempFile::new("child-exit");
     let file = temp.create_rw();
@@ -224,22 +204,28 @@ fn child() -> ! {
     unsafe { submit_all(ctx, &mut poll, "a poll on an empty pipe") };
 
     // Direct reads, really in flight on a disk.
-    let len = DIRECT_READS * DIRECT_SIZE;
+    // 8 MiB each, or what a raw ramdisk (booted test kernels) holds, in whole MiB.
+    let room =
+        common::direct_room().map_or(usize::MAX, |r| usize::try_from(r).unwrap_or(usize::MAX));
+    let direct_size = DIRECT_SIZE_MAX
+        .min(room / DIRECT_READS & !((1 << 20) - 1))
+        .max(1 << 20);
+    let len = DIRECT_READS * direct_size;
     let direct = common::direct_or_skip(TEST, len as u64, true);
     let mut direct_bufs = Vec::new();
     let mut direct_cbs = Vec::new();
     match &direct {
         Some(direct) => {
-            direct.fill(DIRECT_SIZE, DIRECT_READS, |i| i as u8);
+            direct.fill(direct_size, DIRECT_READS, |i| i as u8);
             for i in 0..DIRECT_READS {
-                let mut b = aio::AlignedBuf::new(DIRECT_SIZE, direct.align).expect("buffer");
-                let offset = direct.base + (i * DIRECT_SIZE) as u64;
+                let mut b = aio::AlignedBuf::new(direct_size, direct.align).expect("buffer");
+                let offset = direct.base + (i * direct_size) as u64;
                 let fd = direct.file.as_raw_fd();
                 direct_cbs.push(rw(
                     IOCB_CMD_PREAD,
                     fd,
                     b.as_mut_ptr(),
-                    DIRECT_SIZE,
+                    direct_size,
                     offset,
                     200,
                 ));
@@ -249,7 +235,7 @@ fn child() -> ! {
             unsafe { submit_all(ctx, &mut direct_cbs, "the direct reads") };
             println!(
                 "child: {DIRECT_READS} direct reads of {} MiB submitted on {}",
-                DIRECT_SIZE >> 20,
+                direct_size >> 20,
                 direct.what
             );
         }

@@ -26,25 +26,10 @@ const PATIENCE: Option<Duration> = Some(Duration::from_secs(300));
 /// The unit of the data pattern.
 const BLOCK: usize = 4096;
 
-/// `MemAvailable` (Linux 3.14; else `MemFree`) from `/proc/meminfo`, in bytes.
-fn mem_available() -> u64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
-    let field = |name: &str| {
-        meminfo.lines().find_map(|line| {
-            let rest = line.strip_prefix(name)?;
-            let kib: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
-            Some(kib * 1024)
-        })
-    };
-    field("MemAvailable:")
-        .or_else(|| field("MemFree:"))
-        .expect("MemAvailable or MemFree in /proc/meminfo")
-}
-
 /// The transfer size: min([`LIBAIO_SIZE`], MemAvailable / 8), in whole MiB (at least one), a
 /// multiple of `align`.
 fn transfer_size(test: &str, align: usize) -> usize {
-    let available = mem_available();
+    let available = common::mem_available();
     let cap = usize::try_from(available / 8).unwrap_or(usize::MAX);
     let size = LIBAIO_SIZE.min(cap) & !((1 << 20) - 1);
     let size = size.max(1 << 20);
@@ -155,8 +140,16 @@ fn huge_direct_write_and_read() {
     let Some(mut ctx) = context_or_skip::<AlignedBuf>(TEST, Context::builder().depth(1)) else {
         return;
     };
-    // Size the target from the memory first; the alignment is only known once it is open.
-    let size = transfer_size(TEST, BLOCK);
+    // Size the target from the memory first (and what a raw ramdisk holds); the alignment is
+    // only known once it is open.
+    let mut size = transfer_size(TEST, BLOCK);
+    if let Some(room) = common::direct_room() {
+        let room = usize::try_from(room).unwrap_or(usize::MAX) & !((1 << 20) - 1);
+        if room < size {
+            println!("{TEST}: {} MiB: what the block device holds", room >> 20);
+            size = room;
+        }
+    }
     let Some(direct) = common::direct_or_skip(TEST, size as u64, true) else {
         return;
     };

@@ -429,10 +429,32 @@ fn kernel_has_aio() -> bool {
     true
 }
 
+/// The generator's seed: `AIO_TEST_MODEL_SEED`, else the clock. Never the OS's randomness:
+/// `getrandom` blocks in a freshly booted test kernel without an entropy source (x86 guests
+/// under qemu), which would hang the test. Printed, so that a failure can be replayed.
+fn seed() -> u64 {
+    let seed = std::env::var("AIO_TEST_MODEL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    println!("model: AIO_TEST_MODEL_SEED={seed}");
+    seed
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("AIO_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        cases: std::env::var("AIO_TEST_MODEL_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed()),
         max_shrink_iters: 2000,
+        // Shrinking re-runs cases that may wait: bound it in time too.
+        max_shrink_time: 60_000,
         // Failures print their minimal case; nothing is written into the source tree.
         failure_persistence: None,
         ..ProptestConfig::default()

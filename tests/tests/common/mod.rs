@@ -393,3 +393,35 @@ pub fn run_scenario_in_child(test: &str, name: &str) {
         "the child did not run scenario {name} to its end (wrong test name {test}?)"
     );
 }
+
+/// `MemAvailable` (Linux 3.14; else `MemFree`) from `/proc/meminfo`, in bytes.
+pub fn mem_available() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
+    ["MemAvailable:", "MemFree:"]
+        .iter()
+        .find_map(|name| {
+            meminfo.lines().find_map(|line| {
+                let kib: u64 = line
+                    .strip_prefix(name)?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some(kib * 1024)
+            })
+        })
+        .expect("MemAvailable or MemFree in /proc/meminfo")
+}
+
+/// How many bytes [`direct_or_skip`] can still hand out in this process when the target is the
+/// raw block device of `AIO_TEST_BLOCK_DEV` (a small `brd` ramdisk in booted test kernels);
+/// `None` when the target is a file, which grows as needed.
+pub fn direct_room() -> Option<u64> {
+    if std::env::var_os(DIRECT_DIR_VAR).is_some() {
+        return None;
+    }
+    let dev = std::env::var_os(BLOCK_DEV_VAR)?;
+    let size = File::open(&dev).ok()?.seek(SeekFrom::End(0)).ok()?;
+    Some(size.saturating_sub(BLOCK_DEV_NEXT.load(Ordering::Relaxed)))
+}
