@@ -29,6 +29,10 @@ fn fork_child_cannot_touch_the_parents_eventfd() {
 }
 
 fn in_child(mut ctx: Context, queued: aio::OpId) {
+    assert!(
+        ctx.eventfd().is_none(),
+        "no eventfd to register with epoll in the child"
+    );
     assert_eq!(ctx.take_eventfd_count(), Err(Error::Forked), "eventfd read");
     assert_eq!(
         ctx.cancel(queued),
@@ -81,6 +85,7 @@ fn scenario() {
         "the child failed (wait status {status:#x})"
     );
 
+    assert!(ctx.eventfd().is_some());
     // Exactly the parent's one completion so far: the child neither read nor added to it.
     assert_eq!(ctx.take_eventfd_count(), Ok(1), "after the child");
     assert_eq!(ctx.cancel(queued), Ok(CancelOutcome::Unsubmitted));

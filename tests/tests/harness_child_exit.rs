@@ -208,7 +208,7 @@ fn child() -> ! {
     let room =
         common::direct_room().map_or(usize::MAX, |r| usize::try_from(r).unwrap_or(usize::MAX));
     let direct_size = DIRECT_SIZE_MAX
-        .min(room / DIRECT_READS & !((1 << 20) - 1))
+        .min((room / DIRECT_READS) & !((1 << 20) - 1))
         .max(1 << 20);
     let len = DIRECT_READS * direct_size;
     let direct = common::direct_or_skip(TEST, len as u64, true);

@@ -1,5 +1,7 @@
 //! `io_setup` answering `EPERM`, as it does under a seccomp policy that forbids native AIO:
-//! the safe crate reports [`Error::NotPermitted`], whose message names the likely cause.
+//! the safe crate reports [`Error::NotPermitted`], whose message names the likely cause. And
+//! `statx` answering `EPERM` (older container profiles): `dio_alignment` still answers, from
+//! `fstat`.
 //!
 //! The filter is installed on one thread only (no `SECCOMP_FILTER_FLAG_TSYNC`), which ends
 //! with the test, so the rest of the process keeps AIO.
@@ -8,8 +10,9 @@ mod common;
 
 use aio::{Context, Error};
 
-/// Installs, on the calling thread, a seccomp filter that answers `EPERM` to `io_setup`.
-fn forbid_io_setup(nr: u32) -> std::io::Result<()> {
+/// Installs, on the calling thread, a seccomp filter that answers `EPERM` to the system calls
+/// numbered `forbidden`.
+fn forbid(forbidden: &[u32]) -> std::io::Result<()> {
     use libc::{
         BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W, SECCOMP_RET_ALLOW,
         SECCOMP_RET_ERRNO, sock_filter, sock_fprog,
@@ -26,13 +29,17 @@ fn forbid_io_setup(nr: u32) -> std::io::Result<()> {
         jf,
         k,
     };
-    let mut program = [
-        // Load seccomp_data.nr (offset 0).
-        stmt(BPF_LD | BPF_W | BPF_ABS, 0),
-        jump(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-        stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | libc::EPERM as u32),
-        stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    ];
+    // Load seccomp_data.nr (offset 0); each forbidden number jumps to the EPERM return.
+    let mut program = vec![stmt(BPF_LD | BPF_W | BPF_ABS, 0)];
+    let n = forbidden.len() as u8;
+    for (i, &nr) in forbidden.iter().enumerate() {
+        program.push(jump(BPF_JMP | BPF_JEQ | BPF_K, nr, n - i as u8, 0));
+    }
+    program.push(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    program.push(stmt(
+        BPF_RET | BPF_K,
+        SECCOMP_RET_ERRNO | libc::EPERM as u32,
+    ));
     let prog = sock_fprog {
         len: program.len() as u16,
         filter: program.as_mut_ptr(),
@@ -62,19 +69,22 @@ fn io_setup_under_a_seccomp_filter_is_not_permitted() {
     if !common::aio_or_skip(TEST) {
         return;
     }
-    let nr = aio_sys::NR
+    let io_setup = aio_sys::NR
         .io_setup
         .expect("io_setup exists where AIO works") as u32;
+    let statx = linux_raw_sys::general::__NR_statx;
     let outcome = std::thread::spawn(move || {
-        if let Err(e) = forbid_io_setup(nr) {
+        if let Err(e) = forbid(&[io_setup, statx]) {
             return Err(format!("seccomp filter refused: {e}"));
         }
-        Ok(Context::<Vec<u8>>::new(4).map(drop))
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        let alignment = aio::dio_alignment(&file);
+        Ok((Context::<Vec<u8>>::new(4).map(drop), alignment))
     })
     .join()
     .unwrap();
-    let built = match outcome {
-        Ok(built) => built,
+    let (built, alignment) = match outcome {
+        Ok(both) => both,
         Err(why) => {
             println!(
                 "SKIPPED: {TEST}: the kernel has no seccomp filters (CONFIG_SECCOMP_FILTER): {why}"
@@ -90,6 +100,10 @@ fn io_setup_under_a_seccomp_filter_is_not_permitted() {
         message.contains("EPERM") && message.contains("seccomp"),
         "{message}"
     );
+    // statx forbidden: the alignment comes from fstat and the default.
+    let alignment = alignment.expect("dio_alignment without statx");
+    assert_eq!(alignment.source, aio::DioSource::Default, "{alignment:?}");
+    assert_eq!(alignment.memory, aio::DEFAULT_DIO_ALIGN);
     // The rest of the process is not filtered.
     assert!(Context::<Vec<u8>>::new(4).is_ok());
 }

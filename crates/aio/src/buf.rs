@@ -123,7 +123,8 @@ impl AlignedBuf {
     /// Allocates `len` zeroed bytes aligned to `align` (a power of two).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] if `align` is not a power of two or the size overflows.
+    /// [`Error::InvalidInput`] if `align` is not a power of two or the size overflows;
+    /// [`Error::OutOfMemory`] if the allocation fails.
     pub fn new(len: usize, align: usize) -> Result<Self, Error> {
         let layout = Layout::from_size_align(len, align).map_err(|_| {
             Error::InvalidInput("AlignedBuf: align must be a power of two and len fit isize")
@@ -136,7 +137,12 @@ impl AlignedBuf {
             let raw = unsafe { alloc_zeroed(layout) };
             match NonNull::new(raw) {
                 Some(ptr) => ptr,
-                None => std::alloc::handle_alloc_error(layout),
+                None => {
+                    return Err(Error::OutOfMemory {
+                        what: "AlignedBuf",
+                        bytes: len,
+                    });
+                }
             }
         };
         Ok(Self { ptr, len, align })
@@ -179,7 +185,14 @@ impl DerefMut for AlignedBuf {
 
 impl Clone for AlignedBuf {
     fn clone(&self) -> Self {
-        let mut copy = Self::new(self.len, self.align).expect("same layout as self");
+        let mut copy = match Self::new(self.len, self.align) {
+            Ok(copy) => copy,
+            // Like every std collection's `clone`: the layout is self's, so only memory can
+            // be missing.
+            Err(_) => std::alloc::handle_alloc_error(
+                Layout::from_size_align(self.len, self.align).expect("self's layout"),
+            ),
+        };
         copy.copy_from_slice(self);
         copy
     }

@@ -100,6 +100,11 @@ impl<B> Completion<B> {
         self.take_buf()
     }
 
+    /// The buffers of a readv or writev, consuming the completion.
+    pub fn into_bufs(mut self) -> Option<Vec<B>> {
+        self.take_bufs()
+    }
+
     /// The descriptor given to the operation by value (`None` for the other forms, or if
     /// already taken); `File::from(fd)` makes it a file again.
     #[inline]
@@ -142,9 +147,11 @@ pub enum CancelOutcome {
     /// Cancellation started (`EINPROGRESS`, current kernels): the completion, marked cancelled,
     /// arrives through the ring like any other.
     InProgress,
-    /// The kernel cannot cancel it: it already completed, or its kind is not cancellable
-    /// (`EINVAL`). Its completion arrives normally.
+    /// The kernel cannot cancel it: it already completed (in the kernel, or collected and
+    /// waiting to be handed back), or its kind is not cancellable (`EINVAL`). Its completion
+    /// arrives normally.
     NotCancellable,
-    /// No such operation in flight: its completion was already handed back.
+    /// No such operation: its completion was already handed back, or the id belongs to another
+    /// context.
     NotFound,
 }

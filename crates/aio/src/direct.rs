@@ -1,8 +1,9 @@
 //! What `O_DIRECT` needs of buffers and offsets for a given file.
 
 use crate::Error;
-use rustix::fd::AsFd;
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{AtFlags, FileType, StatxFlags, ioctl_blksszget, statx};
+use rustix::io::Errno;
 
 /// The alignment assumed when the kernel cannot tell: 4096 bytes, which satisfies every common
 /// block size and page size.
@@ -33,21 +34,28 @@ pub struct DioAlignment {
 /// Reports the alignment `O_DIRECT` needs on `fd`.
 ///
 /// Asks `statx` for `STATX_DIOALIGN` (6.1+); for a block device without it, uses the logical
-/// block size; otherwise returns [`DEFAULT_DIO_ALIGN`]. Misaligned direct I/O completes with
-/// `EINVAL`.
+/// block size; otherwise returns [`DEFAULT_DIO_ALIGN`]. Where `statx` itself is missing (Linux
+/// before 4.11) or forbidden (older container seccomp profiles), `fstat` tells block devices
+/// apart instead. Misaligned direct I/O completes with `EINVAL`.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when the file system reports that it does not support direct I/O on
 /// this file (`STATX_DIOALIGN` answered with zeros); [`Error::Os`] if `statx` fails outright.
 pub fn dio_alignment(fd: impl AsFd) -> Result<DioAlignment, Error> {
     let fd = fd.as_fd();
-    let st = statx(
+    let st = match statx(
         fd,
         "",
         AtFlags::EMPTY_PATH,
         StatxFlags::DIOALIGN | StatxFlags::TYPE,
-    )
-    .map_err(|errno| Error::from_call("statx", errno))?;
+    ) {
+        Ok(st) => st,
+        Err(Errno::NOSYS | Errno::PERM) => {
+            let st = rustix::fs::fstat(fd).map_err(|errno| Error::from_call("fstat", errno))?;
+            return Ok(fallback(fd, FileType::from_raw_mode(st.st_mode as _)));
+        }
+        Err(errno) => return Err(Error::from_call("statx", errno)),
+    };
     if st.stx_mask & StatxFlags::DIOALIGN.bits() != 0 {
         if st.stx_dio_mem_align == 0 || st.stx_dio_offset_align == 0 {
             return Err(Error::InvalidInput(
@@ -60,18 +68,26 @@ pub fn dio_alignment(fd: impl AsFd) -> Result<DioAlignment, Error> {
             source: DioSource::Statx,
         });
     }
-    if FileType::from_raw_mode(u32::from(st.stx_mode)) == FileType::BlockDevice {
+    Ok(fallback(
+        fd,
+        FileType::from_raw_mode(u32::from(st.stx_mode)),
+    ))
+}
+
+/// Without `STATX_DIOALIGN`: a block device's logical block size, else the default.
+fn fallback(fd: BorrowedFd<'_>, file_type: FileType) -> DioAlignment {
+    if file_type == FileType::BlockDevice {
         if let Ok(size) = ioctl_blksszget(fd) {
-            return Ok(DioAlignment {
+            return DioAlignment {
                 memory: size,
                 offset: size,
                 source: DioSource::BlockDevice,
-            });
+            };
         }
     }
-    Ok(DioAlignment {
+    DioAlignment {
         memory: DEFAULT_DIO_ALIGN,
         offset: DEFAULT_DIO_ALIGN,
         source: DioSource::Default,
-    })
+    }
 }

@@ -24,7 +24,7 @@ pub enum Error {
         /// `/proc/sys/fs/aio-max-nr` at the time (the limit), if readable.
         aio_max_nr: Option<u64>,
     },
-    /// `io_setup` answered `EPERM`: native AIO is forbidden to this process, almost always by a
+    /// An AIO call (`io_setup`, usually) answered `EPERM`: native AIO is forbidden to this process, almost always by a
     /// sandbox or seccomp policy (a container runtime's profile, systemd's
     /// `SystemCallFilter=`, Android's app filter, a browser-style sandbox).
     NotPermitted {
@@ -85,12 +85,13 @@ impl Error {
         }
     }
 
-    /// Maps a system call error, turning `ENOSYS` into [`Error::Unsupported`] and `EPERM` into
-    /// [`Error::NotPermitted`].
+    /// Maps a system call error. For the AIO calls (`io_*`), `ENOSYS` becomes
+    /// [`Error::Unsupported`] and `EPERM` [`Error::NotPermitted`]; other calls keep their errno
+    /// in [`Error::Os`], so that their message does not blame native AIO.
     pub(crate) fn from_call(call: &'static str, errno: Errno) -> Self {
         match errno {
-            Errno::NOSYS => Self::Unsupported { call },
-            Errno::PERM => Self::NotPermitted { call },
+            Errno::NOSYS if call.starts_with("io_") => Self::Unsupported { call },
+            Errno::PERM if call.starts_with("io_") => Self::NotPermitted { call },
             errno => Self::Os { call, errno },
         }
     }

@@ -1,34 +1,6 @@
 //! The descriptor an operation acts on, held open by the operation until its completion.
 //!
-//! # The descriptor model
-//!
-//! The kernel reads an operation's descriptor number when `io_submit` takes it (and an emulated
-//! or queued operation needs it even later). If the caller could close the descriptor between
-//! [`push`](crate::Context::push) and that moment, the number could be reused by another
-//! `open`, and the operation would read or write **the other file**. So an operation never
-//! borrows its descriptor: it **holds** it, in one of these forms, from construction until its
-//! [`Completion`](crate::Completion) is handed back:
-//!
-//! | form | per-operation cost | when |
-//! |---|---|---|
-//! | [`Fixed`], from [`Context::register`](crate::Context::register) | none (an index) | files used by many operations: the context owns them, like io_uring's registered files |
-//! | `Arc<T>` (`T: AsFd`, e.g. `Arc<File>`) | one atomic increment and decrement | descriptors shared with other code or other contexts |
-//! | `File`, `OwnedFd`, sockets by value | none | one-off operations; the completion gives the descriptor back ([`Completion::take_fd`](crate::Completion::take_fd)) |
-//! | `BorrowedFd<'static>` | none | descriptors that live for the whole program |
-//!
-//! A plain borrow (`&File`) is **not** accepted, because nothing would stop the caller from
-//! closing the file while the operation is queued:
-//!
-//! ```compile_fail
-//! # use aio::Op;
-//! let file = std::fs::File::open("/dev/null").unwrap();
-//! let op: Op<Vec<u8>> = Op::read(&file, vec![0; 16], 0); // error: `&File` is not an `aio::Fd`
-//! drop(file);
-//! ```
-//!
-//! A registered descriptor stays open while any operation names it:
-//! [`Context::unregister`](crate::Context::unregister) gives it back at once when none does, and
-//! otherwise closes it when the last such operation's completion is handed back.
+//! See [`Fd`] for the descriptor model.
 
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::fmt;
@@ -49,11 +21,39 @@ pub struct Fixed {
 }
 
 /// What an operation acts on: a descriptor the operation keeps open until its completion is
-/// handed back (see the [module docs](crate#descriptors-operations-hold-what-they-act-on)).
+/// handed back.
 ///
-/// Made with `From`/`Into` from a [`Fixed`], an `Arc<T>` of any `T: AsFd`, an owned `File`,
-/// `OwnedFd`, `TcpStream`, `TcpListener`, `UdpSocket`, `UnixStream`, `UnixListener`,
-/// `UnixDatagram`, `ChildStdin`/`ChildStdout`/`ChildStderr`, or a `BorrowedFd<'static>`.
+/// The kernel reads an operation's descriptor number when `io_submit` takes it (and an emulated
+/// or queued operation needs it even later). If the caller could close the descriptor between
+/// [`push`](crate::Context::push) and that moment, the number could be reused by another
+/// `open`, and the operation would read or write **the other file**. So an operation never
+/// borrows its descriptor: it **holds** it, in one of these forms, from construction until its
+/// [`Completion`](crate::Completion) is handed back:
+///
+/// | form | per-operation cost | when |
+/// |---|---|---|
+/// | [`Fixed`], from [`Context::register`](crate::Context::register) | none (an index) | files used by many operations: the context owns them, like io_uring's registered files |
+/// | `Arc<T>` (`T:` [`StableFd`], e.g. `Arc<File>`) | one atomic increment and decrement | descriptors shared with other code or other contexts |
+/// | `File`, `OwnedFd`, sockets by value | none | one-off operations; the completion gives the descriptor back ([`Completion::take_fd`](crate::Completion::take_fd)) |
+/// | `BorrowedFd<'static>` | none | descriptors that live for the whole program |
+///
+/// A plain borrow (`&File`) is **not** accepted, because nothing would stop the caller from
+/// closing the file while the operation is queued:
+///
+/// ```compile_fail,E0277
+/// # use aio::Op;
+/// let file = std::fs::File::open("/dev/null").unwrap();
+/// let op: Op<Vec<u8>> = Op::read(&file, vec![0; 16], 0); // error: `&File` is not an `aio::Fd`
+/// drop(file);
+/// ```
+///
+/// A registered descriptor stays open while any operation names it:
+/// [`Context::unregister`](crate::Context::unregister) gives it back at once when none does, and
+/// otherwise closes it when the last such operation's completion is handed back.
+///
+/// Made with `From`/`Into` from a [`Fixed`], an `Arc<T>` of a [`StableFd`] type (`File`,
+/// `OwnedFd`, the std sockets and child pipes), the same types by value, or a
+/// `BorrowedFd<'static>`.
 pub struct Fd(pub(crate) Hold);
 
 pub(crate) enum Hold {
@@ -122,7 +122,19 @@ impl From<Fixed> for Fd {
     }
 }
 
-impl<T: AsFd + Send + Sync + 'static> From<Arc<T>> for Fd {
+/// A type whose descriptor stays the same, and open, for as long as the value lives: what lets
+/// an operation hold an `Arc<T>` and use the number it read once.
+///
+/// `AsFd` alone does not promise this: its borrow ends with the call, and a type with interior
+/// mutability could close or replace its descriptor afterwards (a reconnecting socket wrapper,
+/// say), leaving a queued operation with a number that names something else.
+///
+/// # Safety
+/// For the whole life of a value, `as_fd` must return the same descriptor, and the value must
+/// keep it open until it is dropped.
+pub unsafe trait StableFd: AsFd + Send + Sync + 'static {}
+
+impl<T: StableFd> From<Arc<T>> for Fd {
     #[inline]
     fn from(shared: Arc<T>) -> Self {
         Self(Hold::Shared(shared))
@@ -143,7 +155,8 @@ impl From<OwnedFd> for Fd {
     }
 }
 
-/// Owned std types: the operation keeps them open, the completion gives them back as `OwnedFd`.
+/// Owned std types: by value, the operation keeps them open and the completion gives them back
+/// as `OwnedFd`; in an `Arc`, they never change their descriptor.
 macro_rules! owned_fd_types {
     ($($ty:ty),* $(,)?) => {$(
         impl From<$ty> for Fd {
@@ -152,8 +165,14 @@ macro_rules! owned_fd_types {
                 Self(Hold::Owned(OwnedFd::from(owned)))
             }
         }
+
+        // SAFETY: the std type owns one descriptor from creation to drop and never replaces it.
+        unsafe impl StableFd for $ty {}
     )*};
 }
+
+// SAFETY: an `OwnedFd` owns one descriptor from creation to drop.
+unsafe impl StableFd for OwnedFd {}
 
 owned_fd_types!(
     std::fs::File,

@@ -63,7 +63,7 @@
 //! - **Registered** ([`Context::register`] → [`Fixed`]): the context owns the file; operations
 //!   name it by index at no per-operation cost (like io_uring's registered files). Unregistering
 //!   while operations still name it defers the close until they complete.
-//! - **Shared** (`Arc<File>`, any `Arc<T: AsFd>`): one reference count per operation.
+//! - **Shared** (`Arc<File>`, any `Arc<T: StableFd>`): one reference count per operation.
 //! - **Owned** (`File`, `OwnedFd`, sockets by value): kept open by the operation, given back by
 //!   [`Completion::take_fd`].
 //!
@@ -110,7 +110,7 @@ pub use completion::{CancelOutcome, Completion};
 pub use context::{Builder, Completions, Context, Drain, MAX_EVENTS, OpId, PushError, Reap, Stats};
 pub use direct::{DEFAULT_DIO_ALIGN, DioAlignment, DioSource, dio_alignment};
 pub use error::Error;
-pub use fd::{Fd, Fixed};
+pub use fd::{Fd, Fixed, StableFd};
 pub use op::{Bufs, Op, OpKind};
 pub use rustix::event::PollFlags;
 pub use rustix::io::Errno;

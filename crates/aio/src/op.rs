@@ -4,6 +4,7 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::Fd;
 use aio_abi::{IOCB_FLAG_IOPRIO, IocbCmd, IoprioClass, RwFlags, iocb, ioprio_value};
 use rustix::event::PollFlags;
+use std::collections::TryReserveError;
 use std::fmt;
 
 /// Which kind of operation an [`Op`] or a [`Completion`](crate::Completion) is.
@@ -82,8 +83,8 @@ pub struct Op<B> {
     pub(crate) fill_iovecs: Option<FillIovecs<B>>,
 }
 
-/// Fills an iovec array from owned buffers.
-pub(crate) type FillIovecs<B> = fn(&mut [B], &mut Vec<IoVec>);
+/// Fills an iovec array from owned buffers; `Err` (nothing filled) when it cannot grow.
+pub(crate) type FillIovecs<B> = fn(&mut [B], &mut Vec<IoVec>) -> Result<(), TryReserveError>;
 
 /// `struct iovec` (`include/uapi/linux/uio.h`).
 #[repr(C)]
@@ -93,20 +94,30 @@ pub(crate) struct IoVec {
     pub(crate) len: usize,
 }
 
-fn fill_for_read<B: IoBufMut>(bufs: &mut [B], iovecs: &mut Vec<IoVec>) {
+fn fill_for_read<B: IoBufMut>(
+    bufs: &mut [B],
+    iovecs: &mut Vec<IoVec>,
+) -> Result<(), TryReserveError> {
     iovecs.clear();
+    iovecs.try_reserve(bufs.len())?;
     iovecs.extend(bufs.iter_mut().map(|b| IoVec {
         len: b.bytes_len(),
         base: b.stable_mut_ptr(),
     }));
+    Ok(())
 }
 
-fn fill_for_write<B: IoBuf>(bufs: &mut [B], iovecs: &mut Vec<IoVec>) {
+fn fill_for_write<B: IoBuf>(
+    bufs: &mut [B],
+    iovecs: &mut Vec<IoVec>,
+) -> Result<(), TryReserveError> {
     iovecs.clear();
+    iovecs.try_reserve(bufs.len())?;
     iovecs.extend(bufs.iter().map(|b| IoVec {
         base: b.stable_ptr().cast_mut(),
         len: b.bytes_len(),
     }));
+    Ok(())
 }
 
 impl<B> Op<B> {
@@ -236,8 +247,9 @@ impl<B: IoBufMut> Op<B> {
     }
 
     /// `preadv(2)` at `offset`, filling `bufs` in order (`IOCB_CMD_PREADV`). The iovec array
-    /// lives in the context, reused between operations. Blocks `io_submit` as [`read`](Self::read)
-    /// does.
+    /// lives in the context's slot, reused between operations (it grows at push when an
+    /// operation has more buffers than the slot held before). More than `UIO_MAXIOV` (1024)
+    /// buffers completes with `EINVAL`. Blocks `io_submit` as [`read`](Self::read) does.
     pub fn readv(fd: impl Into<Fd>, bufs: Vec<B>, offset: u64) -> Self {
         let mut op = Self::new(OpKind::Readv, fd, Bufs::Many(bufs));
         op.iocb.aio_offset = offset as i64;
@@ -258,7 +270,8 @@ impl<B: IoBuf> Op<B> {
         op
     }
 
-    /// `pwritev(2)` of `bufs`, in order, at `offset` (`IOCB_CMD_PWRITEV`).
+    /// `pwritev(2)` of `bufs`, in order, at `offset` (`IOCB_CMD_PWRITEV`). The iovec array is
+    /// kept as for [`readv`](Self::readv); more than 1024 buffers completes with `EINVAL`.
     pub fn writev(fd: impl Into<Fd>, bufs: Vec<B>, offset: u64) -> Self {
         let mut op = Self::new(OpKind::Writev, fd, Bufs::Many(bufs));
         op.iocb.aio_offset = offset as i64;

@@ -372,3 +372,80 @@ fn build_reports_memory_it_cannot_get_instead_of_aborting() {
     );
     assert!(err.to_string().contains("smaller depth"), "{err}");
 }
+
+/// A descriptor whose `Drop` panics, held by an operation through the last `Arc`.
+struct DropBomb(rustix::fd::OwnedFd);
+
+impl rustix::fd::AsFd for DropBomb {
+    fn as_fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+// SAFETY: the descriptor is owned from creation to drop and never replaced.
+unsafe impl aio::StableFd for DropBomb {}
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        panic!("boom (descriptor drop)");
+    }
+}
+
+#[test]
+fn a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot() {
+    let Some(mut ctx) = context::<Vec<u8>>("panic_hand_back", 1) else {
+        return;
+    };
+    for round in 0..3u64 {
+        let bomb = Arc::new(DropBomb(
+            rustix::fs::open(
+                "/dev/zero",
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .unwrap(),
+        ));
+        ctx.push(Op::read(bomb, vec![1; 8], 0).user_data(round))
+            .unwrap();
+        ctx.submit().unwrap();
+        ctx.wait(1, None).unwrap();
+        // The last Arc is dropped as the completion is handed back.
+        let handed = catch_unwind(AssertUnwindSafe(|| drop(ctx.completions().next())));
+        assert!(handed.is_err(), "the descriptor's panic propagates");
+        assert_eq!(ctx.owned(), 0, "round {round}: the slot is free again");
+    }
+}
+
+#[test]
+fn a_second_cancel_of_a_poll_in_progress_says_in_progress() {
+    let Some(mut ctx) = context::<Vec<u8>>("cancel_twice", 2) else {
+        return;
+    };
+    let (reader, _writer) = rustix::pipe::pipe().unwrap();
+    let id = ctx.push(Op::poll(reader, PollFlags::IN)).unwrap();
+    ctx.submit().unwrap();
+    assert_eq!(ctx.cancel(id).unwrap(), CancelOutcome::InProgress);
+    assert_eq!(ctx.cancel(id).unwrap(), CancelOutcome::InProgress);
+    let done: Vec<_> = ctx.drain().unwrap().collect();
+    assert_eq!(done.len(), 1);
+    assert!(done[0].is_cancelled());
+}
+
+#[test]
+fn aligned_buffers_report_memory_they_cannot_get() {
+    // The largest valid layout: more than any machine here has, on every target.
+    let huge = isize::MAX as usize & !4095;
+    match aio::AlignedBuf::new(huge, 4096) {
+        Err(Error::OutOfMemory { what, bytes }) => {
+            assert_eq!((what, bytes), ("AlignedBuf", huge));
+        }
+        // A 32-bit program under qemu-user on a big 64-bit host may really get 2 GiB.
+        Ok(buf) => println!("AlignedBuf::new({huge}) succeeded here: {buf:?}"),
+        Err(e) => panic!("AlignedBuf::new({huge}): {e}"),
+    }
+    // One byte more is not a layout at all: refused before the allocator is asked.
+    assert!(matches!(
+        aio::AlignedBuf::new(isize::MAX as usize, 4096),
+        Err(Error::InvalidInput(_))
+    ));
+}

@@ -123,9 +123,10 @@ impl Builder {
                     aio_nr: read_proc_number("/proc/sys/fs/aio-nr"),
                     aio_max_nr: read_proc_number("/proc/sys/fs/aio-max-nr"),
                 },
-                Errno::INVAL => Error::DepthLimit {
-                    requested: nr_events,
-                    limit: MAX_EVENTS,
+                // The kernel's ring: 32 bytes an event, doubled, in whole pages.
+                Errno::NOMEM => Error::OutOfMemory {
+                    what: "kernel AIO ring (io_setup)",
+                    bytes: (nr_events as usize).saturating_mul(2 * std::mem::size_of::<io_event>()),
                 },
                 errno => Error::from_call("io_setup", errno),
             });

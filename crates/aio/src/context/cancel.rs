@@ -38,6 +38,10 @@ impl<B: IoBuf> Context<B> {
                 self.complete_locally(id.index, Errno::CANCELED);
                 Ok(CancelOutcome::Unsubmitted)
             }
+            // Asked before: the kernel answers EINVAL to a second io_cancel.
+            State::InFlight if self.slots[id.index as usize].cancel_requested => {
+                Ok(CancelOutcome::InProgress)
+            }
             State::InFlight => self.cancel_in_flight(id.index),
         }
     }
@@ -95,6 +99,8 @@ impl<B: IoBuf> Context<B> {
     /// [`Error::Forked`] in a child process; [`Error::Os`] if `io_cancel` fails unexpectedly.
     pub fn drain(&mut self) -> Result<Drain<'_, B>, Error> {
         self.check_fork()?;
+        // The polls first: an error there leaves the queue as it was.
+        self.cancel_polls()?;
         // In push order; the list keeps its capacity, so nothing allocates later.
         let mut pending = std::mem::take(&mut self.pending);
         for &index in &pending {
@@ -103,6 +109,14 @@ impl<B: IoBuf> Context<B> {
         }
         pending.clear();
         self.pending = pending;
+        Ok(Drain {
+            ctx: self,
+            error: None,
+        })
+    }
+
+    /// `io_cancel` of every in-flight poll not yet asked to cancel.
+    fn cancel_polls(&mut self) -> Result<(), Error> {
         for index in 0..self.slots.len() as u32 {
             let slot = &self.slots[index as usize];
             if slot.state == State::InFlight && slot.kind == OpKind::Poll && !slot.cancel_requested
@@ -110,18 +124,65 @@ impl<B: IoBuf> Context<B> {
                 self.cancel_in_flight(index)?;
             }
         }
-        Ok(Drain { ctx: self })
+        Ok(())
+    }
+}
+
+impl<B> Context<B> {
+    /// For drop: cancels the in-flight polls and collects completions until nothing is in
+    /// flight (or the wait fails, which leaves the rest to io_destroy). Their results are
+    /// discarded with the context.
+    pub(super) fn settle(&mut self) {
+        // The same as `drain`, without handing anything back (no `IoBuf` bound here).
+        for index in 0..self.slots.len() as u32 {
+            let slot = &self.slots[index as usize];
+            if slot.state == State::InFlight && slot.kind == OpKind::Poll && !slot.cancel_requested
+            {
+                let mut result = io_event::default();
+                let iocb = &raw mut self.slots[index as usize].iocb;
+                // SAFETY: as in `cancel_in_flight`; the answer does not matter here, the event
+                // comes through the ring (or never, if the poll had completed already).
+                let _ = unsafe { aio_sys::io_cancel(self.ctx, iocb, &mut result) };
+            }
+        }
+        while self.in_flight > 0 {
+            let nr = self.in_flight.min(self.events.len());
+            // SAFETY: `events` has room for nr events; a null timeout waits without limit.
+            let got = unsafe {
+                aio_sys::io_getevents(
+                    self.ctx,
+                    1,
+                    nr as isize,
+                    self.events.as_mut_ptr(),
+                    std::ptr::null(),
+                )
+            };
+            match got {
+                Ok(n) => self.in_flight -= n.min(self.in_flight),
+                Err(Errno::INTR) => {}
+                Err(_) => return,
+            }
+        }
     }
 }
 
 /// Every remaining completion of a context; see [`Context::drain`].
 ///
 /// Waits (`io_getevents`, restarted after `EINTR`) while operations are in flight. Should the
-/// wait fail otherwise, which a live context does not do, the iterator ends early and the
-/// operations still in flight stay owned by the context ([`Context::in_flight`]).
+/// wait fail otherwise, which a live context does not do, the iterator ends early, says why in
+/// [`error`](Self::error), and the operations still in flight stay owned by the context
+/// ([`Context::in_flight`]).
 #[must_use = "iterators are lazy: nothing is drained until it is iterated"]
 pub struct Drain<'a, B: IoBuf> {
     ctx: &'a mut Context<B>,
+    error: Option<Error>,
+}
+
+impl<B: IoBuf> Drain<'_, B> {
+    /// Why the iterator ended before every operation completed, if it did.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
 }
 
 impl<B: IoBuf> Iterator for Drain<'_, B> {
@@ -132,7 +193,7 @@ impl<B: IoBuf> Iterator for Drain<'_, B> {
             if let Some(completion) = self.ctx.pop_ready() {
                 return Some(completion);
             }
-            if self.ctx.in_flight == 0 {
+            if self.ctx.in_flight == 0 || self.error.is_some() {
                 return None;
             }
             match self.ctx.wait(1, None) {
@@ -140,7 +201,7 @@ impl<B: IoBuf> Iterator for Drain<'_, B> {
                 Err(Error::Os {
                     errno: Errno::INTR, ..
                 }) => {}
-                Err(_) => return None,
+                Err(error) => self.error = Some(error),
             }
         }
     }
@@ -151,11 +212,14 @@ impl<B: IoBuf> Iterator for Drain<'_, B> {
     }
 }
 
+impl<B: IoBuf> std::iter::FusedIterator for Drain<'_, B> {}
+
 impl<B: IoBuf> fmt::Debug for Drain<'_, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain")
             .field("ready", &self.ctx.ready.len())
             .field("in_flight", &self.ctx.in_flight)
+            .field("error", &self.error)
             .finish()
     }
 }

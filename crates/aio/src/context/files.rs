@@ -21,7 +21,10 @@ struct Entry {
 #[derive(Default)]
 pub(super) struct Files {
     entries: Vec<Entry>,
+    /// Free entries; its capacity covers every entry, so releasing never allocates.
     free: Vec<u32>,
+    /// Entries holding a descriptor (registered, or unregistered but still named).
+    held: usize,
 }
 
 impl Files {
@@ -36,12 +39,16 @@ impl Files {
             None => {
                 let index = u32::try_from(self.entries.len())
                     .map_err(|_| Error::InvalidInput("register: 2^32 descriptors registered"))?;
-                self.entries
-                    .try_reserve(1)
-                    .map_err(|_| Error::OutOfMemory {
-                        what: "registered descriptor table",
-                        bytes: (self.entries.len() + 1) * std::mem::size_of::<Entry>(),
-                    })?;
+                let bytes = (self.entries.len() + 1) * std::mem::size_of::<Entry>();
+                let out_of_memory = |_| Error::OutOfMemory {
+                    what: "registered descriptor table",
+                    bytes,
+                };
+                self.entries.try_reserve(1).map_err(out_of_memory)?;
+                let room = self.entries.len() + 1;
+                self.free
+                    .try_reserve(room.saturating_sub(self.free.len()))
+                    .map_err(out_of_memory)?;
                 self.entries.push(Entry {
                     hold: None,
                     raw: -1,
@@ -57,6 +64,7 @@ impl Files {
         entry.raw = raw;
         entry.users = 0;
         entry.closing = false;
+        self.held += 1;
         Ok(Fixed {
             context,
             generation: entry.generation,
@@ -85,8 +93,12 @@ impl Files {
         entry.users -= 1;
         if entry.users == 0 && entry.closing {
             entry.closing = false;
-            drop(entry.hold.take());
+            let hold = entry.hold.take();
+            self.held -= 1;
+            // Bookkeeping first: dropping the descriptor may run user code (an `Arc<T>`'s last
+            // `Drop`), which may panic.
             self.free.push(index);
+            drop(hold);
         }
     }
 
@@ -100,12 +112,14 @@ impl Files {
             entry.closing = true;
             return Ok(None);
         }
+        let hold = entry.hold.take();
+        self.held -= 1;
         self.free.push(fixed.index);
-        Ok(entry.hold.take())
+        Ok(hold)
     }
 
     /// Registered descriptors (including those waiting for their operations to close).
     pub(super) fn len(&self) -> usize {
-        self.entries.iter().filter(|e| e.hold.is_some()).count()
+        self.held
     }
 }

@@ -81,6 +81,9 @@ pub struct Stats {
 ///
 /// `B` is the buffer type of every operation on this context (`Vec<u8>` by default); use an enum
 /// or a box to mix kinds.
+///
+/// Memory: [`BYTES_PER_SLOT`](Self::BYTES_PER_SLOT) per unit of depth, all allocated by
+/// [`build`](Builder::build).
 pub struct Context<B = Vec<u8>> {
     ctx: aio_context_t,
     /// Unique per context in this process: names the context in [`OpId`] and [`Fixed`].
@@ -186,7 +189,11 @@ impl<B> Context<B> {
 
     /// The eventfd signalled on every completion, if the context was built with one: register
     /// it with epoll or an async runtime, then [`reap`](Self::reap). Non-blocking, close-on-exec.
+    /// `None` in a child process after `fork`: the counter there is the parent's.
     pub fn eventfd(&self) -> Option<BorrowedFd<'_>> {
+        if self.fork_guard.forked() {
+            return None;
+        }
         self.eventfd.as_ref().map(|fd| fd.as_fd())
     }
 
@@ -290,6 +297,13 @@ impl<B> Drop for Context<B> {
             // A child's copies of the buffers are its own; the kernel's requests belong to the
             // parent's address space, and the context is not the child's to destroy.
             return;
+        }
+        if self.in_flight > 0 {
+            // io_destroy waits for in-flight requests only since the 2014 fix "aio: block
+            // io_destroy() until all context requests are completed" (before, it returned at
+            // once): cancel the polls and collect everything first, so that no kernel still has
+            // a request on these buffers when they are freed.
+            self.settle();
         }
         // SAFETY: this process created the context; `&mut self` rules out a concurrent reaper,
         // and the ring is not used after this.

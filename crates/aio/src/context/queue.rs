@@ -43,9 +43,16 @@ impl<B> fmt::Display for PushError<B> {
 
 impl<B> std::error::Error for PushError<B> {}
 
+/// For `?` where the operation is not wanted back: its buffers and descriptor are dropped.
+impl<B> From<PushError<B>> for Error {
+    fn from(e: PushError<B>) -> Self {
+        e.error
+    }
+}
+
 impl<B: IoBuf> Context<B> {
     /// Queues `op` for the next [`submit`](Self::submit). No system call, no allocation (except
-    /// the first time a readv/writev slot needs room for its iovecs).
+    /// when a readv/writev has more buffers than its slot's iovec array held before).
     ///
     /// Panic-safe: if a buffer's [`IoBuf`] method panics while the iovec array of a
     /// readv/writev is filled, the slot stays free and the operation (with its buffers and
@@ -55,7 +62,8 @@ impl<B: IoBuf> Context<B> {
     /// The operation comes back in the error with:
     /// - [`Error::QueueFull`] when all `depth` slots hold operations: collect completions first;
     /// - [`Error::NotRegistered`] when it names a [`Fixed`](crate::Fixed) that is not (or no
-    ///   longer) registered with this context.
+    ///   longer) registered with this context;
+    /// - [`Error::OutOfMemory`] when a readv/writev's iovec array cannot grow.
     // The error hands the operation back by value: no allocation on the full-queue path.
     #[allow(clippy::result_large_err)]
     #[inline]
@@ -93,7 +101,26 @@ impl<B: IoBuf> Context<B> {
         if let (Some(fill), Bufs::Many(list)) = (fill_iovecs, &mut bufs) {
             // Runs the buffers' own code, which may panic: nothing is committed yet (the slot is
             // still on the free list), and the unwind drops `bufs` and `fd`.
-            fill(list, &mut slot.iovecs);
+            if fill(list, &mut slot.iovecs).is_err() {
+                let bytes = list
+                    .len()
+                    .saturating_mul(std::mem::size_of::<crate::op::IoVec>());
+                let op = Op {
+                    kind,
+                    iocb,
+                    fd,
+                    bufs,
+                    user_data,
+                    fill_iovecs,
+                };
+                return Err(PushError {
+                    error: Error::OutOfMemory {
+                        what: "iovec array",
+                        bytes,
+                    },
+                    op,
+                });
+            }
             slot.iocb.aio_buf = slot.iovecs.as_ptr() as u64;
             slot.iocb.aio_nbytes = slot.iovecs.len() as u64;
         }

@@ -36,7 +36,8 @@ impl<B: IoBuf> Context<B> {
     /// Waits until at least `min` completions are ready (or `timeout` passes; `None` waits
     /// without limit); returns how many are ready, which may be fewer after a timeout. Already
     /// available completions are collected first, from the ring when possible, so the system
-    /// call is only made when there is something to wait for.
+    /// call is only made when there is something to wait for (`wait(0, _)` therefore collects
+    /// nothing new: use [`reap`](Self::reap) for that).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] if `min` exceeds the operations in flight plus those ready (the
@@ -176,9 +177,16 @@ impl<B: IoBuf> Context<B> {
             || (slot.cancel_requested
                 && (res == -i64::from(Errno::CANCELED.raw_os_error())
                     || (slot.kind == OpKind::Poll && res == 0)));
+        let held = slot.fd.take();
+        let bufs = std::mem::replace(&mut slot.bufs, Bufs::None);
+        let (kind, user_data) = (slot.kind, slot.user_data);
+        // The slot is free before any user code (a descriptor's `Drop`) runs: a panic there
+        // cannot lose it. The free list has room for every slot: no allocation.
+        slot.state = State::Free;
+        self.free.push(index);
         // The descriptor: an owned one goes back with the completion, a registered one is
         // released, a shared one dropped.
-        let fd = match slot.fd.take() {
+        let fd = match held {
             Some(Fd(Hold::Owned(fd))) => Some(fd),
             Some(Fd(Hold::Fixed(fixed))) => {
                 self.files.release(fixed.index);
@@ -186,24 +194,21 @@ impl<B: IoBuf> Context<B> {
             }
             _ => None,
         };
-        let completion = Completion {
-            kind: slot.kind,
-            user_data: slot.user_data,
+        Some(Completion {
+            kind,
+            user_data,
             res,
             cancelled,
-            bufs: std::mem::replace(&mut slot.bufs, Bufs::None),
+            bufs,
             fd,
-        };
-        slot.state = State::Free;
-        self.free.push(index);
-        Some(completion)
+        })
     }
 }
 
 /// The ready completions of a [`Context`], in completion order; see
 /// [`Context::completions`].
 #[must_use = "iterators are lazy: the completions stay in the context until taken"]
-pub struct Completions<'a, B: IoBuf> {
+pub struct Completions<'a, B> {
     ctx: &'a mut Context<B>,
 }
 
