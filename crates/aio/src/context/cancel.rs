@@ -46,31 +46,6 @@ impl<B: IoBuf> Context<B> {
         }
     }
 
-    fn cancel_in_flight(&mut self, index: u32) -> Result<CancelOutcome, Error> {
-        let mut result = io_event::default();
-        // SAFETY: index < slots.len(); the pointer names the iocb the operation was submitted
-        // from, which the kernel only reads.
-        let iocb = unsafe { &raw mut (*self.slots.as_mut_ptr().add(index as usize)).iocb };
-        // SAFETY: `iocb` as above, `result` is writable, the context is this process's own
-        // (fork checked by the callers).
-        match unsafe { aio_sys::io_cancel(self.ctx, iocb, &mut result) } {
-            Ok(()) => {
-                let slot = &mut self.slots[index as usize];
-                slot.cancelled = true;
-                slot.state = State::Ready;
-                self.in_flight -= 1;
-                self.ready.push_back((index, result.res));
-                Ok(CancelOutcome::Cancelled)
-            }
-            Err(Errno::INPROGRESS) => {
-                self.slots[index as usize].cancel_requested = true;
-                Ok(CancelOutcome::InProgress)
-            }
-            Err(Errno::INVAL | Errno::AGAIN) => Ok(CancelOutcome::NotCancellable),
-            Err(errno) => Err(Error::from_call("io_cancel", errno)),
-        }
-    }
-
     /// Ends everything the context owns without losing a result: cancels the queued operations
     /// (they complete with `ECANCELED`) and the in-flight polls (`io_cancel`), then yields
     /// every remaining completion, waiting for the in-flight reads and writes, which the kernel
@@ -114,6 +89,33 @@ impl<B: IoBuf> Context<B> {
             error: None,
         })
     }
+}
+
+impl<B> Context<B> {
+    fn cancel_in_flight(&mut self, index: u32) -> Result<CancelOutcome, Error> {
+        let mut result = io_event::default();
+        // SAFETY: index < slots.len(); the pointer names the iocb the operation was submitted
+        // from, which the kernel only reads.
+        let iocb = unsafe { &raw mut (*self.slots.as_mut_ptr().add(index as usize)).iocb };
+        // SAFETY: `iocb` as above, `result` is writable, the context is this process's own
+        // (fork checked by the callers).
+        match unsafe { aio_sys::io_cancel(self.ctx, iocb, &mut result) } {
+            Ok(()) => {
+                let slot = &mut self.slots[index as usize];
+                slot.cancelled = true;
+                slot.state = State::Ready;
+                self.in_flight -= 1;
+                self.ready.push_back((index, result.res));
+                Ok(CancelOutcome::Cancelled)
+            }
+            Err(Errno::INPROGRESS) => {
+                self.slots[index as usize].cancel_requested = true;
+                Ok(CancelOutcome::InProgress)
+            }
+            Err(Errno::INVAL | Errno::AGAIN) => Ok(CancelOutcome::NotCancellable),
+            Err(errno) => Err(Error::from_call("io_cancel", errno)),
+        }
+    }
 
     /// `io_cancel` of every in-flight poll not yet asked to cancel.
     fn cancel_polls(&mut self) -> Result<(), Error> {
@@ -126,25 +128,13 @@ impl<B: IoBuf> Context<B> {
         }
         Ok(())
     }
-}
 
-impl<B> Context<B> {
     /// For drop: cancels the in-flight polls and collects completions until nothing is in
     /// flight (or the wait fails, which leaves the rest to io_destroy). Their results are
     /// discarded with the context.
     pub(super) fn settle(&mut self) {
-        // The same as `drain`, without handing anything back (no `IoBuf` bound here).
-        for index in 0..self.slots.len() as u32 {
-            let slot = &self.slots[index as usize];
-            if slot.state == State::InFlight && slot.kind == OpKind::Poll && !slot.cancel_requested
-            {
-                let mut result = io_event::default();
-                let iocb = &raw mut self.slots[index as usize].iocb;
-                // SAFETY: as in `cancel_in_flight`; the answer does not matter here, the event
-                // comes through the ring (or never, if the poll had completed already).
-                let _ = unsafe { aio_sys::io_cancel(self.ctx, iocb, &mut result) };
-            }
-        }
+        // An io_cancel error leaves those polls to io_destroy, which cancels them itself.
+        let _ = self.cancel_polls();
         while self.in_flight > 0 {
             let nr = self.in_flight.min(self.events.len());
             // SAFETY: `events` has room for nr events; a null timeout waits without limit.
