@@ -136,20 +136,11 @@ impl<B> Context<B> {
         // An io_cancel error leaves those polls to io_destroy, which cancels them itself.
         let _ = self.cancel_polls();
         while self.in_flight > 0 {
-            let nr = self.in_flight.min(self.events.len());
-            // SAFETY: `events` has room for nr events; a null timeout waits without limit.
-            let got = unsafe {
-                aio_sys::io_getevents(
-                    self.ctx,
-                    1,
-                    nr as isize,
-                    self.events.as_mut_ptr(),
-                    std::ptr::null(),
-                )
-            };
-            match got {
-                Ok(n) => self.in_flight -= n.min(self.in_flight),
-                Err(Errno::INTR) => {}
+            match self.getevents(1, std::ptr::null(), None) {
+                Ok(()) => {}
+                Err(Error::Os {
+                    errno: Errno::INTR, ..
+                }) => {}
                 Err(_) => return,
             }
         }

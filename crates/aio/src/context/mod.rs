@@ -120,13 +120,11 @@ fn next_serial() -> u64 {
     }
     #[cfg(not(target_has_atomic = "64"))]
     {
-        // 32-bit targets without 64-bit atomics (mips o32, powerpc): a 32-bit counter in the
-        // high half and the stack address of this frame in the low half.
+        // 32-bit targets without 64-bit atomics (mips o32, powerpc): a 32-bit counter, which
+        // repeats only after 2^32 contexts (each an io_setup and io_destroy) in one process.
         use std::sync::atomic::{AtomicU32, Ordering};
         static NEXT: AtomicU32 = AtomicU32::new(1);
-        let marker = 0u8;
-        (u64::from(NEXT.fetch_add(1, Ordering::Relaxed)) << 32)
-            | (&raw const marker as usize as u64 & 0xffff_ffff)
+        u64::from(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 }
 

@@ -112,7 +112,46 @@ impl<B: IoBuf> Context<B> {
         }
     }
 
-    fn getevents(
+    #[inline]
+    pub(super) fn pop_ready(&mut self) -> Option<Completion<B>> {
+        let (index, res) = self.ready.pop_front()?;
+        let slot = &mut self.slots[index as usize];
+        let cancelled = slot.cancelled
+            || (slot.cancel_requested
+                && (res == -i64::from(Errno::CANCELED.raw_os_error())
+                    || (slot.kind == OpKind::Poll && res == 0)));
+        let held = slot.fd.take();
+        let bufs = std::mem::replace(&mut slot.bufs, Bufs::None);
+        let (kind, user_data) = (slot.kind, slot.user_data);
+        // The slot is free before any user code (a descriptor's `Drop`) runs: a panic there
+        // cannot lose it. The free list has room for every slot: no allocation.
+        slot.state = State::Free;
+        self.free.push(index);
+        // The descriptor: an owned one goes back with the completion, a registered one is
+        // released, a shared one dropped.
+        let fd = match held {
+            Some(Fd(Hold::Owned(fd))) => Some(fd),
+            Some(Fd(Hold::Fixed(fixed))) => {
+                self.files.release(fixed.index);
+                None
+            }
+            _ => None,
+        };
+        Some(Completion {
+            kind,
+            user_data,
+            res,
+            cancelled,
+            bufs,
+            fd,
+        })
+    }
+}
+
+impl<B> Context<B> {
+    /// Waits for at least `min` completions (`io_getevents`, or `io_pgetevents` with `mask`)
+    /// and moves what arrives into `ready`.
+    pub(super) fn getevents(
         &mut self,
         min: usize,
         timeout: *const __kernel_timespec,
@@ -167,41 +206,6 @@ impl<B: IoBuf> Context<B> {
                 _ => debug_assert!(false, "io_event for unknown slot {index}"),
             }
         }
-    }
-
-    #[inline]
-    pub(super) fn pop_ready(&mut self) -> Option<Completion<B>> {
-        let (index, res) = self.ready.pop_front()?;
-        let slot = &mut self.slots[index as usize];
-        let cancelled = slot.cancelled
-            || (slot.cancel_requested
-                && (res == -i64::from(Errno::CANCELED.raw_os_error())
-                    || (slot.kind == OpKind::Poll && res == 0)));
-        let held = slot.fd.take();
-        let bufs = std::mem::replace(&mut slot.bufs, Bufs::None);
-        let (kind, user_data) = (slot.kind, slot.user_data);
-        // The slot is free before any user code (a descriptor's `Drop`) runs: a panic there
-        // cannot lose it. The free list has room for every slot: no allocation.
-        slot.state = State::Free;
-        self.free.push(index);
-        // The descriptor: an owned one goes back with the completion, a registered one is
-        // released, a shared one dropped.
-        let fd = match held {
-            Some(Fd(Hold::Owned(fd))) => Some(fd),
-            Some(Fd(Hold::Fixed(fixed))) => {
-                self.files.release(fixed.index);
-                None
-            }
-            _ => None,
-        };
-        Some(Completion {
-            kind,
-            user_data,
-            res,
-            cancelled,
-            bufs,
-            fd,
-        })
     }
 }
 
