@@ -17,15 +17,7 @@ const SCENARIO: &str = "fork-eventfd";
 
 #[test]
 fn fork_child_cannot_touch_the_parents_eventfd() {
-    if common::in_scenario(SCENARIO) {
-        scenario();
-        println!("{}", common::scenario_done_marker(SCENARIO));
-        return;
-    }
-    if !common::aio_or_skip(TEST) {
-        return;
-    }
-    common::run_scenario_in_child(TEST, SCENARIO);
+    common::scenario_test(TEST, SCENARIO, scenario);
 }
 
 fn in_child(mut ctx: Context, queued: aio::OpId) {

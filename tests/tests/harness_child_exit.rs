@@ -112,18 +112,6 @@ fn run_child() -> (std::process::ExitStatus, String, Duration) {
     (status, stdout, elapsed)
 }
 
-fn rw(cmd: u16, fd: i32, buf: *mut u8, len: usize, offset: u64, data: u64) -> iocb {
-    iocb {
-        aio_data: data,
-        aio_lio_opcode: cmd,
-        aio_fildes: fd as u32,
-        aio_buf: buf as u64,
-        aio_nbytes: len as u64,
-        aio_offset: offset as i64,
-        ..iocb::default()
-    }
-}
-
 /// Submits `cbs` in one `io_submit`, which must take them all.
 ///
 /// # Safety
@@ -179,7 +167,7 @@ fn child() -> ! {
             } else {
                 IOCB_CMD_PREAD
             };
-            rw(cmd, file.as_raw_fd(), buf.as_mut_ptr(), size, 0, i as u64)
+            common::rw_iocb(cmd, file.as_raw_fd(), buf.as_mut_ptr(), size, 0, i as u64)
         })
         .collect();
     for cb in buffered.chunks_mut(1) {
@@ -219,9 +207,9 @@ fn child() -> ! {
             direct.fill(direct_size, DIRECT_READS, |i| i as u8);
             for i in 0..DIRECT_READS {
                 let mut b = aio::AlignedBuf::new(direct_size, direct.align).expect("buffer");
-                let offset = direct.base + (i * direct_size) as u64;
+                let offset = (direct.base + (i * direct_size) as u64) as i64;
                 let fd = direct.file.as_raw_fd();
-                direct_cbs.push(rw(
+                direct_cbs.push(common::rw_iocb(
                     IOCB_CMD_PREAD,
                     fd,
                     b.as_mut_ptr(),

@@ -21,15 +21,7 @@ const FIVE_SECONDS: Option<Duration> = Some(Duration::from_secs(5));
 
 #[test]
 fn fork_child_gets_forked_error() {
-    if common::in_scenario(SCENARIO) {
-        fork_scenario();
-        println!("{}", common::scenario_done_marker(SCENARIO));
-        return;
-    }
-    if !common::aio_or_skip(TEST) {
-        return;
-    }
-    common::run_scenario_in_child(TEST, SCENARIO);
+    common::scenario_test(TEST, SCENARIO, fork_scenario);
 }
 
 /// What the child checks; any panic makes it exit non-zero.

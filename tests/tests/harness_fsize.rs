@@ -15,15 +15,7 @@ const SCENARIO: &str = "fsize";
 
 #[test]
 fn fsize_limit_short_write_then_efbig() {
-    if common::in_scenario(SCENARIO) {
-        fsize_scenario();
-        println!("{}", common::scenario_done_marker(SCENARIO));
-        return;
-    }
-    if !common::aio_or_skip(TEST) {
-        return;
-    }
-    common::run_scenario_in_child(TEST, SCENARIO);
+    common::scenario_test(TEST, SCENARIO, fsize_scenario);
 }
 
 fn run_one(ctx: &mut Context, op: Op<Vec<u8>>) -> Completion<Vec<u8>> {

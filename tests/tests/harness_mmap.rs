@@ -20,9 +20,7 @@ mod common;
 
 use aio::{Context, IoBuf, IoBufMut, Op};
 use aio_sys::Errno;
-use aio_sys::abi::{
-    __kernel_timespec, IOCB_CMD_PREAD, IOCB_CMD_PWRITE, aio_context_t, io_event, iocb,
-};
+use aio_sys::abi::{__kernel_timespec, IOCB_CMD_PREAD, IOCB_CMD_PWRITE, aio_context_t, io_event};
 use common::{TempFile, context_or_skip};
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -245,15 +243,7 @@ fn io_from_and_into_a_mapping_of_the_same_file() {
 
 /// One raw request on `ctx`, reaped by `io_getevents`: its event.
 fn raw_one(ctx: aio_context_t, cmd: u16, file: &File, buf: *mut u8, len: usize) -> io_event {
-    let mut cb = iocb {
-        aio_data: 0x5,
-        aio_lio_opcode: cmd,
-        aio_fildes: file.as_raw_fd() as u32,
-        aio_buf: buf as u64,
-        aio_nbytes: len as u64,
-        aio_offset: 0,
-        ..iocb::default()
-    };
+    let mut cb = common::rw_iocb(cmd, file.as_raw_fd(), buf, len, 0, 0x5);
     let list = [&raw mut cb];
     // SAFETY: `cb` lives until its event is reaped below; its buffer is a mapping the caller
     // keeps (the kernel checks its protection and fails the copy, never writing a read-only

@@ -180,18 +180,6 @@ unsafe fn submit_one(ctx: aio_context_t, cb: *mut iocb) -> Result<usize, Errno> 
     unsafe { io_submit(ctx, 1, list.as_ptr()) }
 }
 
-fn rw(cmd: u16, fd: i32, buf: *const u8, len: usize, offset: i64, data: u64) -> iocb {
-    iocb {
-        aio_data: data,
-        aio_lio_opcode: cmd,
-        aio_fildes: fd as u32,
-        aio_buf: buf as u64,
-        aio_nbytes: len as u64,
-        aio_offset: offset,
-        ..iocb::default()
-    }
-}
-
 fn obj(cb: *const iocb) -> u64 {
     cb as usize as u64
 }
@@ -370,7 +358,7 @@ fn ring_moved_by_mremap_answers_to_its_new_address() {
     );
     assert_eq!(probe(moved), Ok(0), "io_submit with the new id");
 
-    let mut cb = rw(IOCB_CMD_PWRITE, fd, first.as_ptr(), first.len(), 0, 0x1901);
+    let mut cb = common::rw_iocb(IOCB_CMD_PWRITE, fd, first.as_ptr(), first.len(), 0, 0x1901);
     // SAFETY: `cb` and `first` outlive the context; the write completes inside io_submit.
     assert_eq!(unsafe { submit_one(moved, &raw mut cb) }, Ok(1));
     let events = getevents(moved, 1, 1, FIVE_SECONDS).expect("io_getevents with the new id");
@@ -383,7 +371,7 @@ fn ring_moved_by_mremap_answers_to_its_new_address() {
             res2: 0,
         }]
     );
-    let mut rd = rw(IOCB_CMD_PREAD, fd, back.as_mut_ptr(), back.len(), 0, 0x1911);
+    let mut rd = common::rw_iocb(IOCB_CMD_PREAD, fd, back.as_mut_ptr(), back.len(), 0, 0x1911);
     // SAFETY: `rd` and `back` outlive the context.
     assert_eq!(unsafe { submit_one(moved, &raw mut rd) }, Ok(1));
     let events = getevents(moved, 1, 1, FIVE_SECONDS).expect("io_getevents");
@@ -392,7 +380,7 @@ fn ring_moved_by_mremap_answers_to_its_new_address() {
     assert_eq!(back, first, "the data read back through the moved context");
 
     // 3. 19.t, second half: submit, then move the ring, then reap from the moved ring.
-    let mut cb2 = rw(
+    let mut cb2 = common::rw_iocb(
         IOCB_CMD_PWRITE,
         fd,
         second.as_ptr(),
@@ -400,7 +388,7 @@ fn ring_moved_by_mremap_answers_to_its_new_address() {
         100,
         0x1902,
     );
-    let mut cb3 = rw(
+    let mut cb3 = common::rw_iocb(
         IOCB_CMD_PWRITE,
         fd,
         third.as_ptr(),

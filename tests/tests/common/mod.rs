@@ -425,3 +425,40 @@ pub fn direct_room() -> Option<u64> {
     let size = File::open(&dev).ok()?.seek(SeekFrom::End(0)).ok()?;
     Some(size.saturating_sub(BLOCK_DEV_NEXT.load(Ordering::Relaxed)))
 }
+
+/// An `iocb` for a read or write (`cmd`) of `len` bytes at `buf`, on descriptor `fd` at `offset`,
+/// tagged `data`: the raw request the harness ports that bypass the safe API submit.
+pub fn rw_iocb(
+    cmd: u16,
+    fd: i32,
+    buf: *const u8,
+    len: usize,
+    offset: i64,
+    data: u64,
+) -> aio_sys::abi::iocb {
+    aio_sys::abi::iocb {
+        aio_data: data,
+        aio_lio_opcode: cmd,
+        aio_fildes: fd as u32,
+        aio_buf: buf as u64,
+        aio_nbytes: len as u64,
+        aio_offset: offset,
+        ..Default::default()
+    }
+}
+
+/// The body of a test whose `scenario` must run alone in a re-executed copy of this binary (it
+/// forks, or changes process limits): in that copy, runs it and prints its done marker;
+/// otherwise, where the kernel has AIO, re-executes the binary for it and checks the outcome
+/// ([`run_scenario_in_child`]).
+pub fn scenario_test(test: &str, name: &str, scenario: fn()) {
+    if in_scenario(name) {
+        scenario();
+        println!("{}", scenario_done_marker(name));
+        return;
+    }
+    if !aio_or_skip(test) {
+        return;
+    }
+    run_scenario_in_child(test, name);
+}
