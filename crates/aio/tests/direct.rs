@@ -4,9 +4,8 @@ mod support;
 
 use aio::{AlignedBuf, Context, Errno, Op, dio_alignment};
 
-use rustix::fs::{Mode, OFlags};
 use std::time::Duration;
-use support::{DirectTarget, build_or_enosys, direct_target};
+use support::{build_or_enosys, direct_target};
 
 const BLOCKS: u64 = 64;
 
@@ -24,19 +23,7 @@ fn direct_write_then_read_at_depth() {
     let Some(target) = direct_target("direct_round_trip") else {
         return;
     };
-    let (path, remove) = match &target {
-        DirectTarget::Device(dev) => (dev.clone(), false),
-        DirectTarget::File(file) => (file.clone(), true),
-    };
-    let fd = rustix::fs::open(
-        &path,
-        OFlags::RDWR | OFlags::DIRECT | OFlags::CREATE | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .unwrap();
-    if remove {
-        std::fs::remove_file(&path).unwrap();
-    }
+    let (fd, path) = target.open();
     let align = dio_alignment(&fd).unwrap();
     println!("{}: {align:?}", path.display());
     let block = (align.memory.max(align.offset).max(512) as usize).max(4096);

@@ -39,6 +39,29 @@ pub enum DirectTarget {
     File(PathBuf),
 }
 
+impl DirectTarget {
+    /// Opens the target read-write with `O_DIRECT` (a file target is created, then unlinked, so
+    /// nothing is left behind); returns the descriptor and the path, for messages.
+    pub fn open(&self) -> (rustix::fd::OwnedFd, PathBuf) {
+        let path = match self {
+            Self::Device(dev) | Self::File(dev) => dev.clone(),
+        };
+        let fd = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::RDWR
+                | rustix::fs::OFlags::DIRECT
+                | rustix::fs::OFlags::CREATE
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap_or_else(|e| panic!("{}: open with O_DIRECT: {e}", path.display()));
+        if let Self::File(_) = self {
+            std::fs::remove_file(&path).unwrap();
+        }
+        (fd, path)
+    }
+}
+
 /// Finds an O_DIRECT target, or `None` after printing why (the one allowed skip).
 pub fn direct_target(test: &str) -> Option<DirectTarget> {
     if let Some(dev) = std::env::var_os("AIO_TEST_BLOCK_DEV") {
