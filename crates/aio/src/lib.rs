@@ -107,7 +107,9 @@ pub use aio_abi::{IoprioClass, RwFlags, kernel_sigset_t as SignalSet};
 pub use aio_sys;
 pub use buf::{AlignedBuf, IoBuf, IoBufMut};
 pub use completion::{CancelOutcome, Completion};
-pub use context::{Builder, Completions, Context, Drain, MAX_EVENTS, OpId, PushError, Reap, Stats};
+pub use context::{
+    Backend, Builder, Completions, Context, Drain, MAX_EVENTS, OpId, PushError, Reap, Stats,
+};
 pub use direct::{DEFAULT_DIO_ALIGN, DioAlignment, DioSource, dio_alignment};
 pub use error::Error;
 pub use fd::{Fd, Fixed, StableFd};

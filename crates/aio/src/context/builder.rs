@@ -1,9 +1,10 @@
 //! [`Builder`]: the options of a context, checked and allocated up front so that building never
 //! aborts and no operation allocates afterwards.
 
+use super::emulated::Emulation;
 use super::files::Files;
 use super::slots::Slot;
-use super::{Context, Reap, next_serial};
+use super::{Backend, Context, Reap, next_serial};
 use crate::buf::IoBuf;
 use crate::error::{Error, read_proc_number};
 use crate::fork::ForkGuard;
@@ -27,6 +28,7 @@ pub struct Builder {
     pub(super) kernel_events: Option<u32>,
     pub(super) eventfd: bool,
     pub(super) reap: Reap,
+    pub(super) backend: Backend,
 }
 
 impl Default for Builder {
@@ -36,6 +38,7 @@ impl Default for Builder {
             kernel_events: None,
             eventfd: false,
             reap: Reap::Ring,
+            backend: Backend::Kernel,
         }
     }
 }
@@ -71,9 +74,39 @@ impl Builder {
         self
     }
 
-    /// How completions are reaped. Default [`Reap::Ring`].
+    /// How completions are reaped. Default [`Reap::Ring`]. The emulated backend has no ring and
+    /// ignores this.
     pub fn reap(mut self, reap: Reap) -> Self {
         self.reap = reap;
+        self
+    }
+
+    /// Which implementation runs the operations. Default [`Backend::Kernel`]: native AIO or a
+    /// typed error. [`Backend::KernelOrEmulated`] keeps a program working where the kernel has
+    /// no AIO or forbids it, at the cost of running each read and write synchronously inside
+    /// [`submit`](Context::submit); [`Context::backend`] reports the choice.
+    ///
+    /// The emulated backend has no kernel ring: [`kernel_events`](Self::kernel_events) and
+    /// [`reap`](Self::reap) do not apply, `io_submit` never answers `EAGAIN`, and nothing is
+    /// charged against `aio-max-nr`. Everything else (depth, [`Error::QueueFull`], ids, cancel,
+    /// drain, fork detection, the eventfd, [`Stats`](super::Stats)) behaves as with the kernel.
+    ///
+    /// ```
+    /// use aio::{Backend, Context, Op};
+    /// let mut ctx: Context = Context::builder().backend(Backend::KernelOrEmulated).build()?;
+    /// // Kernel AIO on a kernel that has it; the emulation under qemu-user or seccomp.
+    /// println!("running on {:?}", ctx.backend());
+    /// let zero = ctx.register(std::fs::File::open("/dev/zero")?)?;
+    /// ctx.push(Op::read(zero, vec![1; 512], 0)).map_err(|e| e.error)?;
+    /// ctx.submit()?;
+    /// ctx.wait(1, None)?;
+    /// let done = ctx.completions().next().unwrap();
+    /// assert_eq!(done.result(), Ok(512));
+    /// assert!(done.into_buf().unwrap().iter().all(|&b| b == 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
         self
     }
 
@@ -86,9 +119,10 @@ impl Builder {
     /// - [`Error::DepthLimit`] above [`MAX_EVENTS`];
     /// - [`Error::OutOfMemory`] when the slots cannot be allocated;
     /// - [`Error::ContextLimit`] when `aio-max-nr` would be exceeded (`EAGAIN`);
-    /// - [`Error::Unsupported`] without kernel AIO (`ENOSYS`);
-    /// - [`Error::NotPermitted`] when a sandbox or seccomp policy forbids it (`EPERM`);
-    /// - [`Error::Os`] otherwise.
+    /// - [`Error::Unsupported`] without kernel AIO (`ENOSYS`), with [`Backend::Kernel`];
+    /// - [`Error::NotPermitted`] when a sandbox or seccomp policy forbids it (`EPERM`), with
+    ///   [`Backend::Kernel`];
+    /// - [`Error::Os`] otherwise (`eventfd` failing, say).
     ///
     /// ```
     /// use aio::{Context, Error};
@@ -114,39 +148,35 @@ impl Builder {
         let memory = Memory::<B>::reserve(depth)?;
 
         let fork_guard = ForkGuard::new();
-        let mut ctx: aio_context_t = 0;
-        // SAFETY: `ctx` is a valid, zeroed context variable.
-        if let Err(errno) = unsafe { aio_sys::io_setup(nr_events, &mut ctx) } {
-            return Err(match errno {
-                Errno::AGAIN => Error::ContextLimit {
-                    requested: nr_events,
-                    aio_nr: read_proc_number("/proc/sys/fs/aio-nr"),
-                    aio_max_nr: read_proc_number("/proc/sys/fs/aio-max-nr"),
-                },
-                // The kernel's ring: 32 bytes an event, doubled, in whole pages.
-                Errno::NOMEM => Error::OutOfMemory {
-                    what: "kernel AIO ring (io_setup)",
-                    bytes: (nr_events as usize).saturating_mul(2 * std::mem::size_of::<io_event>()),
-                },
-                errno => Error::from_call("io_setup", errno),
-            });
-        }
+        let (ctx, emulated) = match self.backend {
+            Backend::Kernel => (setup(nr_events)?, None),
+            Backend::Emulated => (0, Some(Emulation::new(depth)?)),
+            Backend::KernelOrEmulated => match setup(nr_events) {
+                Ok(ctx) => (ctx, None),
+                Err(Error::Unsupported { .. } | Error::NotPermitted { .. }) => {
+                    (0, Some(Emulation::new(depth)?))
+                }
+                Err(error) => return Err(error),
+            },
+        };
         let eventfd = if self.eventfd {
             match eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK) {
                 Ok(fd) => Some(fd),
                 Err(errno) => {
-                    // SAFETY: nothing was submitted on the context created above.
-                    let _ = unsafe { aio_sys::io_destroy(ctx) };
+                    if emulated.is_none() {
+                        // SAFETY: nothing was submitted on the context created above.
+                        let _ = unsafe { aio_sys::io_destroy(ctx) };
+                    }
                     return Err(Error::from_call("eventfd", errno));
                 }
             }
         } else {
             None
         };
-        let ring = match self.reap {
+        let ring = match (self.reap, &emulated) {
             // SAFETY: `ctx` is the live context just created by this process.
-            Reap::Ring => unsafe { Ring::new(ctx) },
-            Reap::Syscall => None,
+            (Reap::Ring, None) => unsafe { Ring::new(ctx) },
+            _ => None,
         };
         let Memory {
             mut slots,
@@ -161,6 +191,7 @@ impl Builder {
         events.resize(depth, io_event::default());
         Ok(Context {
             ctx,
+            emulated,
             serial: next_serial(),
             next_seq: 0,
             slots: slots.into_boxed_slice(),
@@ -176,6 +207,26 @@ impl Builder {
             in_flight: 0,
             stats: Default::default(),
         })
+    }
+}
+
+/// `io_setup`, with its errors mapped to what they mean.
+fn setup(nr_events: u32) -> Result<aio_context_t, Error> {
+    let mut ctx: aio_context_t = 0;
+    // SAFETY: `ctx` is a valid, zeroed context variable.
+    match unsafe { aio_sys::io_setup(nr_events, &mut ctx) } {
+        Ok(()) => Ok(ctx),
+        Err(Errno::AGAIN) => Err(Error::ContextLimit {
+            requested: nr_events,
+            aio_nr: read_proc_number("/proc/sys/fs/aio-nr"),
+            aio_max_nr: read_proc_number("/proc/sys/fs/aio-max-nr"),
+        }),
+        // The kernel's ring: 32 bytes an event, doubled, in whole pages.
+        Err(Errno::NOMEM) => Err(Error::OutOfMemory {
+            what: "kernel AIO ring (io_setup)",
+            bytes: (nr_events as usize).saturating_mul(2 * std::mem::size_of::<io_event>()),
+        }),
+        Err(errno) => Err(Error::from_call("io_setup", errno)),
     }
 }
 

@@ -93,6 +93,12 @@ impl<B: IoBuf> Context<B> {
 
 impl<B> Context<B> {
     fn cancel_in_flight(&mut self, index: u32) -> Result<CancelOutcome, Error> {
+        if self.emulated.is_some() {
+            // Only polls are in flight here. As the kernel's aio_poll_cancel: in progress now,
+            // completed with res 0 by the next reap or wait.
+            self.slots[index as usize].cancel_requested = true;
+            return Ok(CancelOutcome::InProgress);
+        }
         let mut result = io_event::default();
         // SAFETY: index < slots.len(); the pointer names the iocb the operation was submitted
         // from, which the kernel only reads.

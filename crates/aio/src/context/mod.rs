@@ -2,10 +2,11 @@
 //!
 //! By role: [`builder`] creates it, [`slots`] hold the operations, [`files`] the registered
 //! descriptors, [`queue`] pushes and submits, [`reap`] collects completions, [`cancel`] cancels
-//! and drains.
+//! and drains; [`emulated`] runs the operations itself where the kernel has no AIO.
 
 mod builder;
 mod cancel;
+mod emulated;
 mod files;
 mod queue;
 mod reap;
@@ -41,6 +42,35 @@ pub enum Reap {
     Syscall,
 }
 
+/// Which implementation runs a context's operations; see [`Builder::backend`].
+///
+/// | | [`Kernel`](Self::Kernel) | [`Emulated`](Self::Emulated) |
+/// |---|---|---|
+/// | reads, writes, syncs | queued by the kernel (`O_DIRECT`) or run inside `io_submit` | run one by one inside [`submit`](Context::submit) (`pread`, `preadv2`, `fsync`, …) |
+/// | polls | the kernel's `IOCB_CMD_POLL` | checked with one `poll(2)` when reaping or waiting |
+/// | completions, `res` | from the ring or `io_getevents` | made by the context, same values |
+/// | needs | `CONFIG_AIO`, `io_setup` allowed | nothing: works under qemu-user, gVisor, seccomp |
+///
+/// The emulation keeps every promise of the API (ownership, exactly one completion per
+/// operation, depth and [`Error::QueueFull`], [`OpId`]s, cancel, drain, fork detection, the
+/// eventfd), but none of it is asynchronous: each read or write takes the thread that submits
+/// it for as long as the file system needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Native AIO (`io_setup`); without it, [`build`](Builder::build) fails with
+    /// [`Error::Unsupported`] (`ENOSYS`) or [`Error::NotPermitted`] (`EPERM`). The default.
+    #[default]
+    Kernel,
+    /// The context runs the operations itself with the equivalent synchronous system calls;
+    /// the kernel's AIO is never used.
+    Emulated,
+    /// Native AIO where `io_setup` works; [`Emulated`](Self::Emulated) where it answers
+    /// `ENOSYS` (no `CONFIG_AIO`, qemu-user, rr) or `EPERM` (seccomp, sandboxes). Any other
+    /// `io_setup` error (the system-wide limit, memory) is still reported.
+    /// [`Context::backend`] says which one was chosen.
+    KernelOrEmulated,
+}
+
 /// Counters of what a context did, for benchmarks and diagnostics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stats {
@@ -56,6 +86,10 @@ pub struct Stats {
     pub syscall_reaped: u64,
     /// Completions made by the context itself: rejected at submit, or cancelled before it.
     pub local_completions: u64,
+    /// [`Backend::Emulated`]: operations the context ran itself (counted in `submitted` too).
+    pub emulated: u64,
+    /// [`Backend::Emulated`]: `poll(2)` calls made to check pending polls.
+    pub poll_calls: u64,
 }
 
 /// A kernel AIO context that owns its operations' buffers and descriptors from push to
@@ -85,7 +119,10 @@ pub struct Stats {
 /// Memory: [`BYTES_PER_SLOT`](Self::BYTES_PER_SLOT) per unit of depth, all allocated by
 /// [`build`](Builder::build).
 pub struct Context<B = Vec<u8>> {
+    /// The kernel context; 0 with the emulated backend.
     ctx: aio_context_t,
+    /// [`Backend::Emulated`]: the context runs the operations itself.
+    emulated: Option<emulated::Emulation>,
     /// Unique per context in this process: names the context in [`OpId`] and [`Fixed`].
     serial: u64,
     /// The sequence number the next pushed operation gets.
@@ -242,7 +279,26 @@ impl<B> Context<B> {
         self.slots.len() - self.free.len()
     }
 
-    /// Whether completions are read from the ring in user space.
+    /// The backend that runs this context's operations: [`Backend::Kernel`] or
+    /// [`Backend::Emulated`] (never `KernelOrEmulated`, which chooses one of them at build).
+    ///
+    /// ```
+    /// use aio::{Backend, Context};
+    /// let ctx: Context = Context::builder().backend(Backend::Emulated).build()?;
+    /// assert_eq!(ctx.backend(), Backend::Emulated);
+    /// assert_eq!(ctx.as_raw(), None); // no kernel context behind it
+    /// # Ok::<(), aio::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        if self.emulated.is_some() {
+            Backend::Emulated
+        } else {
+            Backend::Kernel
+        }
+    }
+
+    /// Whether completions are read from the ring in user space. Always `false` with
+    /// [`Backend::Emulated`], which has no ring.
     pub fn reaps_from_ring(&self) -> bool {
         self.ring.is_some()
     }
@@ -260,9 +316,10 @@ impl<B> Context<B> {
         self.stats
     }
 
-    /// The kernel context id (the ring's address), for use with `aio-sys` directly.
-    pub fn as_raw(&self) -> aio_context_t {
-        self.ctx
+    /// The kernel context id (the ring's address), for use with `aio-sys` directly; `None` with
+    /// [`Backend::Emulated`], where no kernel context exists.
+    pub fn as_raw(&self) -> Option<aio_context_t> {
+        self.emulated.is_none().then_some(self.ctx)
     }
 
     #[inline]
@@ -281,10 +338,16 @@ impl<B> Context<B> {
         self.ready
             .push_back((index, -i64::from(errno.raw_os_error())));
         self.stats.local_completions += 1;
-        if let Some(fd) = &self.eventfd {
-            // Signal it as the kernel does for its completions, so that a caller sleeping on the
-            // eventfd wakes for this one too. The counter cannot overflow (2^64 - 2 unread).
-            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        self.signal_eventfd(1);
+    }
+
+    /// Adds `completions` to the eventfd's counter, as the kernel does for its completions, so
+    /// that a caller sleeping on the eventfd wakes for the context's own completions too. The
+    /// callers have checked for fork, so the eventfd is this process's own; the counter cannot
+    /// overflow (2^64 - 2 unread).
+    fn signal_eventfd(&self, completions: u64) {
+        if let (Some(fd), 1..) = (&self.eventfd, completions) {
+            let _ = rustix::io::write(fd, &completions.to_ne_bytes());
         }
     }
 }
@@ -294,6 +357,11 @@ impl<B> Drop for Context<B> {
         if self.fork_guard.forked() {
             // A child's copies of the buffers are its own; the kernel's requests belong to the
             // parent's address space, and the context is not the child's to destroy.
+            return;
+        }
+        if self.emulated.is_some() {
+            // No kernel context: the pending polls are the context's own records, and nothing
+            // outside this process uses the buffers.
             return;
         }
         if self.in_flight > 0 {
@@ -317,6 +385,7 @@ impl<B> Drop for Context<B> {
 impl<B> fmt::Debug for Context<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
+            .field("backend", &self.backend())
             .field("ctx", &format_args!("{:#x}", self.ctx))
             .field("depth", &self.slots.len())
             .field("queued", &self.pending.len())

@@ -168,12 +168,19 @@ impl<B: IoBuf> Context<B> {
     /// arrives (a full pipe or socket blocks a write the same way), delaying everything queued
     /// behind it. Poll first, or use `NOWAIT`.
     ///
+    /// With [`Backend::Emulated`](crate::Backend::Emulated) every queued read, write and sync
+    /// runs here, one after the other, and polls start (see the backend's notes); all are
+    /// accepted.
+    ///
     /// # Errors
     /// [`Error::Forked`] in a child process; [`Error::Unsupported`] without kernel AIO (the
     /// operations stay queued).
     #[inline]
     pub fn submit(&mut self) -> Result<usize, Error> {
         self.check_fork()?;
+        if self.emulated.is_some() {
+            return self.submit_emulated();
+        }
         let mut submitted = 0;
         while !self.pending.is_empty() {
             let base = self.slots.as_mut_ptr();

@@ -23,7 +23,9 @@ impl<B: IoBuf> Context<B> {
     pub fn reap(&mut self) -> Result<usize, Error> {
         self.check_fork()?;
         if self.in_flight > 0 {
-            if self.ring.is_some() {
+            if self.emulated.is_some() {
+                self.check_polls(Some(Duration::ZERO))?;
+            } else if self.ring.is_some() {
                 self.reap_ring();
             } else {
                 let zero = __kernel_timespec::default();
@@ -49,8 +51,8 @@ impl<B: IoBuf> Context<B> {
     }
 
     /// As [`wait`](Self::wait), but with `mask` as the thread's signal mask for the duration of
-    /// the wait, atomically (`io_pgetevents`, Linux 4.18): a signal `mask` leaves unblocked
-    /// interrupts the wait with `EINTR`.
+    /// the wait, atomically (`io_pgetevents`, Linux 4.18; `ppoll` with the emulated backend): a
+    /// signal `mask` leaves unblocked interrupts the wait with `EINTR`.
     pub fn wait_with_sigmask(
         &mut self,
         min: usize,
@@ -72,6 +74,12 @@ impl<B: IoBuf> Context<B> {
             return Err(Error::InvalidInput(
                 "wait: more completions asked for than operations in flight",
             ));
+        }
+        if self.emulated.is_some() {
+            if self.ready.len() >= min {
+                return Ok(self.ready.len());
+            }
+            return self.wait_emulated(min, timeout, mask);
         }
         if self.ready.len() < min && self.ring.is_some() {
             self.reap_ring();

@@ -1,0 +1,343 @@
+//! [`Backend::Emulated`](super::Backend::Emulated): the context runs the operations itself
+//! where the kernel has no AIO (`ENOSYS`: no `CONFIG_AIO`, qemu-user, rr) or forbids it
+//! (`EPERM`: seccomp, sandboxes).
+//!
+//! - Reads, writes and syncs run at [`submit`](Context::submit), in submission order, with the
+//!   system call the kernel's AIO path would have made in its place: `pread`/`pwrite` (plain
+//!   `read`/`write` on pipes and sockets, where the kernel's AIO ignores the offset),
+//!   `preadv`/`pwritev`, `preadv2`/`pwritev2` when the operation carries
+//!   [`RwFlags`](crate::RwFlags), `fsync`, `fdatasync`. The kernel checks the flags the same way
+//!   for both paths (`kiocb_set_rw_flags`), so a flag it cannot honour answers `EOPNOTSUPP`
+//!   here as it would from `io_submit`; a kernel without `preadv2` (before 4.6) cannot honour
+//!   any flag, and answers `EOPNOTSUPP` too. `res` is the byte count or the negative errno, as
+//!   in an `io_event`. The I/O priority ([`Op::priority`](crate::Op::priority)) is not applied.
+//! - Polls stay in flight. Each [`reap`](Context::reap) checks them with one zero-timeout
+//!   `poll(2)`; a [`wait`](Context::wait) that must block sleeps in one `poll(2)` on all of them
+//!   with the remaining timeout. A poll completes, as the kernel's does, with the events that
+//!   are ready among those asked for plus `POLLERR`/`POLLHUP`. Submit checks the new polls once,
+//!   as `io_submit` does, so a poll of a ready descriptor completes at once.
+//! - [`cancel`](Context::cancel) of a pending poll answers `InProgress`, as `io_cancel` does,
+//!   and the next reap or wait hands it back with `res` 0, marked cancelled.
+//! - The eventfd is written for every completion the emulation makes.
+
+use super::Context;
+use super::slots::State;
+use crate::error::Error;
+use crate::op::{IoVec, OpKind};
+use aio_abi::{iocb, kernel_sigset_t};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fd::BorrowedFd;
+use rustix::io::{Errno, ReadWriteFlags};
+use std::io::{IoSlice, IoSliceMut};
+use std::time::{Duration, Instant};
+
+/// What the emulated backend keeps besides the slots: scratch lists for `poll(2)`, allocated
+/// by [`build`](super::Builder::build) with room for every slot.
+pub(super) struct Emulation {
+    /// The slots of the polls in `fds`, in the same order.
+    polled: Vec<u32>,
+    /// The `pollfd` array; empty between calls.
+    fds: Vec<PollFd<'static>>,
+}
+
+impl Emulation {
+    /// Scratch room for `depth` polls, reserved fallibly.
+    pub(super) fn new(depth: usize) -> Result<Self, Error> {
+        let mut emulation = Self {
+            polled: Vec::new(),
+            fds: Vec::new(),
+        };
+        let out_of_memory = |_| Error::OutOfMemory {
+            what: "emulated poll list",
+            bytes: depth.saturating_mul(
+                std::mem::size_of::<u32>() + std::mem::size_of::<PollFd<'static>>(),
+            ),
+        };
+        emulation
+            .polled
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
+        emulation
+            .fds
+            .try_reserve_exact(depth)
+            .map_err(out_of_memory)?;
+        Ok(emulation)
+    }
+}
+
+impl<B> Context<B> {
+    /// [`submit`](Context::submit) for the emulated backend: runs every queued read, write and
+    /// sync in push order, and starts the polls.
+    pub(super) fn submit_emulated(&mut self) -> Result<usize, Error> {
+        let submitted = self.pending.len();
+        if submitted == 0 {
+            return Ok(0);
+        }
+        let mut completed = 0;
+        let mut polls = false;
+        // The queue keeps its capacity: nothing allocates.
+        let mut pending = std::mem::take(&mut self.pending);
+        for &index in &pending {
+            let slot = &mut self.slots[index as usize];
+            if slot.kind == OpKind::Poll {
+                let res = poll_arguments(&slot.iocb);
+                if res == 0 {
+                    slot.state = State::InFlight;
+                    self.in_flight += 1;
+                    polls = true;
+                    continue;
+                }
+                slot.state = State::Ready;
+                self.ready.push_back((index, res));
+            } else {
+                // SAFETY: the slot owns the buffers the iocb points to (and its iovec array),
+                // and holds the descriptor it names, until the completion is handed back, which
+                // cannot happen during this call.
+                let res = unsafe { run(slot.kind, &slot.iocb, &mut slot.iovecs) };
+                slot.state = State::Ready;
+                self.ready.push_back((index, res));
+            }
+            completed += 1;
+        }
+        pending.clear();
+        self.pending = pending;
+        self.stats.submit_calls += 1;
+        self.stats.submitted += submitted as u64;
+        self.stats.emulated += completed;
+        self.signal_eventfd(completed);
+        if polls {
+            // io_submit completes a poll whose descriptor is already ready.
+            // An error (EINTR, ENOMEM) surfaces again from the next reap or wait.
+            let _ = self.check_polls(Some(Duration::ZERO));
+        }
+        Ok(submitted)
+    }
+
+    /// [`wait`](Context::wait) for the emulated backend: the caller has checked that `min`
+    /// completions can come (only polls are ever in flight here).
+    pub(super) fn wait_emulated(
+        &mut self,
+        min: usize,
+        timeout: Option<Duration>,
+        mask: Option<&kernel_sigset_t>,
+    ) -> Result<usize, Error> {
+        if mask.is_some() {
+            // Swapping the mask around poll(2) would lose a signal that arrives in between.
+            return Err(Error::InvalidInput(
+                "wait_with_sigmask: the emulated backend cannot set the signal mask atomically \
+                 with its wait (no ppoll wrapper yet); use wait",
+            ));
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            let remaining = match (timeout, deadline) {
+                (None, _) => None,
+                (Some(_), Some(deadline)) => {
+                    Some(deadline.saturating_duration_since(Instant::now()))
+                }
+                // A timeout too far away to represent: wait without one.
+                (Some(_), None) => None,
+            };
+            self.check_polls(remaining)?;
+            if self.ready.len() >= min || remaining == Some(Duration::ZERO) {
+                return Ok(self.ready.len());
+            }
+        }
+    }
+
+    /// Completes the in-flight polls that are ready (or cancelled), waiting up to `timeout`
+    /// (`None`: without limit) in one `poll(2)` if none is. With nothing in flight, returns at
+    /// once.
+    pub(super) fn check_polls(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        let Some(emulation) = self.emulated.as_mut() else {
+            return Ok(());
+        };
+        let mut completed = 0;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if slot.state != State::InFlight {
+                continue;
+            }
+            if slot.cancel_requested {
+                // The kernel's cancelled poll completes with no events.
+                slot.state = State::Ready;
+                self.ready.push_back((index as u32, 0));
+                completed += 1;
+                continue;
+            }
+            let events = PollFlags::from_bits_retain(slot.iocb.aio_buf as u16);
+            // SAFETY: the slot holds the descriptor open until its completion is handed back,
+            // which cannot happen while `fds` is filled: it is emptied before this returns.
+            let fd = unsafe { BorrowedFd::borrow_raw(slot.iocb.aio_fildes as i32) };
+            emulation.polled.push(index as u32);
+            emulation.fds.push(PollFd::from_borrowed_fd(fd, events));
+        }
+        let timeout = if completed > 0 {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        let mut result = Ok(());
+        if !emulation.fds.is_empty() {
+            let timespec = timeout.map(|t| Timespec {
+                tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
+                tv_nsec: t.subsec_nanos().into(),
+            });
+            self.stats.poll_calls += 1;
+            match rustix::event::poll(&mut emulation.fds, timespec.as_ref()) {
+                Ok(_) => {
+                    for (pollfd, &index) in emulation.fds.iter().zip(&emulation.polled) {
+                        let revents = pollfd.revents();
+                        if revents.is_empty() {
+                            continue;
+                        }
+                        // As the kernel's aio_poll: the events asked for, plus ERR and HUP.
+                        let slot = &mut self.slots[index as usize];
+                        let asked = PollFlags::from_bits_retain(slot.iocb.aio_buf as u16)
+                            | PollFlags::ERR
+                            | PollFlags::HUP;
+                        slot.state = State::Ready;
+                        self.ready
+                            .push_back((index, i64::from((revents & asked).bits())));
+                        completed += 1;
+                    }
+                }
+                Err(errno) => result = Err(Error::from_call("poll", errno)),
+            }
+            emulation.fds.clear();
+            emulation.polled.clear();
+        }
+        self.in_flight -= completed as usize;
+        self.stats.emulated += completed;
+        self.signal_eventfd(completed);
+        result
+    }
+}
+
+/// The checks `io_submit` makes of a poll (`aio_poll_prep`): 0 if it may start, else the
+/// negative errno it answers.
+fn poll_arguments(iocb: &iocb) -> i64 {
+    if u64::from(iocb.aio_buf as u16) != iocb.aio_buf
+        || iocb.aio_offset != 0
+        || iocb.aio_nbytes != 0
+        || iocb.aio_rw_flags != 0
+    {
+        return negative(Errno::INVAL);
+    }
+    0
+}
+
+fn negative(errno: Errno) -> i64 {
+    -i64::from(errno.raw_os_error())
+}
+
+/// Runs one read, write or sync; returns its `res`.
+///
+/// # Safety
+/// `iocb.aio_fildes` must be an open descriptor, and `iocb.aio_buf`/`aio_nbytes` (or the
+/// `iovecs` of a readv/writev) must describe buffers valid for that direction for the call.
+unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
+    // SAFETY: the caller guarantees the descriptor is open for the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(iocb.aio_fildes as i32) };
+    let flags = ReadWriteFlags::from_bits_retain(iocb.aio_rw_flags as u32);
+    let offset = iocb.aio_offset as u64;
+    let result = match kind {
+        OpKind::Fsync | OpKind::Fdatasync if iocb.aio_rw_flags != 0 => Err(Errno::INVAL),
+        OpKind::Fsync => rustix::fs::fsync(fd).map(|()| 0),
+        OpKind::Fdatasync => rustix::fs::fdatasync(fd).map(|()| 0),
+        OpKind::Read => {
+            // SAFETY: the caller guarantees `aio_nbytes` writable, initialised bytes.
+            let buf = unsafe {
+                std::slice::from_raw_parts_mut(iocb.aio_buf as *mut u8, iocb.aio_nbytes as usize)
+            };
+            if flags.is_empty() {
+                match rustix::io::pread(fd, &mut *buf, offset) {
+                    Err(Errno::SPIPE) => rustix::io::read(fd, buf),
+                    other => other,
+                }
+            } else {
+                read_with_flags(fd, &mut [IoSliceMut::new(buf)], offset, flags)
+            }
+        }
+        OpKind::Readv => {
+            // SAFETY: `IoSliceMut` is ABI-compatible with `struct iovec` on Unix, as `IoVec` is;
+            // the caller guarantees each entry's bytes writable and initialised.
+            let bufs = unsafe {
+                std::slice::from_raw_parts_mut(
+                    iovecs.as_mut_ptr().cast::<IoSliceMut<'_>>(),
+                    iovecs.len(),
+                )
+            };
+            if flags.is_empty() {
+                match rustix::io::preadv(fd, bufs, offset) {
+                    Err(Errno::SPIPE) => rustix::io::readv(fd, bufs),
+                    other => other,
+                }
+            } else {
+                read_with_flags(fd, bufs, offset, flags)
+            }
+        }
+        OpKind::Write => {
+            // SAFETY: the caller guarantees `aio_nbytes` readable bytes.
+            let buf = unsafe {
+                std::slice::from_raw_parts(iocb.aio_buf as *const u8, iocb.aio_nbytes as usize)
+            };
+            if flags.is_empty() {
+                match rustix::io::pwrite(fd, buf, offset) {
+                    Err(Errno::SPIPE) => rustix::io::write(fd, buf),
+                    other => other,
+                }
+            } else {
+                write_with_flags(fd, &[IoSlice::new(buf)], offset, flags)
+            }
+        }
+        OpKind::Writev => {
+            // SAFETY: as for Readv, for reading.
+            let bufs = unsafe {
+                std::slice::from_raw_parts(iovecs.as_ptr().cast::<IoSlice<'_>>(), iovecs.len())
+            };
+            if flags.is_empty() {
+                match rustix::io::pwritev(fd, bufs, offset) {
+                    Err(Errno::SPIPE) => rustix::io::writev(fd, bufs),
+                    other => other,
+                }
+            } else {
+                write_with_flags(fd, bufs, offset, flags)
+            }
+        }
+        OpKind::Poll => unreachable!("polls are not run at submit"),
+    };
+    match result {
+        Ok(bytes) => bytes as i64,
+        Err(errno) => negative(errno),
+    }
+}
+
+/// `preadv2` at `offset`, or at the file position (offset -1) where the file has none, as the
+/// kernel's AIO reads a pipe or socket.
+fn read_with_flags(
+    fd: BorrowedFd<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+    offset: u64,
+    flags: ReadWriteFlags,
+) -> rustix::io::Result<usize> {
+    match rustix::io::preadv2(fd, bufs, offset, flags) {
+        Err(Errno::SPIPE) => rustix::io::preadv2(fd, bufs, u64::MAX, flags),
+        // Before Linux 4.6 no flag can be honoured, as an old kernel's io_submit says.
+        Err(Errno::NOSYS) => Err(Errno::OPNOTSUPP),
+        other => other,
+    }
+}
+
+/// `pwritev2`, as [`read_with_flags`].
+fn write_with_flags(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    offset: u64,
+    flags: ReadWriteFlags,
+) -> rustix::io::Result<usize> {
+    match rustix::io::pwritev2(fd, bufs, offset, flags) {
+        Err(Errno::SPIPE) => rustix::io::pwritev2(fd, bufs, u64::MAX, flags),
+        Err(Errno::NOSYS) => Err(Errno::OPNOTSUPP),
+        other => other,
+    }
+}
