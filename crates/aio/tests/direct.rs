@@ -5,7 +5,9 @@ mod support;
 use aio::{AlignedBuf, Context, Errno, Op, dio_alignment};
 
 use std::time::Duration;
-use support::{build_or_enosys, direct_target};
+use support::{build_or_enosys, direct_target, each_backend};
+
+each_backend!(direct_write_then_read_at_depth);
 
 const BLOCKS: u64 = 64;
 
@@ -13,7 +15,6 @@ fn pattern(block: u64, len: usize) -> impl Iterator<Item = u8> {
     (0..len).map(move |i| (block as usize * 31 + i * 7) as u8)
 }
 
-#[test]
 fn direct_write_then_read_at_depth() {
     let Some(mut ctx) =
         build_or_enosys::<AlignedBuf>("direct_round_trip", Context::builder().depth(16))

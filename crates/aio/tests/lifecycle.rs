@@ -1,4 +1,4 @@
-//! A context's edges against the real kernel: ids that outlive their operation or come from
+//! A context's edges, on both backends: ids that outlive their operation or come from
 //! another context, a buffer that panics inside `push`, depths no kernel context can take, and
 //! `drain` at shutdown.
 
@@ -13,13 +13,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use support::{build_or_enosys, expect_enosys, temp_file};
+use support::{backend, build_or_enosys, each_backend, expect_enosys, temp_file};
+
+each_backend!(
+    a_stale_id_never_cancels_the_next_operation_in_its_slot,
+    an_id_of_another_context_is_not_found,
+    a_buffer_panicking_inside_push_leaves_every_slot_usable,
+    depths_beyond_a_kernel_context_are_errors_not_aborts,
+    drain_yields_one_completion_for_every_queued_in_flight_and_ready_operation,
+    drain_waits_for_reads_the_kernel_cannot_cancel,
+    public_types_have_debug,
+    build_reports_memory_it_cannot_get_instead_of_aborting,
+    a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot,
+    a_second_cancel_of_a_poll_in_progress_says_in_progress,
+    aligned_buffers_report_memory_they_cannot_get
+);
 
 fn context<B: IoBuf>(test: &str, depth: u32) -> Option<Context<B>> {
     build_or_enosys(test, Context::builder().depth(depth))
 }
 
-#[test]
 fn a_stale_id_never_cancels_the_next_operation_in_its_slot() {
     let Some(mut ctx) = context::<Vec<u8>>("stale_id", 1) else {
         return;
@@ -55,7 +68,6 @@ fn a_stale_id_never_cancels_the_next_operation_in_its_slot() {
     assert_eq!((done.user_data(), done.is_cancelled()), (2, true));
 }
 
-#[test]
 fn an_id_of_another_context_is_not_found() {
     let (Some(mut a), Some(mut b)) = (
         context::<Vec<u8>>("foreign_id_a", 4),
@@ -112,7 +124,6 @@ unsafe impl IoBufMut for Grenade {
     }
 }
 
-#[test]
 fn a_buffer_panicking_inside_push_leaves_every_slot_usable() {
     let Some(mut ctx) = context::<Grenade>("panic_push", 2) else {
         return;
@@ -163,7 +174,6 @@ fn a_buffer_panicking_inside_push_leaves_every_slot_usable() {
     }
 }
 
-#[test]
 fn depths_beyond_a_kernel_context_are_errors_not_aborts() {
     for (depth, events) in [
         (u32::MAX, Some(1)),
@@ -174,7 +184,7 @@ fn depths_beyond_a_kernel_context_are_errors_not_aborts() {
         (1, Some(u32::MAX)),
         (1, Some(MAX_EVENTS + 1)),
     ] {
-        let mut builder = Context::builder().depth(depth);
+        let mut builder = Context::builder().depth(depth).backend(backend());
         if let Some(events) = events {
             builder = builder.kernel_events(events);
         }
@@ -192,9 +202,11 @@ fn depths_beyond_a_kernel_context_are_errors_not_aborts() {
     }
     // MAX_EVENTS itself is the kernel's limit: io_setup takes it where aio-max-nr allows, and
     // says EAGAIN (with the limit in the error) where it does not.
+    // (The emulation asks no kernel: it takes any kernel_events.)
     match Context::builder()
         .depth(1)
         .kernel_events(MAX_EVENTS)
+        .backend(backend())
         .build::<Vec<u8>>()
     {
         Ok(ctx) => assert_eq!(ctx.depth(), 1),
@@ -204,7 +216,6 @@ fn depths_beyond_a_kernel_context_are_errors_not_aborts() {
     }
 }
 
-#[test]
 fn drain_yields_one_completion_for_every_queued_in_flight_and_ready_operation() {
     let Some(mut ctx) = context::<Vec<u8>>("drain", 8) else {
         return;
@@ -257,7 +268,6 @@ fn drain_yields_one_completion_for_every_queued_in_flight_and_ready_operation() 
     assert_eq!(ctx.drain().unwrap().count(), 0, "nothing left");
 }
 
-#[test]
 fn drain_waits_for_reads_the_kernel_cannot_cancel() {
     let Some(target) = support::direct_target("drain_direct") else {
         return;
@@ -285,7 +295,6 @@ fn drain_waits_for_reads_the_kernel_cannot_cancel() {
     assert_eq!(tags, (0..32).collect::<Vec<_>>());
 }
 
-#[test]
 fn public_types_have_debug() {
     let Some(mut ctx) = context::<Vec<u8>>("debug", 2) else {
         return;
@@ -332,7 +341,6 @@ unsafe impl IoBuf for Bulky {
 const _: () = assert!(Context::<Vec<u8>>::BYTES_PER_SLOT < 400);
 const _: () = assert!(Context::<Bulky>::BYTES_PER_SLOT > 64 * 1024);
 
-#[test]
 fn build_reports_memory_it_cannot_get_instead_of_aborting() {
     let per_slot = Context::<Bulky>::BYTES_PER_SLOT;
     println!(
@@ -349,6 +357,7 @@ fn build_reports_memory_it_cannot_get_instead_of_aborting() {
     let err = Context::builder()
         .depth(MAX_EVENTS)
         .kernel_events(1)
+        .backend(backend())
         .build::<Bulky>()
         .map(drop)
         .unwrap_err();
@@ -380,7 +389,6 @@ impl Drop for DropBomb {
     }
 }
 
-#[test]
 fn a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot() {
     let Some(mut ctx) = context::<Vec<u8>>("panic_hand_back", 1) else {
         return;
@@ -405,7 +413,6 @@ fn a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot() {
     }
 }
 
-#[test]
 fn a_second_cancel_of_a_poll_in_progress_says_in_progress() {
     let Some(mut ctx) = context::<Vec<u8>>("cancel_twice", 2) else {
         return;
@@ -420,7 +427,6 @@ fn a_second_cancel_of_a_poll_in_progress_says_in_progress() {
     assert!(done[0].is_cancelled());
 }
 
-#[test]
 fn aligned_buffers_report_memory_they_cannot_get() {
     // The largest valid layout: more than any machine here has, on every target.
     let huge = isize::MAX as usize & !4095;

@@ -6,18 +6,21 @@
 //! its own buffers and the kernel's result for it; `push` fails exactly when every slot is
 //! owned; the context's counters agree with the model; a cancel answers what the operation's
 //! state allows; the eventfd counts every completion; dropping a context gives back every
-//! descriptor and buffer.
+//! descriptor and buffer. The same model holds for both backends (`kernel::` and `emulated::`).
 
 mod support;
 
-use aio::{CancelOutcome, Context, Errno, Error, Fixed, Op, OpId, OpKind, PollFlags, Reap};
+use aio::{
+    Backend, CancelOutcome, Context, Errno, Error, Fixed, Op, OpId, OpKind, PollFlags, Reap,
+};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
-use support::{build_or_enosys, expect_enosys, open_fds, temp_file};
+use support::{build_or_enosys, expect_enosys, open_fds, set_backend, temp_file};
 
 const FILE_LEN: u64 = 4096;
 const PIPES: usize = 2;
@@ -417,8 +420,9 @@ impl Harness {
     }
 }
 
-fn kernel_has_aio() -> bool {
-    if expect_enosys() {
+/// Whether the kernel variant can run: false (after proving the ENOSYS path) under qemu-user.
+fn backend_available(backend: Backend) -> bool {
+    if backend == Backend::Kernel && expect_enosys() {
         assert!(matches!(
             Context::<Vec<u8>>::new(1).map(drop),
             Err(Error::Unsupported { .. })
@@ -445,8 +449,8 @@ fn seed() -> u64 {
     seed
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+fn config() -> ProptestConfig {
+    ProptestConfig {
         cases: std::env::var("AIO_TEST_MODEL_CASES")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -458,26 +462,59 @@ proptest! {
         // Failures print their minimal case; nothing is written into the source tree.
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn the_context_agrees_with_the_model(
-        depth in 1u32..12,
-        ring in any::<bool>(),
-        eventfd in any::<bool>(),
-        actions in proptest::collection::vec(action(), 1..120),
-    ) {
-        if !kernel_has_aio() {
-            return Ok(());
-        }
-        let fds = open_fds();
-        let reap = if ring { Reap::Ring } else { Reap::Syscall };
-        let mut h = Harness::new(depth, reap, eventfd);
-        for action in actions {
-            h.run(action);
-        }
-        h.drain();
-        drop(h);
-        prop_assert_eq!(open_fds(), fds, "every descriptor was closed");
     }
 }
+
+/// Held by each backend's variant: the descriptor count checked at the end is process-wide.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// One generated case: a context of `depth` (ring or syscall reaping, with or without an
+/// eventfd) on `backend`, driven through `actions`, then drained and dropped.
+fn model_case(
+    backend: Backend,
+    depth: u32,
+    ring: bool,
+    eventfd: bool,
+    actions: Vec<Action>,
+) -> Result<(), TestCaseError> {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    set_backend(backend);
+    if !backend_available(backend) {
+        return Ok(());
+    }
+    let fds = open_fds();
+    let reap = if ring { Reap::Ring } else { Reap::Syscall };
+    let mut h = Harness::new(depth, reap, eventfd);
+    for action in actions {
+        h.run(action);
+    }
+    h.drain();
+    drop(h);
+    prop_assert_eq!(open_fds(), fds, "every descriptor was closed");
+    Ok(())
+}
+
+/// `kernel::the_context_agrees_with_the_model` and `emulated::…`, as `each_backend!` names them.
+macro_rules! model_test {
+    ($module:ident, $backend:expr) => {
+        mod $module {
+            use super::*;
+            proptest! {
+                #![proptest_config(config())]
+
+                #[test]
+                fn the_context_agrees_with_the_model(
+                    depth in 1u32..12,
+                    ring in any::<bool>(),
+                    eventfd in any::<bool>(),
+                    actions in proptest::collection::vec(action(), 1..120),
+                ) {
+                    model_case($backend, depth, ring, eventfd, actions)?;
+                }
+            }
+        }
+    };
+}
+
+model_test!(kernel, Backend::Kernel);
+model_test!(emulated, Backend::Emulated);

@@ -9,7 +9,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use support::{build_or_enosys, temp_file};
+use support::{build_or_enosys, each_backend, temp_file};
+
+each_backend!(steady_state_push_submit_reap_allocates_nothing);
 
 struct Counting;
 
@@ -47,7 +49,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-#[test]
 fn steady_state_push_submit_reap_allocates_nothing() {
     for reap in [Reap::Ring, Reap::Syscall] {
         let Some(mut ctx) =

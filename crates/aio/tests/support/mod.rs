@@ -1,33 +1,93 @@
-//! Shared by the `aio` crate's integration tests: the ENOSYS convention and O_DIRECT targets.
+//! Shared by the `aio` crate's integration tests: one suite for every backend, the ENOSYS
+//! convention and O_DIRECT targets.
+//!
+//! A test is a plain `fn name()` that builds its contexts with [`build_or_enosys`] (or applies
+//! [`backend`] itself); `each_backend!(name, ...)` declares `kernel::name` and
+//! `emulated::name`, which run it with [`Backend::Kernel`] and [`Backend::Emulated`]. Where the
+//! two must differ, the test asks [`backend`] and asserts each side's behaviour.
 #![allow(dead_code)]
 
-use aio::{Builder, Context, Error, IoBuf};
+use aio::{Backend, Builder, Context, Error, IoBuf};
+use std::cell::Cell;
 use std::path::PathBuf;
+
+thread_local! {
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Kernel) };
+}
+
+/// The backend the running test uses (set by `each_backend!` for the test's thread).
+pub fn backend() -> Backend {
+    BACKEND.with(Cell::get)
+}
+
+/// Whether the running test uses the kernel's AIO (rather than the emulation).
+pub fn on_kernel() -> bool {
+    backend() == Backend::Kernel
+}
+
+/// Sets the backend of the tests running on this thread.
+pub fn set_backend(backend: Backend) {
+    BACKEND.with(|b| b.set(backend));
+}
+
+/// Runs `test` with `backend` (on this thread).
+pub fn with_backend(backend: Backend, test: fn()) {
+    set_backend(backend);
+    test();
+}
+
+/// Declares, for each `fn name()` listed, the tests `kernel::name` and `emulated::name`.
+#[allow(unused_macros)] // model.rs declares its proptest variants itself
+macro_rules! each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod kernel {
+            $(
+                #[test]
+                fn $test() {
+                    $crate::support::with_backend(aio::Backend::Kernel, super::$test)
+                }
+            )+
+        }
+        mod emulated {
+            $(
+                #[test]
+                fn $test() {
+                    $crate::support::with_backend(aio::Backend::Emulated, super::$test)
+                }
+            )+
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use each_backend;
 
 /// Whether the harness told us the AIO calls are missing here (qemu-user).
 pub fn expect_enosys() -> bool {
     std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1")
 }
 
-/// Builds a context, or proves the ENOSYS path and returns `None`.
+/// Builds a context on the test's [`backend`], or proves the ENOSYS path and returns `None`.
 ///
-/// Under `AIO_TEST_EXPECT_ENOSYS=1` (qemu-user) the build must fail with
-/// [`Error::Unsupported`]; anywhere else it must succeed: a real kernel has AIO.
+/// With the kernel backend under `AIO_TEST_EXPECT_ENOSYS=1` (qemu-user) the build must fail
+/// with [`Error::Unsupported`]; anywhere else it must succeed: a real kernel has AIO, and the
+/// emulation works everywhere.
 pub fn build_or_enosys<B: IoBuf>(test: &str, builder: Builder) -> Option<Context<B>> {
-    match builder.build::<B>() {
+    let backend = backend();
+    match builder.backend(backend).build::<B>() {
         Ok(ctx) => {
             assert!(
-                !expect_enosys(),
+                backend == Backend::Emulated || !expect_enosys(),
                 "{test}: AIO_TEST_EXPECT_ENOSYS=1 but io_setup worked"
             );
+            assert_eq!(ctx.backend(), backend, "{test}: the backend asked for");
             Some(ctx)
         }
-        Err(Error::Unsupported { call }) if expect_enosys() => {
+        Err(Error::Unsupported { call }) if backend == Backend::Kernel && expect_enosys() => {
             assert_eq!(call, "io_setup");
             println!("ENOSYS path: {test} got Error::Unsupported as expected");
             None
         }
-        Err(e) => panic!("{test}: building a context failed on a kernel that should have AIO: {e}"),
+        Err(e) => panic!("{test} ({backend:?}): building a context failed: {e}"),
     }
 }
 
@@ -76,7 +136,11 @@ pub fn direct_target(test: &str) -> Option<DirectTarget> {
     candidates.push(std::env::temp_dir());
     let mut refused = Vec::new();
     for dir in candidates {
-        let path = dir.join(format!("aio-direct-probe-{}-{test}", std::process::id()));
+        let path = dir.join(format!(
+            "aio-direct-probe-{}-{test}-{:?}",
+            std::process::id(),
+            backend()
+        ));
         let opened = rustix::fs::open(
             &path,
             rustix::fs::OFlags::CREATE | rustix::fs::OFlags::RDWR | rustix::fs::OFlags::DIRECT,
@@ -85,9 +149,11 @@ pub fn direct_target(test: &str) -> Option<DirectTarget> {
         let _ = std::fs::remove_file(&path);
         match opened {
             Ok(_) => {
-                return Some(DirectTarget::File(
-                    dir.join(format!("aio-{test}-{}", std::process::id())),
-                ));
+                return Some(DirectTarget::File(dir.join(format!(
+                    "aio-{test}-{:?}-{}",
+                    backend(),
+                    std::process::id()
+                ))));
             }
             Err(e) => refused.push(format!("{}: {e}", dir.display())),
         }
@@ -99,10 +165,14 @@ pub fn direct_target(test: &str) -> Option<DirectTarget> {
     None
 }
 
-/// A new, empty, already unlinked read-write file in the target's test directory.
+/// A new, empty, already unlinked read-write file in the target's test directory (named for
+/// the test and its backend, so that both variants can run at once).
 pub fn temp_file(name: &str) -> std::fs::File {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("aio-{name}-{}", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "aio-{name}-{:?}-{}",
+        backend(),
+        std::process::id()
+    ));
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
