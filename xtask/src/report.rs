@@ -16,6 +16,8 @@ pub struct Counts {
     pub results: u64,
     /// Names of failed tests (`test x ... FAILED`).
     pub failed_names: Vec<String>,
+    /// Tests of the emulated backend (`test emulated::x ... ok`), counted in `passed` too.
+    pub emulated_ok: u64,
 }
 
 impl Counts {
@@ -32,8 +34,20 @@ impl Counts {
         self.ignored_lines
             .extend(other.ignored_lines.iter().cloned());
         self.failed_names.extend(other.failed_names.iter().cloned());
+        self.emulated_ok += other.emulated_ok;
+    }
+
+    /// Failed tests of the emulated backend.
+    pub fn emulated_failed(&self) -> u64 {
+        self.failed_names
+            .iter()
+            .filter(|n| n.starts_with(EMULATED))
+            .count() as u64
     }
 }
+
+/// The module the suites put their emulated-backend variants in (`each_backend!`).
+pub const EMULATED: &str = "emulated::";
 
 /// Reads libtest's `test result: ok. N passed; M failed; K ignored; ...` lines and the
 /// `SKIPPED:` lines tests print (anywhere on a line: with `--nocapture` they follow
@@ -61,6 +75,8 @@ pub fn parse(output: &str) -> Counts {
                     push(&mut c.ignored_lines, format!("{name}: {verdict}"));
                 } else if verdict.starts_with("FAILED") {
                     push(&mut c.failed_names, name.to_string());
+                } else if verdict == "ok" && name.starts_with(EMULATED) {
+                    c.emulated_ok += 1;
                 }
             }
         }
@@ -202,5 +218,15 @@ mod tests {
         assert_eq!(c.skipped(), 2);
         assert!(justified(&c.skip_lines[0]));
         assert!(!justified("SKIPPED: no block device"));
+    }
+
+    #[test]
+    fn emulated_variants_are_counted_apart() {
+        let out = "test kernel::a ... ok\n\
+                   test emulated::a ... ok\n\
+                   test emulated::b ... FAILED\n\
+                   test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n";
+        let c = parse(out);
+        assert_eq!((c.passed, c.emulated_ok, c.emulated_failed()), (2, 1, 1));
     }
 }

@@ -1,6 +1,6 @@
 //! Command-line options, parsed by hand: `--name value` or `--name=value`.
 
-use aio::Reap;
+use aio::{Backend, Reap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ how:
   --direct             O_DIRECT, or fail (default: O_DIRECT if the file system allows it)
   --buffered           page-cache I/O (completes inside io_submit)
   --reap ring|syscall  reap completions from the mmap'd ring or by io_getevents (default ring)
+  --backend B          kernel (native AIO, the default) | emulated (the crate runs each
+                       operation itself with pread/pwrite, as where the kernel has no AIO) |
+                       auto (kernel, else emulated)
   --nowait             RWF_NOWAIT: operations that would block fail with EAGAIN (counted)
   --seed N             xorshift seed for random offsets (default fixed)
 how long:
@@ -157,6 +160,8 @@ pub struct Options {
     pub io_mode: IoMode,
     /// How completions are reaped.
     pub reap: Reap,
+    /// Kernel AIO or the crate's emulation.
+    pub backend: Backend,
     /// `RWF_NOWAIT`.
     pub nowait: bool,
     /// The xorshift seed (non-zero).
@@ -183,6 +188,7 @@ impl Default for Options {
             ops: None,
             io_mode: IoMode::Auto,
             reap: Reap::Ring,
+            backend: Backend::Kernel,
             nowait: false,
             seed: DEFAULT_SEED,
             json: false,
@@ -328,7 +334,7 @@ where
                 o.progress = false;
             }
             "--file" | "--device" | "--dir" | "--rw" | "--rwmix" | "--bs" | "--depth"
-            | "--batch" | "--size" | "--runtime" | "--ops" | "--reap" | "--seed" => {
+            | "--batch" | "--size" | "--runtime" | "--ops" | "--reap" | "--backend" | "--seed" => {
                 let value = match inline {
                     Some(v) => v,
                     None => args.next().ok_or_else(|| format!("{name} needs a value"))?,
@@ -364,6 +370,18 @@ where
                             "ring" => Reap::Ring,
                             "syscall" => Reap::Syscall,
                             _ => return Err(format!("--reap {value}: expected ring or syscall")),
+                        }
+                    }
+                    "--backend" => {
+                        o.backend = match value.as_str() {
+                            "kernel" => Backend::Kernel,
+                            "emulated" => Backend::Emulated,
+                            "auto" => Backend::KernelOrEmulated,
+                            _ => {
+                                return Err(format!(
+                                    "--backend {value}: expected kernel, emulated or auto"
+                                ));
+                            }
                         }
                     }
                     "--seed" => {
@@ -525,6 +543,8 @@ mod tests {
             "--direct",
             "--reap",
             "syscall",
+            "--backend",
+            "emulated",
             "--nowait",
             "--json",
             "--write-ok",
@@ -541,6 +561,7 @@ mod tests {
             (Some(1_000_000), Some(Duration::from_secs(3)))
         );
         assert_eq!((o.io_mode, o.reap), (IoMode::Direct, Reap::Syscall));
+        assert_eq!(o.backend, Backend::Emulated);
         assert!(o.nowait && o.json && o.write_ok && !o.progress);
         assert_eq!(o.seed, 7);
     }
@@ -579,6 +600,7 @@ mod tests {
         assert!(err(&["--depth", "4", "--batch", "8"]).contains("exceeds --depth"));
         assert!(err(&["--rw", "scribble"]).contains("randread"));
         assert!(err(&["--reap", "magic"]).contains("ring or syscall"));
+        assert!(err(&["--backend", "threads"]).contains("kernel, emulated or auto"));
         assert!(err(&["--bogus"]).contains("unknown option --bogus"));
         assert!(err(&["stray"]).contains("unexpected argument"));
         assert!(err(&["--bs"]).contains("--bs needs a value"));

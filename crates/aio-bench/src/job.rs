@@ -67,6 +67,8 @@ pub struct Outcome {
     pub stats: Stats,
     /// Whether completions were read from the ring.
     pub ring: bool,
+    /// Whether the crate's emulation ran the operations (no kernel AIO).
+    pub emulated: bool,
 }
 
 impl Outcome {
@@ -115,6 +117,7 @@ pub fn run(
     let mut ctx: Context<Block> = Context::builder()
         .depth(o.depth)
         .reap(o.reap)
+        .backend(o.backend)
         .build()
         .map_err(|e| format!("cannot create an AIO context of depth {}: {e}", o.depth))?;
     // A registered descriptor: operations name it at no per-operation cost.
@@ -261,6 +264,7 @@ pub fn run(
         latency,
         stats: ctx.stats(),
         ring: ctx.reaps_from_ring(),
+        emulated: ctx.backend() == aio::Backend::Emulated,
     })
 }
 
@@ -321,6 +325,7 @@ pub fn describe(o: &Options, p: &Prepared, ring: bool) -> String {
         rw => rw.name().to_string(),
     };
     let reap = match (o.reap, ring) {
+        _ if o.backend == aio::Backend::Emulated => "emulated backend (pread/pwrite at submit)",
         (Reap::Ring, true) => "ring reaping",
         (Reap::Ring, false) => "ring reaping unavailable: io_getevents",
         (Reap::Syscall, _) => "io_getevents reaping",

@@ -82,7 +82,13 @@ fn run(o: &Options) -> Result<(), String> {
     };
     let outcome = job::run(o, &prepared, if live { Some(&mut progress) } else { None })?;
     clear_line(live);
-    if o.reap == aio::Reap::Ring && !outcome.ring {
+    if o.backend == aio::Backend::KernelOrEmulated && outcome.emulated {
+        eprintln!(
+            "aio-bench: note: this kernel has no native AIO (or forbids it): the operations ran \
+             in the crate's emulation, one pread/pwrite at a time"
+        );
+    }
+    if o.reap == aio::Reap::Ring && !outcome.ring && !outcome.emulated {
         eprintln!(
             "aio-bench: note: the kernel's completion ring is not readable here; reaped with \
              io_getevents"

@@ -143,7 +143,7 @@ pub fn json(o: &Options, p: &Prepared, r: &Outcome) -> String {
         concat!(
             "{{\"tool\":\"aio-bench\",\"version\":{},\"file\":{},\"temporary\":{},\"fs\":{},",
             "\"size\":{},\"rw\":\"{}\",\"rwmix\":{},\"bs\":{},\"depth\":{},\"batch\":{},",
-            "\"direct\":{},\"reap\":\"{}\",\"nowait\":{},\"seed\":{},",
+            "\"direct\":{},\"backend\":\"{}\",\"reap\":\"{}\",\"nowait\":{},\"seed\":{},",
             "\"ops\":{},\"reads\":{},\"writes\":{},\"eagain\":{},\"seconds\":{:.6},",
             "\"iops\":{:.1},\"mib_s\":{:.2},",
             "\"lat_ns\":{{\"min\":{},\"mean\":{:.1},\"p50\":{},\"p90\":{},\"p99\":{},",
@@ -163,6 +163,7 @@ pub fn json(o: &Options, p: &Prepared, r: &Outcome) -> String {
         o.depth,
         o.batch,
         p.direct,
+        if r.emulated { "emulated" } else { "kernel" },
         if r.ring { "ring" } else { "syscall" },
         o.nowait,
         o.seed,
