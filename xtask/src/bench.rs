@@ -28,7 +28,9 @@ usage: cargo xtask bench [--rounds N] [--runtime SECS] [--size SIZE_MIB] [--dept
 
 4 KiB random O_DIRECT reads (buffered, with a note, where O_DIRECT is refused), batch = depth.
 Programs: C libaio with io_getevents (the baseline), C libaio reading the ring by hand,
-aio-bench --reap ring, aio-bench --reap syscall. Prints medians and aio-bench / C ratios.";
+aio-bench --reap ring, aio-bench --reap syscall, aio-bench --backend emulated (the crate's
+fallback where the kernel has no AIO: one pread per operation). Prints medians and aio-bench / C
+ratios.";
 
 type Result<T, E = String> = std::result::Result<T, E>;
 
@@ -43,20 +45,23 @@ enum Variant {
     AioRing,
     /// aio-bench --reap syscall.
     AioSyscall,
+    /// aio-bench --backend emulated.
+    AioEmulated,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant::CPlain,
     Variant::CRing,
     Variant::AioRing,
     Variant::AioSyscall,
+    Variant::AioEmulated,
 ];
 
 impl Variant {
     fn reap(self) -> &'static str {
         match self {
             Self::CPlain | Self::AioSyscall => "syscall",
-            Self::CRing | Self::AioRing => "ring",
+            Self::CRing | Self::AioRing | Self::AioEmulated => "ring",
         }
     }
 }
@@ -369,8 +374,11 @@ impl Runner<'_> {
                     cmd.arg("--buffered");
                 }
             }
-            Variant::AioRing | Variant::AioSyscall => {
+            Variant::AioRing | Variant::AioSyscall | Variant::AioEmulated => {
                 cmd.args(["--json", "--quiet"]);
+                if variant == Variant::AioEmulated {
+                    cmd.args(["--backend", "emulated"]);
+                }
                 cmd.arg(if file.direct {
                     "--direct"
                 } else {
@@ -586,26 +594,28 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     println!();
     let header = |what: &str, ratios: bool| {
         print!(
-            "{what:<16} {:>5} {:>14} {:>10} {:>14} {:>14}",
-            "depth", "C io_getevents", "C ring", "aio-bench ring", "aio-bench sysc"
+            "{what:<16} {:>5} {:>14} {:>10} {:>14} {:>14} {:>14}",
+            "depth", "C io_getevents", "C ring", "aio-bench ring", "aio-bench sysc", "emulated"
         );
         if ratios {
-            print!(" {:>18} {:>18}", "ring/C", "sysc/C");
+            print!(" {:>18} {:>18} {:>18}", "ring/C", "sysc/C", "emulated/C");
         }
         println!();
     };
     header("IOPS", true);
     for &(f, depth) in &configs {
         println!(
-            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14} {:>18} {:>18}",
+            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14} {:>14} {:>18} {:>18} {:>18}",
             label(f),
             depth,
             kilo(get(f, depth, Variant::CPlain).iops),
             kilo(get(f, depth, Variant::CRing).iops),
             kilo(get(f, depth, Variant::AioRing).iops),
             kilo(get(f, depth, Variant::AioSyscall).iops),
+            kilo(get(f, depth, Variant::AioEmulated).iops),
             show_ratio(ratio(f, depth, Variant::AioRing)),
             show_ratio(ratio(f, depth, Variant::AioSyscall)),
+            show_ratio(ratio(f, depth, Variant::AioEmulated)),
         );
     }
     println!();
@@ -613,13 +623,14 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     for &(f, depth) in &configs {
         let n = |v| format!("{:.3}", get(f, depth, v).syscalls_per_op);
         println!(
-            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14}",
+            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14} {:>14}",
             label(f),
             depth,
             n(Variant::CPlain),
             n(Variant::CRing),
             n(Variant::AioRing),
-            n(Variant::AioSyscall)
+            n(Variant::AioSyscall),
+            n(Variant::AioEmulated)
         );
     }
     println!();
@@ -630,13 +641,14 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             format!("{} / {}", us(s.p50_ns), us(s.p99_ns))
         };
         println!(
-            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14}",
+            "{:<16} {:>5} {:>14} {:>10} {:>14} {:>14} {:>14}",
             label(f),
             depth,
             lat(Variant::CPlain),
             lat(Variant::CRing),
             lat(Variant::AioRing),
-            lat(Variant::AioSyscall)
+            lat(Variant::AioSyscall),
+            lat(Variant::AioEmulated)
         );
     }
 

@@ -82,9 +82,24 @@ impl Outcome {
         }
     }
 
-    /// `io_submit` calls per operation.
+    /// `io_submit` calls per operation (none with the emulated backend).
     pub fn submit_per_op(&self) -> f64 {
+        if self.emulated {
+            return 0.0;
+        }
         per(self.stats.submit_calls, self.ops + self.eagain)
+    }
+
+    /// System calls per operation: `io_submit` and `io_getevents`, or with the emulated backend
+    /// its `pread`/`pwrite` (one per operation) and `poll` calls.
+    pub fn syscalls_per_op(&self) -> f64 {
+        if self.emulated {
+            return per(
+                self.stats.emulated + self.stats.poll_calls,
+                self.ops + self.eagain,
+            );
+        }
+        self.submit_per_op() + self.getevents_per_op()
     }
 
     /// `io_getevents` calls per operation.

@@ -110,7 +110,7 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
         "",
         r.submit_per_op(),
         r.getevents_per_op(),
-        r.submit_per_op() + r.getevents_per_op(),
+        r.syscalls_per_op(),
         100.0 * r.ring_fraction(),
     );
     s
@@ -186,7 +186,7 @@ pub fn json(o: &Options, p: &Prepared, r: &Outcome) -> String {
         st.getevents_calls,
         r.submit_per_op(),
         r.getevents_per_op(),
-        r.submit_per_op() + r.getevents_per_op(),
+        r.syscalls_per_op(),
         st.ring_reaped,
         st.syscall_reaped,
         r.ring_fraction(),
