@@ -1,3 +1,4 @@
+// Kernel only: raw aio-sys calls, about how the kernel tears a context down at exit (exit_aio).
 //! After libaio's harness case 14.t: a child process exits with large I/O submitted and nothing
 //! reaped, without `io_destroy`.
 //!

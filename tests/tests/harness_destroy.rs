@@ -1,3 +1,4 @@
+// Kernel only: about io_destroy waiting for in-flight O_DIRECT reads and aio-nr accounting.
 //! After libaio's harness case 18.t: dropping a context while `O_DIRECT` reads are in flight.
 //! The drop calls `io_destroy`, which returns only once every request has completed, so the
 //! buffers hold the file's data afterwards and nothing writes into them later; and every context

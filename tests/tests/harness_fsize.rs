@@ -2,18 +2,22 @@
 //! is cut short at it; a write at the limit fails with `EFBIG` in its result (and the process,
 //! which ignores `SIGXFSZ`, lives on). The limit and the signal disposition belong to the whole
 //! process, so the scenario runs in a re-executed copy of this test binary.
+//!
+//! On both backends: the emulation's `pwrite`/`pwritev` meet the same limit in the same kernel
+//! code (`generic_write_check_limits`), with the same results.
 
 mod common;
 
 use aio::{Completion, Context, Errno, Op};
-use common::TempFile;
+use common::{TempFile, backend, each_backend};
 use rustix::process::{Resource, Rlimit, setrlimit};
 use std::time::Duration;
 
 const TEST: &str = "fsize_limit_short_write_then_efbig";
 const SCENARIO: &str = "fsize";
 
-#[test]
+each_backend!(fsize_limit_short_write_then_efbig);
+
 fn fsize_limit_short_write_then_efbig() {
     common::scenario_test(TEST, SCENARIO, fsize_scenario);
 }
@@ -35,7 +39,12 @@ fn fsize_scenario() {
     let previous = unsafe { libc::signal(sigxfsz, libc::SIG_IGN) };
     assert_ne!(previous, libc::SIG_ERR, "ignoring SIGXFSZ");
 
-    let mut ctx: Context = Context::builder().depth(4).build().expect("context");
+    let mut ctx: Context = Context::builder()
+        .depth(4)
+        .backend(backend())
+        .build()
+        .expect("context");
+    assert_eq!(ctx.backend(), backend());
     let temp = TempFile::new("fsize");
     let file = ctx.register(temp.create_rw()).expect("register");
     setrlimit(

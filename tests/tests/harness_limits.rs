@@ -1,3 +1,4 @@
+// Kernel only: about /proc/sys/fs/aio-max-nr, which the emulation is never charged against.
 //! After libaio's harness case 20.t: creating contexts until `/proc/sys/fs/aio-max-nr` is
 //! reached. The refusal is [`Error::ContextLimit`], with the numbers and the sysctl to raise in
 //! its message; everything goes back to `aio-nr` once the contexts are dropped.

@@ -15,13 +15,16 @@
 //! The safe `aio` crate takes the writable mapping as a buffer (an [`IoBufMut`] over a range of
 //! it); the `EFAULT` cases go through `aio-sys`, since a read-only mapping cannot honour
 //! `IoBufMut`'s promise of writable memory.
+//!
+//! The safe-API test runs on both backends (the emulation's `pread`/`pwrite` copy through the
+//! same mapping); the `EFAULT` one is kernel only, raw `io_submit` on a kernel context.
 
 mod common;
 
 use aio::{Context, IoBuf, IoBufMut, Op};
 use aio_sys::Errno;
 use aio_sys::abi::{__kernel_timespec, IOCB_CMD_PREAD, IOCB_CMD_PWRITE, aio_context_t, io_event};
-use common::{TempFile, context_or_skip};
+use common::{TempFile, context_or_skip, each_backend};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
@@ -154,7 +157,8 @@ fn file_bytes(file: &File, offset: u64, len: usize) -> Vec<u8> {
     buf
 }
 
-#[test]
+each_backend!(io_from_and_into_a_mapping_of_the_same_file);
+
 fn io_from_and_into_a_mapping_of_the_same_file() {
     let Some(mut ctx) = context_or_skip::<MapSlice>(
         "io_from_and_into_a_mapping_of_the_same_file",

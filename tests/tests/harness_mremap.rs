@@ -1,3 +1,4 @@
+// Kernel only: raw aio-sys calls on the kernel's mmap'd completion ring, moved by mremap.
 //! After libaio's harness case 19.t: moving the completion ring with `mremap(2)`.
 //!
 //! The context id is the user address of the ring, and the kernel follows a move of the ring

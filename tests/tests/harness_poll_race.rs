@@ -18,11 +18,14 @@
 //! ring and half with the system call), every wait limited to 5 s (a timeout is the missed
 //! wakeup, and fails the test), and at most [`TIME_BUDGET`] in all (the iterations done by then
 //! are reported).
+//!
+//! On both backends: the emulation's poll (checked with `poll(2)` when waiting) must not miss the
+//! byte either. It has no ring, so the groups' reaping modes are the same there.
 
 mod common;
 
-use aio::{Context, Op, PollFlags, Reap};
-use common::{TempFile, context_or_skip};
+use aio::{Backend, Context, Op, PollFlags, Reap};
+use common::{TempFile, backend, context_or_skip, each_backend, on_kernel};
 use rustix::fd::{AsFd, OwnedFd};
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -75,8 +78,14 @@ fn splice_byte(src: &File, tx: &OwnedFd, failure: &Failure, who: &str) {
     }
 }
 
-/// What one group of three threads did: iterations completed.
-fn group(index: usize, src: Arc<File>, deadline: Instant) -> Result<usize, String> {
+/// What one group of three threads did: iterations completed. `backend` is the test's (this
+/// runs in a thread of its own).
+fn group(
+    index: usize,
+    backend: Backend,
+    src: Arc<File>,
+    deadline: Instant,
+) -> Result<usize, String> {
     let reap = if index % 2 == 0 {
         Reap::Ring
     } else {
@@ -85,8 +94,15 @@ fn group(index: usize, src: Arc<File>, deadline: Instant) -> Result<usize, Strin
     let mut ctx: Context = Context::builder()
         .depth(1)
         .reap(reap)
+        .backend(backend)
         .build()
         .map_err(|e| format!("group {index}: context: {e}"))?;
+    if ctx.backend() != backend {
+        return Err(format!(
+            "group {index}: {:?}, not {backend:?}",
+            ctx.backend()
+        ));
+    }
     let (rx, tx) = rustix::pipe::pipe().map_err(|e| format!("pipe: {e}"))?;
     let rx = Arc::new(rx);
     let tx = Arc::new(tx);
@@ -209,12 +225,14 @@ fn group(index: usize, src: Arc<File>, deadline: Instant) -> Result<usize, Strin
     }
 }
 
-#[test]
+each_backend!(poll_does_not_miss_a_racing_wakeup);
+
 fn poll_does_not_miss_a_racing_wakeup() {
     if context_or_skip::<Vec<u8>>(TEST, Context::builder().depth(1)).is_none() {
         return;
     }
-    if common::kernel_version().is_some_and(|v| v < (4, 19)) {
+    // The emulation's poll is poll(2), there on every kernel.
+    if on_kernel() && common::kernel_version().is_some_and(|v| v < (4, 19)) {
         println!("SKIPPED: {TEST}: IOCB_CMD_POLL needs Linux 4.19");
         return;
     }
@@ -226,10 +244,11 @@ fn poll_does_not_miss_a_racing_wakeup() {
     let groups = std::thread::available_parallelism().map_or(1, |n| n.get());
     let start = Instant::now();
     let deadline = start + TIME_BUDGET;
+    let backend = backend();
     let handles: Vec<_> = (0..groups)
         .map(|g| {
             let src = src.clone();
-            std::thread::spawn(move || group(g, src, deadline))
+            std::thread::spawn(move || group(g, backend, src, deadline))
         })
         .collect();
     let results: Vec<Result<usize, String>> =

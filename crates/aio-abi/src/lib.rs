@@ -40,6 +40,7 @@ mod event;
 mod flags;
 mod ioprio;
 mod layout;
+mod poll;
 mod request;
 mod ring;
 mod signal;
@@ -51,6 +52,7 @@ pub use ioprio::{
     IOPRIO_BE_NR, IOPRIO_CLASS_SHIFT, IOPRIO_PRIO_MASK, IoprioClass, ioprio_class, ioprio_level,
     ioprio_value,
 };
+pub use poll::pollfd;
 pub use request::{
     IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, IOCB_CMD_NOOP, IOCB_CMD_POLL, IOCB_CMD_PREAD, IOCB_CMD_PREADV,
     IOCB_CMD_PREADX, IOCB_CMD_PWRITE, IOCB_CMD_PWRITEV, IocbCmd, iocb,

@@ -2,7 +2,8 @@
 //!
 //! Six calls and their variants, as thin `unsafe fn`s over the kernel's entry points:
 //! [`io_setup`], [`io_destroy`], [`io_submit`], [`io_cancel`], [`io_getevents`] and
-//! [`io_pgetevents`] (with [`io_pgetevents_time64`] and the time32 forms of 32-bit ABIs). Each
+//! [`io_pgetevents`] (with [`io_pgetevents_time64`] and the time32 forms of 32-bit ABIs); and
+//! [`ppoll`], the wait of the `aio` crate's emulation where the kernel has no AIO. Each
 //! documents the kernel behaviour it maps to, including where today's kernel differs from the
 //! man pages. Errors are [`Errno`] values; compare them by name, never by number (MIPS numbers
 //! differ).
@@ -42,12 +43,14 @@
 
 mod arch;
 mod context;
+mod poll;
 mod submit;
 mod wait;
 
 pub use aio_abi as abi;
 pub use arch::{NR, Numbers};
 pub use context::{io_destroy, io_setup};
+pub use poll::ppoll;
 pub use rustix::io::Errno;
 pub use submit::{io_cancel, io_submit};
 pub use wait::{

@@ -12,7 +12,7 @@ use core::ptr::null;
 use rustix::io::Errno;
 
 /// True on ABIs whose `io_getevents`/`io_pgetevents` take a 32-bit timespec.
-const TIME32_ABI: bool = NR.io_pgetevents_time64.is_some() || NR.io_getevents.is_none();
+pub(crate) const TIME32_ABI: bool = NR.io_pgetevents_time64.is_some() || NR.io_getevents.is_none();
 
 /// Reads completions ([`io_getevents(2)`](https://man7.org/linux/man-pages/man2/io_getevents.2.html)).
 ///
@@ -210,10 +210,10 @@ unsafe fn time64_then_time32(
     timeout: *const __kernel_timespec,
     sig: *const __aio_sigset,
 ) -> Result<usize, Errno> {
-    if time64::usable() {
+    if TIME64.usable() {
         // SAFETY: forwarded from the caller.
         match unsafe { io_pgetevents_time64(ctx, min_nr, nr, events, timeout, sig) } {
-            Err(Errno::NOSYS) => time64::set_missing(),
+            Err(Errno::NOSYS) => TIME64.set_missing(),
             done => return done,
         }
     }
@@ -234,32 +234,39 @@ unsafe fn time64_then_time32(
     }
 }
 
-/// Whether the kernel has `io_pgetevents_time64`, learnt from its first `ENOSYS`.
-#[cfg(target_has_atomic = "8")]
-mod time64 {
-    use core::sync::atomic::{AtomicBool, Ordering};
-
-    static MISSING: AtomicBool = AtomicBool::new(false);
-
-    /// False once the kernel has answered `ENOSYS`.
-    pub(super) fn usable() -> bool {
-        !MISSING.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn set_missing() {
-        MISSING.store(true, Ordering::Relaxed);
-    }
+/// Whether the kernel has a `*_time64` call, learnt from its first `ENOSYS`, so that the probe
+/// happens once per process (per call).
+pub(crate) struct Time64Probe {
+    #[cfg(target_has_atomic = "8")]
+    missing: core::sync::atomic::AtomicBool,
 }
 
-/// Without atomics the probe is repeated on every call (correct, one extra syscall).
-#[cfg(not(target_has_atomic = "8"))]
-mod time64 {
-    pub(super) fn usable() -> bool {
+impl Time64Probe {
+    pub(crate) const fn new() -> Self {
+        Self {
+            #[cfg(target_has_atomic = "8")]
+            missing: core::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// False once the kernel has answered `ENOSYS`. Without atomics the probe is repeated on
+    /// every call (correct, one extra system call).
+    pub(crate) fn usable(&self) -> bool {
+        #[cfg(target_has_atomic = "8")]
+        return !self.missing.load(core::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(target_has_atomic = "8"))]
         true
     }
 
-    pub(super) fn set_missing() {}
+    pub(crate) fn set_missing(&self) {
+        #[cfg(target_has_atomic = "8")]
+        self.missing
+            .store(true, core::sync::atomic::Ordering::Relaxed);
+    }
 }
+
+/// `io_pgetevents_time64`.
+static TIME64: Time64Probe = Time64Probe::new();
 
 /// Which path a wait with a timeout takes on this ABI and kernel, for diagnostics and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -277,7 +284,7 @@ pub enum WaitPath {
 pub fn wait_path() -> WaitPath {
     if !TIME32_ABI {
         WaitPath::Native64
-    } else if time64::usable() {
+    } else if TIME64.usable() {
         WaitPath::Time64
     } else {
         WaitPath::Time32Fallback

@@ -1,4 +1,4 @@
-//! `aio_sys::NR` against `linux_raw_sys::general::__NR_io_*` (generated from the kernel's
+//! `aio_sys::NR` against `linux_raw_sys::general::__NR_io_*` and `__NR_ppoll*` (generated from the kernel's
 //! syscall tables) for the architecture being built.
 //!
 //! Compiles on every architecture linux-raw-sys supports. Where aio-sys has no system call
@@ -34,6 +34,8 @@ const LINUX_RAW_SYS: Numbers = Numbers {
     io_getevents: nr!(__NR_io_getevents),
     io_pgetevents: nr!(__NR_io_pgetevents),
     io_pgetevents_time64: None,
+    ppoll: nr!(__NR_ppoll),
+    ppoll_time64: None,
 };
 
 /// 32-bit ABIs with both the time32 calls and `io_pgetevents_time64`.
@@ -55,6 +57,8 @@ const LINUX_RAW_SYS: Numbers = Numbers {
     io_getevents: nr!(__NR_io_getevents),
     io_pgetevents: nr!(__NR_io_pgetevents),
     io_pgetevents_time64: nr!(__NR_io_pgetevents_time64),
+    ppoll: nr!(__NR_ppoll),
+    ppoll_time64: nr!(__NR_ppoll_time64),
 };
 
 /// m68k never got the time32 `io_pgetevents`.
@@ -67,6 +71,8 @@ const LINUX_RAW_SYS: Numbers = Numbers {
     io_getevents: nr!(__NR_io_getevents),
     io_pgetevents: None,
     io_pgetevents_time64: nr!(__NR_io_pgetevents_time64),
+    ppoll: nr!(__NR_ppoll),
+    ppoll_time64: nr!(__NR_ppoll_time64),
 };
 
 /// riscv32 was born without 32-bit time: only `io_pgetevents_time64` waits.
@@ -79,6 +85,8 @@ const LINUX_RAW_SYS: Numbers = Numbers {
     io_getevents: None,
     io_pgetevents: None,
     io_pgetevents_time64: nr!(__NR_io_pgetevents_time64),
+    ppoll: None,
+    ppoll_time64: nr!(__NR_ppoll_time64),
 };
 
 /// No calls: what aio-sys uses where it has no system call instruction.
@@ -90,6 +98,8 @@ const NONE: Numbers = Numbers {
     io_getevents: None,
     io_pgetevents: None,
     io_pgetevents_time64: None,
+    ppoll: None,
+    ppoll_time64: None,
 };
 
 /// Architectures whose inline assembly is stable: aio-sys always has their numbers.
@@ -143,6 +153,8 @@ fn x86_64_numbers_match_syscall_64_tbl() {
         io_getevents: Some(208),
         io_pgetevents: Some(333),
         io_pgetevents_time64: None,
+        ppoll: Some(271),
+        ppoll_time64: None,
     };
     assert_eq!(NR, expected);
 }
@@ -159,6 +171,8 @@ fn x32_numbers_carry_the_x32_bit() {
         io_getevents: Some(X32 | 208),
         io_pgetevents: Some(X32 | 333),
         io_pgetevents_time64: None,
+        ppoll: Some(X32 | 271),
+        ppoll_time64: None,
     };
     assert_eq!(NR, expected);
 }

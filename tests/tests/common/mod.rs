@@ -1,19 +1,28 @@
 //! Helpers shared by the integration tests of `aio-tests` (`mod common;` in each test file).
 //!
+//! - [`each_backend!`] / [`backend`]: one suite for both backends of the safe crate. A test that
+//!   goes through [`aio::Context`] is a plain `fn name()` that builds its contexts with
+//!   [`context_or_skip`] (or applies [`backend`] itself); `each_backend!(name, ...)` declares
+//!   `kernel::name` and `emulated::name`, which run it with [`Backend::Kernel`] and
+//!   [`Backend::Emulated`]. Where the two must differ, the test asks [`on_kernel`] and asserts
+//!   each side's behaviour. Tests about the kernel itself (its ring, its limits, raw `aio-sys`
+//!   calls) stay plain `#[test]`s, on the kernel.
 //! - [`context_or_skip`]: the ENOSYS convention. Under qemu-user (and other places without
 //!   kernel AIO) every AIO system call answers `ENOSYS`; the runner sets
 //!   `AIO_TEST_EXPECT_ENOSYS=1` there. A test starts by building its context through this helper:
-//!   with the variable set, the build must fail with [`Error::Unsupported`] (and the test returns);
-//!   without it, `Unsupported` is a failure, because a real kernel must have AIO.
+//!   with the variable set, a kernel build must fail with [`Error::Unsupported`] (and the test
+//!   returns); without it, `Unsupported` is a failure, because a real kernel must have AIO. The
+//!   emulated backend needs no kernel AIO: it builds, and its tests run, everywhere.
 //! - [`direct_or_skip`]: a file (or the raw block device named by `AIO_TEST_BLOCK_DEV`) that
 //!   accepts `O_DIRECT`, else a printed `SKIPPED:` line, the only skip the tests allow.
 //! - [`TempFile`]: a scratch file removed on drop.
 //! - [`run_scenario_in_child`] / [`scenario`]: re-runs one test in a fresh process of the same
 //!   test binary, for scenarios that change process-wide state (resource limits, signal
-//!   dispositions, `fork`).
+//!   dispositions, `fork`); the child runs the variant of the parent's backend.
 #![allow(dead_code)]
 
-use aio::{AlignedBuf, Builder, Context, Error, IoBuf};
+use aio::{AlignedBuf, Backend, Builder, Context, Error, IoBuf};
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -21,6 +30,68 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+thread_local! {
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Kernel) };
+}
+
+/// The backend the running test uses: set by `each_backend!` for the test's thread, else
+/// [`Backend::Kernel`]. Threads a test spawns start with `Kernel`: pass them the parent's.
+pub fn backend() -> Backend {
+    BACKEND.with(Cell::get)
+}
+
+/// Whether the running test uses the kernel's AIO (rather than the emulation).
+pub fn on_kernel() -> bool {
+    backend() == Backend::Kernel
+}
+
+/// The `each_backend!` module of `backend`: the prefix of the variant's test name.
+pub fn backend_module(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Kernel => "kernel",
+        Backend::Emulated => "emulated",
+        other => panic!("no test variant runs with {other:?}"),
+    }
+}
+
+/// Runs `test` with `backend` on this thread (restored afterwards, also on a panic).
+pub fn with_backend(backend: Backend, test: fn()) {
+    struct Restore(Backend);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BACKEND.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(BACKEND.with(|b| b.replace(backend)));
+    test();
+}
+
+/// Declares, for each `fn name()` listed, the tests `kernel::name` and `emulated::name`.
+// Unused in the binaries whose tests are all about the kernel.
+#[allow(unused_macros)]
+macro_rules! each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod kernel {
+            $(
+                #[test]
+                fn $test() {
+                    $crate::common::with_backend(aio::Backend::Kernel, super::$test)
+                }
+            )+
+        }
+        mod emulated {
+            $(
+                #[test]
+                fn $test() {
+                    $crate::common::with_backend(aio::Backend::Emulated, super::$test)
+                }
+            )+
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use each_backend;
 
 /// Set to `1` where every AIO system call is expected to answer `ENOSYS`.
 pub const EXPECT_ENOSYS_VAR: &str = "AIO_TEST_EXPECT_ENOSYS";
@@ -30,28 +101,34 @@ pub const DIRECT_DIR_VAR: &str = "AIO_TEST_DIRECT_DIR";
 pub const BLOCK_DEV_VAR: &str = "AIO_TEST_BLOCK_DEV";
 /// Selects the scenario a re-executed test binary runs (see [`run_scenario_in_child`]).
 pub const SCENARIO_VAR: &str = "AIO_TEST_HARNESS_SCENARIO";
+/// The backend (`kernel` or `emulated`) of the parent whose scenario a re-executed test binary
+/// runs: the child checks that it runs the same variant.
+pub const SCENARIO_BACKEND_VAR: &str = "AIO_TEST_HARNESS_BACKEND";
 
 /// Whether this run expects `ENOSYS` from every AIO call.
 pub fn expect_enosys() -> bool {
     std::env::var_os(EXPECT_ENOSYS_VAR).is_some_and(|v| v == "1")
 }
 
-/// Builds a context from `builder`, following the ENOSYS convention: `None` means "the kernel
-/// has no AIO here, as expected; end the test".
+/// Builds a context from `builder` on the test's [`backend`], following the ENOSYS convention:
+/// `None` means "the kernel has no AIO here, as expected; end the test" (kernel backend only).
 ///
 /// # Panics
-/// If the build fails otherwise, if it fails with `Unsupported` on a run that expects AIO, or if
-/// it succeeds on a run that expects `ENOSYS`.
+/// If the build fails otherwise, if it fails with `Unsupported` on a run that expects AIO, if a
+/// kernel build succeeds on a run that expects `ENOSYS`, or if the context runs on another
+/// backend than asked. The emulated backend must build everywhere, `ENOSYS` or not.
 pub fn context_or_skip<B: IoBuf>(test: &str, builder: Builder) -> Option<Context<B>> {
-    match builder.build::<B>() {
+    let backend = backend();
+    match builder.backend(backend).build::<B>() {
         Ok(ctx) => {
             assert!(
-                !expect_enosys(),
+                backend == Backend::Emulated || !expect_enosys(),
                 "{test}: {EXPECT_ENOSYS_VAR}=1 but a context was created: this kernel has AIO"
             );
+            assert_eq!(ctx.backend(), backend, "{test}: the backend asked for");
             Some(ctx)
         }
-        Err(Error::Unsupported { call }) => {
+        Err(Error::Unsupported { call }) if backend == Backend::Kernel => {
             assert_eq!(call, "io_setup", "{test}: Unsupported from the wrong call");
             assert!(
                 expect_enosys(),
@@ -61,12 +138,12 @@ pub fn context_or_skip<B: IoBuf>(test: &str, builder: Builder) -> Option<Context
             println!("ENOSYS path: {test} got Error::Unsupported as expected");
             None
         }
-        Err(e) => panic!("{test}: creating the context failed: {e}"),
+        Err(e) => panic!("{test} ({backend:?}): creating the context failed: {e}"),
     }
 }
 
 /// [`context_or_skip`] with a depth-1 context that is dropped at once: `false` means "end the
-/// test" (the ENOSYS path).
+/// test" (the ENOSYS path, kernel backend only).
 pub fn aio_or_skip(test: &str) -> bool {
     context_or_skip::<Vec<u8>>(test, Context::builder().depth(1)).is_some()
 }
@@ -370,19 +447,26 @@ pub fn scenario_done_marker(name: &str) -> String {
 /// name), alone and with one test thread, with [`SCENARIO_VAR`] set to `name`; the test then runs
 /// the scenario instead of calling this, and prints [`scenario_done_marker`] at its end.
 ///
+/// Inside `each_backend!`, pass the plain function name: the child runs the variant of this
+/// thread's [`backend`] (`kernel::test` or `emulated::test`), and [`SCENARIO_BACKEND_VAR`] tells
+/// it which backend that is, for [`scenario_test`] to check.
+///
 /// # Panics
 /// If the child fails, or did not run the scenario to its end.
 pub fn run_scenario_in_child(test: &str, name: &str) {
+    let module = backend_module(backend());
+    let full = format!("{module}::{test}");
     let exe = std::env::current_exe().expect("current_exe");
     let output = Command::new(&exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .args(["--exact", &full, "--nocapture", "--test-threads=1"])
         .env(SCENARIO_VAR, name)
+        .env(SCENARIO_BACKEND_VAR, module)
         .output()
         .unwrap_or_else(|e| panic!("re-executing {}: {e}", exe.display()));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- child {test} ({name}) stdout ---\n{stdout}");
-    println!("--- child {test} ({name}) stderr ---\n{stderr}");
+    println!("--- child {full} ({name}) stdout ---\n{stdout}");
+    println!("--- child {full} ({name}) stderr ---\n{stderr}");
     assert!(
         output.status.success(),
         "the child running scenario {name} failed: {}",
@@ -390,7 +474,7 @@ pub fn run_scenario_in_child(test: &str, name: &str) {
     );
     assert!(
         stdout.contains(&scenario_done_marker(name)),
-        "the child did not run scenario {name} to its end (wrong test name {test}?)"
+        "the child did not run scenario {name} to its end (wrong test name {full}?)"
     );
 }
 
@@ -448,11 +532,18 @@ pub fn rw_iocb(
 }
 
 /// The body of a test whose `scenario` must run alone in a re-executed copy of this binary (it
-/// forks, or changes process limits): in that copy, runs it and prints its done marker;
-/// otherwise, where the kernel has AIO, re-executes the binary for it and checks the outcome
-/// ([`run_scenario_in_child`]).
+/// forks, or changes process limits), listed in `each_backend!`: in that copy, runs it (on the
+/// same backend as the parent, which it checks) and prints its done marker; otherwise, where the
+/// backend works (the emulation always; the kernel where it has AIO), re-executes the binary for
+/// it and checks the outcome ([`run_scenario_in_child`]).
 pub fn scenario_test(test: &str, name: &str, scenario: fn()) {
     if in_scenario(name) {
+        let module = backend_module(backend());
+        assert_eq!(
+            std::env::var(SCENARIO_BACKEND_VAR).ok().as_deref(),
+            Some(module),
+            "{test}: the child runs the {module} variant, not the parent's"
+        );
         scenario();
         println!("{}", scenario_done_marker(name));
         return;

@@ -20,6 +20,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(245),
     io_pgetevents: Some(399),
     io_pgetevents_time64: Some(416),
+    ppoll: Some(336),
+    ppoll_time64: Some(414),
 };
 
 /// Issues system call `nr` with three arguments.

@@ -18,6 +18,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(4),
     io_pgetevents: Some(292),
     io_pgetevents_time64: None,
+    ppoll: Some(73),
+    ppoll_time64: None,
 };
 
 /// Issues system call `nr` with three arguments.

@@ -21,6 +21,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(4243),
     io_pgetevents: Some(4368),
     io_pgetevents_time64: Some(4416),
+    ppoll: Some(4302),
+    ppoll_time64: Some(4414),
 };
 
 /// Maps the `a3` error flag onto the negative-errno convention.

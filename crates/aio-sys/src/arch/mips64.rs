@@ -20,6 +20,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(5202),
     io_pgetevents: Some(5328),
     io_pgetevents_time64: None,
+    ppoll: Some(5261),
+    ppoll_time64: None,
 };
 
 /// Issues system call `nr` with three arguments.

@@ -33,6 +33,11 @@ pub struct Numbers {
     pub io_pgetevents: Option<usize>,
     /// `__NR_io_pgetevents_time64` (32-bit ABIs only).
     pub io_pgetevents_time64: Option<usize>,
+    /// `__NR_ppoll` (32-bit time on 32-bit ABIs; absent on riscv32). Not an AIO call: the wait
+    /// of the `aio` crate's emulated backend, which needs a signal mask set atomically.
+    pub ppoll: Option<usize>,
+    /// `__NR_ppoll_time64` (32-bit ABIs only).
+    pub ppoll_time64: Option<usize>,
 }
 
 impl Numbers {
@@ -46,6 +51,8 @@ impl Numbers {
         io_getevents: None,
         io_pgetevents: None,
         io_pgetevents_time64: None,
+        ppoll: None,
+        ppoll_time64: None,
     };
 }
 

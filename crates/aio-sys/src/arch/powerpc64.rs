@@ -20,6 +20,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(229),
     io_pgetevents: Some(388),
     io_pgetevents_time64: None,
+    ppoll: Some(281),
+    ppoll_time64: None,
 };
 
 /// Issues system call `nr` with three arguments.

@@ -18,6 +18,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: None,
     io_pgetevents: None,
     io_pgetevents_time64: Some(416),
+    ppoll: None,
+    ppoll_time64: Some(414),
 };
 
 /// Issues system call `nr` with three arguments.

@@ -18,6 +18,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(245),
     io_pgetevents: Some(382),
     io_pgetevents_time64: None,
+    ppoll: Some(302),
+    ppoll_time64: None,
 };
 
 /// Issues system call `nr` with three arguments.

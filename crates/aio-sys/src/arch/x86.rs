@@ -21,6 +21,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(247),
     io_pgetevents: Some(385),
     io_pgetevents_time64: Some(416),
+    ppoll: Some(309),
+    ppoll_time64: Some(414),
 };
 
 /// Issues system call `nr` with three arguments.

@@ -21,6 +21,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(208),
     io_pgetevents: Some(333),
     io_pgetevents_time64: None,
+    ppoll: Some(271),
+    ppoll_time64: None,
 };
 
 /// x32: the common 64-bit calls plus the x32 compat `io_setup` (543) and `io_submit` (544).
@@ -33,6 +35,8 @@ pub const NR: Numbers = Numbers {
     io_getevents: Some(X32 | 208),
     io_pgetevents: Some(X32 | 333),
     io_pgetevents_time64: None,
+    ppoll: Some(X32 | 271),
+    ppoll_time64: None,
 };
 
 /// `__X32_SYSCALL_BIT`.

@@ -69,6 +69,12 @@ impl Builder {
     /// Signal an eventfd on every completion (`IOCB_FLAG_RESFD`; the context signals it itself
     /// for the completions it makes, of rejected or cancelled-before-submission operations),
     /// exposed by [`Context::eventfd`] for epoll or an async runtime. Default off.
+    ///
+    /// With [`Backend::Emulated`] the context writes it for every completion it makes. Reads
+    /// and writes complete inside [`submit`](Context::submit), so their signal comes at once;
+    /// but a pending poll is only checked when the context reaps or waits (nothing runs in the
+    /// background), so a loop that sleeps on the eventfd alone would not wake for it: sleep on
+    /// the polled descriptors too, or use [`Context::wait`].
     pub fn eventfd(mut self, on: bool) -> Self {
         self.eventfd = on;
         self

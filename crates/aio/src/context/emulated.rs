@@ -12,8 +12,9 @@
 //!   any flag, and answers `EOPNOTSUPP` too. `res` is the byte count or the negative errno, as
 //!   in an `io_event`. The I/O priority ([`Op::priority`](crate::Op::priority)) is not applied.
 //! - Polls stay in flight. Each [`reap`](Context::reap) checks them with one zero-timeout
-//!   `poll(2)`; a [`wait`](Context::wait) that must block sleeps in one `poll(2)` on all of them
-//!   with the remaining timeout. A poll completes, as the kernel's does, with the events that
+//!   `ppoll(2)`; a [`wait`](Context::wait) that must block sleeps in one `ppoll(2)` on all of
+//!   them with the remaining timeout ([`wait_with_sigmask`](Context::wait_with_sigmask) with its
+//!   signal mask, set atomically as `io_pgetevents` does). A poll completes, as the kernel's does, with the events that
 //!   are ready among those asked for plus `POLLERR`/`POLLHUP`. Submit checks the new polls once,
 //!   as `io_submit` does, so a poll of a ready descriptor completes at once.
 //! - [`cancel`](Context::cancel) of a pending poll answers `InProgress`, as `io_cancel` does,
@@ -24,20 +25,20 @@ use super::Context;
 use super::slots::State;
 use crate::error::Error;
 use crate::op::{IoVec, OpKind};
-use aio_abi::{iocb, kernel_sigset_t};
-use rustix::event::{PollFd, PollFlags, Timespec};
+use aio_abi::{__kernel_timespec, iocb, kernel_sigset_t, pollfd};
+use rustix::event::PollFlags;
 use rustix::fd::BorrowedFd;
 use rustix::io::{Errno, ReadWriteFlags};
 use std::io::{IoSlice, IoSliceMut};
 use std::time::{Duration, Instant};
 
-/// What the emulated backend keeps besides the slots: scratch lists for `poll(2)`, allocated
+/// What the emulated backend keeps besides the slots: scratch lists for `ppoll(2)`, allocated
 /// by [`build`](super::Builder::build) with room for every slot.
 pub(super) struct Emulation {
     /// The slots of the polls in `fds`, in the same order.
     polled: Vec<u32>,
     /// The `pollfd` array; empty between calls.
-    fds: Vec<PollFd<'static>>,
+    fds: Vec<pollfd>,
 }
 
 impl Emulation {
@@ -49,9 +50,7 @@ impl Emulation {
         };
         let out_of_memory = |_| Error::OutOfMemory {
             what: "emulated poll list",
-            bytes: depth.saturating_mul(
-                std::mem::size_of::<u32>() + std::mem::size_of::<PollFd<'static>>(),
-            ),
+            bytes: depth.saturating_mul(std::mem::size_of::<u32>() + std::mem::size_of::<pollfd>()),
         };
         emulation
             .polled
@@ -108,7 +107,7 @@ impl<B> Context<B> {
         if polls {
             // io_submit completes a poll whose descriptor is already ready.
             // An error (EINTR, ENOMEM) surfaces again from the next reap or wait.
-            let _ = self.check_polls(Some(Duration::ZERO));
+            let _ = self.check_polls(Some(Duration::ZERO), None);
         }
         Ok(submitted)
     }
@@ -121,13 +120,6 @@ impl<B> Context<B> {
         timeout: Option<Duration>,
         mask: Option<&kernel_sigset_t>,
     ) -> Result<usize, Error> {
-        if mask.is_some() {
-            // Swapping the mask around poll(2) would lose a signal that arrives in between.
-            return Err(Error::InvalidInput(
-                "wait_with_sigmask: the emulated backend cannot set the signal mask atomically \
-                 with its wait (no ppoll wrapper yet); use wait",
-            ));
-        }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let remaining = match (timeout, deadline) {
@@ -138,7 +130,7 @@ impl<B> Context<B> {
                 // A timeout too far away to represent: wait without one.
                 (Some(_), None) => None,
             };
-            self.check_polls(remaining)?;
+            self.check_polls(remaining, mask)?;
             if self.ready.len() >= min || remaining == Some(Duration::ZERO) {
                 return Ok(self.ready.len());
             }
@@ -146,9 +138,13 @@ impl<B> Context<B> {
     }
 
     /// Completes the in-flight polls that are ready (or cancelled), waiting up to `timeout`
-    /// (`None`: without limit) in one `poll(2)` if none is. With nothing in flight, returns at
-    /// once.
-    pub(super) fn check_polls(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+    /// (`None`: without limit) in one `ppoll(2)` (with `mask`, if given) if none is. With
+    /// nothing in flight, returns at once.
+    pub(super) fn check_polls(
+        &mut self,
+        timeout: Option<Duration>,
+        mask: Option<&kernel_sigset_t>,
+    ) -> Result<(), Error> {
         let Some(emulation) = self.emulated.as_mut() else {
             return Ok(());
         };
@@ -164,12 +160,14 @@ impl<B> Context<B> {
                 completed += 1;
                 continue;
             }
-            let events = PollFlags::from_bits_retain(slot.iocb.aio_buf as u16);
-            // SAFETY: the slot holds the descriptor open until its completion is handed back,
-            // which cannot happen while `fds` is filled: it is emptied before this returns.
-            let fd = unsafe { BorrowedFd::borrow_raw(slot.iocb.aio_fildes as i32) };
+            // The slot holds the descriptor open until its completion is handed back, which
+            // cannot happen during this call.
             emulation.polled.push(index as u32);
-            emulation.fds.push(PollFd::from_borrowed_fd(fd, events));
+            emulation.fds.push(pollfd {
+                fd: slot.iocb.aio_fildes as i32,
+                events: slot.iocb.aio_buf as u16 as i16,
+                revents: 0,
+            });
         }
         let timeout = if completed > 0 {
             Some(Duration::ZERO)
@@ -178,30 +176,39 @@ impl<B> Context<B> {
         };
         let mut result = Ok(());
         if !emulation.fds.is_empty() {
-            let timespec = timeout.map(|t| Timespec {
+            let timespec = timeout.map(|t| __kernel_timespec {
                 tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
                 tv_nsec: t.subsec_nanos().into(),
             });
             self.stats.poll_calls += 1;
-            match rustix::event::poll(&mut emulation.fds, timespec.as_ref()) {
+            // SAFETY: `fds` holds `len` initialised entries (at most the depth, a u32); the
+            // timeout and the mask are null or live for the call.
+            let polled = unsafe {
+                aio_sys::ppoll(
+                    emulation.fds.as_mut_ptr(),
+                    emulation.fds.len() as u32,
+                    timespec
+                        .as_ref()
+                        .map_or(std::ptr::null(), |t| t as *const _),
+                    mask.map_or(std::ptr::null(), |m| m as *const _),
+                )
+            };
+            match polled {
                 Ok(_) => {
-                    for (pollfd, &index) in emulation.fds.iter().zip(&emulation.polled) {
-                        let revents = pollfd.revents();
-                        if revents.is_empty() {
+                    for (entry, &index) in emulation.fds.iter().zip(&emulation.polled) {
+                        if entry.revents == 0 {
                             continue;
                         }
                         // As the kernel's aio_poll: the events asked for, plus ERR and HUP.
-                        let slot = &mut self.slots[index as usize];
-                        let asked = PollFlags::from_bits_retain(slot.iocb.aio_buf as u16)
-                            | PollFlags::ERR
-                            | PollFlags::HUP;
-                        slot.state = State::Ready;
+                        let asked =
+                            entry.events as u16 | PollFlags::ERR.bits() | PollFlags::HUP.bits();
+                        self.slots[index as usize].state = State::Ready;
                         self.ready
-                            .push_back((index, i64::from((revents & asked).bits())));
+                            .push_back((index, i64::from(entry.revents as u16 & asked)));
                         completed += 1;
                     }
                 }
-                Err(errno) => result = Err(Error::from_call("poll", errno)),
+                Err(errno) => result = Err(Error::from_call("ppoll", errno)),
             }
             emulation.fds.clear();
             emulation.polled.clear();

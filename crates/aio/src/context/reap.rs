@@ -24,7 +24,7 @@ impl<B: IoBuf> Context<B> {
         self.check_fork()?;
         if self.in_flight > 0 {
             if self.emulated.is_some() {
-                self.check_polls(Some(Duration::ZERO))?;
+                self.check_polls(Some(Duration::ZERO), None)?;
             } else if self.ring.is_some() {
                 self.reap_ring();
             } else {
