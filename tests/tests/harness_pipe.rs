@@ -44,6 +44,15 @@ fn nowait_on_a_pipe_is_eagain() {
     // queried directly, so the operations share it.
     let rx = ctx.register(rx).unwrap();
     let tx = Arc::new(tx);
+    if common::emulated_without_rwf_calls() {
+        let c = run_one(
+            &mut ctx,
+            Op::read(rx, vec![0; 16], 0).flags(RwFlags::NOWAIT),
+        );
+        assert_eq!(c.result(), Err(Errno::OPNOTSUPP), "no preadv2: no flag");
+        println!("no preadv2 here (ENOSYS): the emulation refuses RWF_NOWAIT with EOPNOTSUPP");
+        return;
+    }
     if common::kernel_version().is_some_and(|v| v < (6, 4)) {
         let c = run_one(
             &mut ctx,
@@ -202,30 +211,41 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
     assert!(blocked(usr1), "the thread's own mask is back");
 
     // 3. As 22.t: another thread sends SIGUSR1 to this one while it waits.
-    let sender = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        // SAFETY: `me` is the waiting thread, which outlives this one (it joins it below).
-        unsafe { libc::pthread_kill(me, usr1) }
-    });
-    let start = Instant::now();
-    let result = ctx.wait_with_sigmask(1, Some(Duration::from_secs(10)), &lets_usr1_in);
-    let elapsed = start.elapsed();
-    assert_eq!(sender.join().unwrap(), 0, "pthread_kill");
-    match result {
-        Err(Error::Os { errno, call }) => {
-            assert_eq!(errno, Errno::INTR, "{call}");
-            // The kernel's wait, or the emulation's.
-            let expected = if on_kernel() { "pgetevents" } else { "ppoll" };
-            assert!(call.contains(expected), "{call}");
+    if cfg!(target_arch = "x86") && common::expect_enosys() {
+        // Seen with qemu-i386 7.2: after that signal interrupts the emulation's ppoll, this
+        // thread's pthread_self is the sender's (pthread_join answers EDEADLK); the same step
+        // passes on a booted i686 kernel and under qemu-user for the other architectures.
+        println!(
+            "SKIPPED: step 3 of {}: qemu-i386 user mode corrupts the thread pointer when another \
+             thread's signal interrupts ppoll; it runs on the i686 kernel instead",
+            "pgetevents_with_sigmask_is_interrupted_then_poll_completes"
+        );
+    } else {
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY: `me` is the waiting thread, which outlives this one (it joins it below).
+            unsafe { libc::pthread_kill(me, usr1) }
+        });
+        let start = Instant::now();
+        let result = ctx.wait_with_sigmask(1, Some(Duration::from_secs(10)), &lets_usr1_in);
+        let elapsed = start.elapsed();
+        assert_eq!(sender.join().unwrap(), 0, "pthread_kill");
+        match result {
+            Err(Error::Os { errno, call }) => {
+                assert_eq!(errno, Errno::INTR, "{call}");
+                // The kernel's wait, or the emulation's.
+                let expected = if on_kernel() { "pgetevents" } else { "ppoll" };
+                assert!(call.contains(expected), "{call}");
+            }
+            other => panic!("expected EINTR, got {other:?}"),
         }
-        other => panic!("expected EINTR, got {other:?}"),
+        assert!(
+            elapsed < Duration::from_secs(10),
+            "interrupted, not timed out"
+        );
+        assert_eq!(HANDLED.load(Ordering::SeqCst), handled_before + 2);
+        assert!(blocked(usr1));
     }
-    assert!(
-        elapsed < Duration::from_secs(10),
-        "interrupted, not timed out"
-    );
-    assert_eq!(HANDLED.load(Ordering::SeqCst), handled_before + 2);
-    assert!(blocked(usr1));
 
     // The poll is still in flight; data completes it.
     assert_eq!(ctx.in_flight(), 1);

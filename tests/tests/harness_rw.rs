@@ -107,6 +107,19 @@ fn append_mode_ignores_offsets() {
     assert_eq!(c.result(), Ok(12));
     assert_eq!(&c.into_buf().unwrap()[..12], b"123456789abc");
 
+    if common::emulated_without_rwf_calls() {
+        let with_flags = [
+            Op::write(plain, b"XY".to_vec(), 2).flags(RwFlags::APPEND),
+            Op::write(append, b"XY".to_vec(), 2).flags(RwFlags::NOAPPEND),
+        ];
+        for op in with_flags {
+            let c = run_one(&mut ctx, op);
+            assert_eq!(c.result(), Err(Errno::OPNOTSUPP), "no pwritev2: no flag");
+        }
+        assert_eq!(std::fs::read(temp.path()).unwrap(), b"123456789abc");
+        println!("no pwritev2 here (ENOSYS): the emulation refuses RWF_APPEND and RWF_NOAPPEND");
+        return;
+    }
     // RWF_APPEND on a descriptor without O_APPEND.
     let c = run_one(
         &mut ctx,

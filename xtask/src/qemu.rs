@@ -371,10 +371,12 @@ fn parse_console(console: &str, entries: &[Entry]) -> BootOutcome {
     }
 }
 
-/// The environment changes of user mode: the tests must expect ENOSYS, and host paths for
-/// O_DIRECT targets mean nothing there.
-pub fn user_env(cmd: &mut Command) {
+/// The environment changes of user mode: the tests must expect ENOSYS, host paths for O_DIRECT
+/// targets mean nothing there, and a test that re-executes its own binary (a foreign one, which
+/// the host cannot run without binfmt_misc) does it through `AIO_TEST_QEMU_USER`.
+pub fn user_env(cmd: &mut Command, arch: &Arch) {
     cmd.env("AIO_TEST_EXPECT_ENOSYS", "1")
+        .env("AIO_TEST_QEMU_USER", arch.qemu_user)
         .env_remove("AIO_TEST_BLOCK_DEV")
         .env_remove("AIO_TEST_DIRECT_DIR");
 }
@@ -403,7 +405,7 @@ pub fn run_user(
         .stdin(Stdio::null())
         .stdout(file.try_clone().context("log")?)
         .stderr(file);
-    user_env(&mut cmd);
+    user_env(&mut cmd, arch);
     let mut child = cmd
         .spawn()
         .context(format!("cannot start {}", show(&cmd)))?;
@@ -469,7 +471,7 @@ pub fn runner_main(args: &[String]) -> Result<ExitCode> {
     if mode == "user" {
         let mut cmd = Command::new(arch.qemu_user);
         cmd.arg(&binary).args(&harness_args);
-        user_env(&mut cmd);
+        user_env(&mut cmd, arch);
         let status = cmd
             .status()
             .context(format!("cannot start {}", show(&cmd)))?;

@@ -86,6 +86,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Without kernel AIO: the emulated backend
+//!
+//! Kernels built without `CONFIG_AIO`, qemu-user, rr and some sandboxes answer `ENOSYS`;
+//! seccomp profiles answer `EPERM`. With
+//! [`Builder::backend(Backend::KernelOrEmulated)`](Builder::backend) a program keeps working
+//! there: the context runs each read, write and sync itself inside [`submit`](Context::submit)
+//! (`pread`, `preadv2`, `fsync`, … through rustix) and checks polls with `ppoll(2)` when it reaps
+//! or waits. Everything else is the same API with the same `res` values; only the asynchrony is
+//! gone. [`Context::backend`] says which one runs; the default, [`Backend::Kernel`], reports
+//! [`Error::Unsupported`] or [`Error::NotPermitted`] instead.
+//!
+//! ```
+//! use aio::{Backend, Context, Op};
+//! let mut ctx: Context = Context::builder()
+//!     .depth(8)
+//!     .backend(Backend::KernelOrEmulated)
+//!     .build()?;
+//! let zero = ctx.register(std::fs::File::open("/dev/zero")?)?;
+//! ctx.push(Op::read(zero, vec![1; 64], 0)).map_err(|e| e.error)?;
+//! ctx.submit()?;
+//! ctx.wait(1, None)?;
+//! assert_eq!(ctx.completions().next().unwrap().result(), Ok(64));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layers
 //!
 //! This crate sits on [`aio_sys`] (the raw system calls, by inline assembly) and [`aio_abi`]

@@ -99,6 +99,8 @@ pub const EXPECT_ENOSYS_VAR: &str = "AIO_TEST_EXPECT_ENOSYS";
 pub const DIRECT_DIR_VAR: &str = "AIO_TEST_DIRECT_DIR";
 /// A block device (e.g. `/dev/ram0` in a test kernel) that `O_DIRECT` tests may use raw.
 pub const BLOCK_DEV_VAR: &str = "AIO_TEST_BLOCK_DEV";
+/// Under qemu-user: the emulator that runs this (foreign) binary, for re-executing it.
+pub const QEMU_USER_VAR: &str = "AIO_TEST_QEMU_USER";
 /// Selects the scenario a re-executed test binary runs (see [`run_scenario_in_child`]).
 pub const SCENARIO_VAR: &str = "AIO_TEST_HARNESS_SCENARIO";
 /// The backend (`kernel` or `emulated`) of the parent whose scenario a re-executed test binary
@@ -457,7 +459,16 @@ pub fn run_scenario_in_child(test: &str, name: &str) {
     let module = backend_module(backend());
     let full = format!("{module}::{test}");
     let exe = std::env::current_exe().expect("current_exe");
-    let output = Command::new(&exe)
+    // Under qemu-user the binary is foreign to the host: run it through the same emulator.
+    let mut command = match std::env::var_os(QEMU_USER_VAR) {
+        Some(qemu) => {
+            let mut c = Command::new(qemu);
+            c.arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    let output = command
         .args(["--exact", &full, "--nocapture", "--test-threads=1"])
         .env(SCENARIO_VAR, name)
         .env(SCENARIO_BACKEND_VAR, module)
@@ -476,6 +487,27 @@ pub fn run_scenario_in_child(test: &str, name: &str) {
         stdout.contains(&scenario_done_marker(name)),
         "the child did not run scenario {name} to its end (wrong test name {full}?)"
     );
+}
+
+/// Whether `preadv2`/`pwritev2` exist here (Linux 4.6; qemu-user 7.2 answers `ENOSYS` for
+/// them). Without them the emulated backend can honour no `RWF_*` flag and answers
+/// `EOPNOTSUPP`, as a kernel before 4.6 does.
+pub fn rwf_calls_available() -> bool {
+    let zero = File::open("/dev/zero").expect("/dev/zero");
+    let mut byte = [0u8; 1];
+    let probe = rustix::io::preadv2(
+        &zero,
+        &mut [std::io::IoSliceMut::new(&mut byte)],
+        0,
+        rustix::io::ReadWriteFlags::empty(),
+    );
+    probe != Err(rustix::io::Errno::NOSYS)
+}
+
+/// Whether this test runs on the emulated backend where it cannot honour `RWF_*` flags (see
+/// [`rwf_calls_available`]): the operations carrying them complete with `EOPNOTSUPP`.
+pub fn emulated_without_rwf_calls() -> bool {
+    !on_kernel() && !rwf_calls_available()
 }
 
 /// `MemAvailable` (Linux 3.14; else `MemFree`) from `/proc/meminfo`, in bytes.

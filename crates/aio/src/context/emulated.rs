@@ -200,8 +200,7 @@ impl<B> Context<B> {
                             continue;
                         }
                         // As the kernel's aio_poll: the events asked for, plus ERR and HUP.
-                        let asked =
-                            entry.events as u16 | PollFlags::ERR.bits() | PollFlags::HUP.bits();
+                        let asked = entry.events as u16 | ALWAYS_REPORTED;
                         self.slots[index as usize].state = State::Ready;
                         self.ready
                             .push_back((index, i64::from(entry.revents as u16 & asked)));
@@ -232,6 +231,11 @@ fn poll_arguments(iocb: &iocb) -> i64 {
     }
     0
 }
+
+/// `POLLERR | POLLHUP`, which a poll reports whether asked for or not. (rustix's `PollFlags`
+/// bits are `u16` or `i16` depending on its backend: read them as bytes.)
+const ALWAYS_REPORTED: u16 =
+    u16::from_ne_bytes(PollFlags::ERR.union(PollFlags::HUP).bits().to_ne_bytes());
 
 fn negative(errno: Errno) -> i64 {
     -i64::from(errno.raw_os_error())

@@ -93,7 +93,8 @@ pub struct Stats {
 }
 
 /// A kernel AIO context that owns its operations' buffers and descriptors from push to
-/// completion.
+/// completion (or, with [`Backend::Emulated`], the same API run by the context itself where the
+/// kernel has no AIO).
 ///
 /// - [`push`](Self::push) queues an operation (no system call); [`submit`](Self::submit)
 ///   hands every queued operation to the kernel in one `io_submit` (more only after a short
