@@ -216,9 +216,9 @@ fn pgetevents_with_sigmask_is_interrupted_then_poll_completes() {
         // thread's pthread_self is the sender's (pthread_join answers EDEADLK); the same step
         // passes on a booted i686 kernel and under qemu-user for the other architectures.
         println!(
-            "SKIPPED: step 3 of {}: qemu-i386 user mode corrupts the thread pointer when another \
-             thread's signal interrupts ppoll; it runs on the i686 kernel instead",
-            "pgetevents_with_sigmask_is_interrupted_then_poll_completes"
+            "SKIPPED: step 3 of pgetevents_with_sigmask_is_interrupted_then_poll_completes: \
+             qemu-i386 user mode corrupts the thread pointer when another thread's signal \
+             interrupts ppoll; it runs on the i686 kernel instead"
         );
     } else {
         let sender = std::thread::spawn(move || {
