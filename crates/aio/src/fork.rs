@@ -4,7 +4,9 @@
 //! fails with `EINVAL`, and reading the shared ring would steal the parent's completions. The
 //! guard is one anonymous page marked `MADV_WIPEONFORK` (Linux 4.14): the child gets it back
 //! zero-filled, so one memory load tells parent from child. Where the advice is refused the
-//! guard compares process ids instead (one `getpid` per check).
+//! guard compares process ids instead (one `getpid` per check); so it does where `madvise` only
+//! pretends (qemu-user answers 0 to every advice and wipes nothing), which shows as success for
+//! `MADV_REMOVE` on the private anonymous page, advice every kernel refuses with `EINVAL`.
 
 use rustix::mm::{Advice, MapFlags, ProtFlags, madvise, mmap_anonymous, munmap};
 use rustix::process::{Pid, getpid};
@@ -32,13 +34,15 @@ impl ForkGuard {
         };
         let page = page.ok().and_then(|p| {
             // SAFETY: `p` is the page just mapped; advising it affects nothing else.
-            match unsafe { madvise(p, PAGE, Advice::LinuxWipeOnFork) } {
-                Ok(()) => NonNull::new(p.cast::<u8>()),
-                Err(_) => {
-                    // SAFETY: unmapping the page mapped above, which nothing else refers to.
-                    let _ = unsafe { munmap(p, PAGE) };
-                    None
-                }
+            let wipes = unsafe { madvise(p, PAGE, Advice::LinuxWipeOnFork) }.is_ok()
+                // SAFETY: as above; a kernel refuses MADV_REMOVE here, changing nothing.
+                && unsafe { madvise(p, PAGE, Advice::LinuxRemove) }.is_err();
+            if wipes {
+                NonNull::new(p.cast::<u8>())
+            } else {
+                // SAFETY: unmapping the page mapped above, which nothing else refers to.
+                let _ = unsafe { munmap(p, PAGE) };
+                None
             }
         });
         if let Some(p) = page {
