@@ -16,10 +16,13 @@ use std::time::Duration;
 impl<B: IoBuf> Context<B> {
     /// Collects completions that are already available, without waiting: from the ring with
     /// [`Reap::Ring`](crate::Reap::Ring) (no system call), else with a zero-timeout
-    /// `io_getevents`. Returns how many completions are ready to be handed back.
+    /// `io_getevents`; with [`Backend::Emulated`](crate::Backend::Emulated), by checking the
+    /// pending polls with one zero-timeout `ppoll`. Returns how many completions are ready to
+    /// be handed back.
     ///
     /// # Errors
-    /// [`Error::Forked`] in a child process.
+    /// [`Error::Forked`] in a child process; [`Error::Os`] if `io_getevents` (or the
+    /// emulation's `ppoll`) fails.
     pub fn reap(&mut self) -> Result<usize, Error> {
         self.check_fork()?;
         if self.in_flight > 0 {
@@ -39,7 +42,9 @@ impl<B: IoBuf> Context<B> {
     /// without limit); returns how many are ready, which may be fewer after a timeout. Already
     /// available completions are collected first, from the ring when possible, so the system
     /// call is only made when there is something to wait for (`wait(0, _)` therefore collects
-    /// nothing new: use [`reap`](Self::reap) for that).
+    /// nothing new: use [`reap`](Self::reap) for that). With
+    /// [`Backend::Emulated`](crate::Backend::Emulated) only polls can be pending: the wait
+    /// sleeps in one `ppoll` on all of them with the remaining timeout, never in a sleep loop.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] if `min` exceeds the operations in flight plus those ready (the
