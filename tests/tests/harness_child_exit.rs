@@ -101,8 +101,14 @@ fn run_child() -> (std::process::ExitStatus, String, Duration) {
         if start.elapsed() > CHILD_DEADLINE {
             let _ = child.kill();
             let _ = child.wait();
+            // What the child printed says how far it got (killed, its pipe is at end of file).
+            let printed = stdout.join().ok().and_then(Result::ok).unwrap_or_default();
+            let _ = stderr.join();
+            let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+            let mem = meminfo.lines().take(3).collect::<Vec<_>>().join("; ");
             panic!(
-                "the child did not exit within {CHILD_DEADLINE:?}: exit with I/O in flight hung"
+                "the child did not exit within {CHILD_DEADLINE:?}: exit with I/O in flight hung; \
+                 it printed:\n{printed}--- ({mem})"
             );
         }
         std::thread::sleep(Duration::from_millis(10));
