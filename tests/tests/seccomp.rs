@@ -139,6 +139,11 @@ fn without_aio(expected: &Error) {
         .build::<Vec<u8>>()
         .expect_err("Backend::Kernel without AIO");
     assert_eq!(&err, expected);
+    let message = err.to_string();
+    assert!(
+        message.contains("Backend::KernelOrEmulated"),
+        "says what to do: {message}"
+    );
 
     let mut ctx: Context = Context::builder()
         .depth(4)

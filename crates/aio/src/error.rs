@@ -104,7 +104,8 @@ impl fmt::Display for Error {
                 f,
                 "{call}: the kernel has no native AIO (ENOSYS): it may be built without \
                  CONFIG_AIO, or this process runs under qemu-user, gVisor, rr or a seccomp \
-                 filter that blocks it; use a kernel with CONFIG_AIO=y or a thread pool"
+                 filter that blocks it; use a kernel with CONFIG_AIO=y, or build the context \
+                 with Backend::KernelOrEmulated to fall back to the crate's emulation"
             ),
             Self::ContextLimit {
                 requested,
@@ -133,8 +134,9 @@ impl fmt::Display for Error {
                 "{call}: EPERM: native AIO is forbidden to this process, most likely by a \
                  sandbox or seccomp policy (a container runtime's profile, systemd's \
                  SystemCallFilter=, Android's app filter); allow io_setup, io_submit, \
-                 io_getevents, io_pgetevents, io_cancel and io_destroy in the policy, or use a \
-                 thread pool"
+                 io_getevents, io_pgetevents, io_cancel and io_destroy in the policy, or build \
+                 the context with Backend::KernelOrEmulated to fall back to the crate's \
+                 emulation"
             ),
             Self::DepthLimit { requested, limit } => write!(
                 f,

@@ -47,7 +47,7 @@ pub enum Reap {
 /// | | [`Kernel`](Self::Kernel) | [`Emulated`](Self::Emulated) |
 /// |---|---|---|
 /// | reads, writes, syncs | queued by the kernel (`O_DIRECT`) or run inside `io_submit` | run one by one inside [`submit`](Context::submit) (`pread`, `preadv2`, `fsync`, …) |
-/// | polls | the kernel's `IOCB_CMD_POLL` | checked with one `poll(2)` when reaping or waiting |
+/// | polls | the kernel's `IOCB_CMD_POLL` | checked with one `ppoll(2)` when reaping or waiting |
 /// | completions, `res` | from the ring or `io_getevents` | made by the context, same values |
 /// | needs | `CONFIG_AIO`, `io_setup` allowed | nothing: works under qemu-user, gVisor, seccomp |
 ///
@@ -88,7 +88,7 @@ pub struct Stats {
     pub local_completions: u64,
     /// [`Backend::Emulated`]: operations the context ran itself (counted in `submitted` too).
     pub emulated: u64,
-    /// [`Backend::Emulated`]: `poll(2)` calls made to check pending polls.
+    /// [`Backend::Emulated`]: `ppoll(2)` calls made to check pending polls.
     pub poll_calls: u64,
 }
 
