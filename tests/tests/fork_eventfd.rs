@@ -9,7 +9,7 @@
 mod common;
 
 use aio::{CancelOutcome, Context, Error, Op, PollFlags};
-use common::{backend, each_backend};
+use common::each_backend;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,13 +41,8 @@ fn in_child(mut ctx: Context, queued: aio::OpId) {
 }
 
 fn scenario() {
-    let mut ctx: Context = Context::builder()
-        .depth(4)
-        .eventfd(true)
-        .backend(backend())
-        .build()
-        .expect("context");
-    assert_eq!(ctx.backend(), backend());
+    let mut ctx: Context =
+        common::context_or_skip(TEST, Context::builder().depth(4).eventfd(true)).expect("context");
     let (reader, writer) = rustix::pipe::pipe().expect("pipe");
     let reader = Arc::new(reader);
     // One kernel completion before the fork (the pipe has data), one poll pending, one queued.

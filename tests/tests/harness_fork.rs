@@ -15,7 +15,7 @@
 mod common;
 
 use aio::{CancelOutcome, Context, Error, Op, OpKind, PollFlags, SignalSet};
-use common::{TempFile, backend, each_backend, on_kernel};
+use common::{TempFile, each_backend, on_kernel};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::null;
 use std::time::Duration;
@@ -74,12 +74,8 @@ fn in_child(mut ctx: Context, poll: aio::OpId, temp: &TempFile) {
     drop(ctx);
 
     // A context of the child's own works.
-    let mut own: Context = Context::builder()
-        .depth(2)
-        .backend(backend())
-        .build()
+    let mut own: Context = common::context_or_skip(TEST, Context::builder().depth(2))
         .expect("a new context in the child");
-    assert_eq!(own.backend(), backend());
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(temp.path())
@@ -92,12 +88,8 @@ fn in_child(mut ctx: Context, poll: aio::OpId, temp: &TempFile) {
 }
 
 fn fork_scenario() {
-    let mut ctx: Context = Context::builder()
-        .depth(8)
-        .backend(backend())
-        .build()
-        .expect("context");
-    assert_eq!(ctx.backend(), backend());
+    let mut ctx: Context =
+        common::context_or_skip(TEST, Context::builder().depth(8)).expect("context");
     let temp = TempFile::new("fork");
     let file = ctx.register(temp.create_rw()).expect("register");
     let (rx, tx) = rustix::pipe::pipe().expect("pipe");

@@ -9,7 +9,7 @@
 mod common;
 
 use aio::{Completion, Context, Errno, Op};
-use common::{TempFile, backend, each_backend};
+use common::{TempFile, each_backend};
 use rustix::process::{Resource, Rlimit, setrlimit};
 use std::time::Duration;
 
@@ -39,12 +39,8 @@ fn fsize_scenario() {
     let previous = unsafe { libc::signal(sigxfsz, libc::SIG_IGN) };
     assert_ne!(previous, libc::SIG_ERR, "ignoring SIGXFSZ");
 
-    let mut ctx: Context = Context::builder()
-        .depth(4)
-        .backend(backend())
-        .build()
-        .expect("context");
-    assert_eq!(ctx.backend(), backend());
+    let mut ctx: Context =
+        common::context_or_skip(TEST, Context::builder().depth(4)).expect("context");
     let temp = TempFile::new("fsize");
     let file = ctx.register(temp.create_rw()).expect("register");
     setrlimit(

@@ -14,18 +14,20 @@
 //! - Polls stay in flight. Each [`reap`](Context::reap) checks them with one zero-timeout
 //!   `ppoll(2)`; a [`wait`](Context::wait) that must block sleeps in one `ppoll(2)` on all of
 //!   them with the remaining timeout ([`wait_with_sigmask`](Context::wait_with_sigmask) with its
-//!   signal mask, set atomically as `io_pgetevents` does). A poll completes, as the kernel's does, with the events that
-//!   are ready among those asked for plus `POLLERR`/`POLLHUP`. Submit checks the new polls once,
-//!   as `io_submit` does, so a poll of a ready descriptor completes at once.
+//!   signal mask, set atomically as `io_pgetevents` does). A poll completes, as the kernel's
+//!   does, with the events that are ready among those asked for plus `POLLERR`/`POLLHUP`.
+//!   Submit checks the new polls once, as `io_submit` does, so a poll of a ready descriptor
+//!   completes at once.
 //! - [`cancel`](Context::cancel) of a pending poll answers `InProgress`, as `io_cancel` does,
 //!   and the next reap or wait hands it back with `res` 0, marked cancelled.
 //! - The eventfd is written for every completion the emulation makes.
 
-use super::Context;
+use super::reap::kernel_timespec;
 use super::slots::State;
+use super::{Context, negative};
 use crate::error::Error;
 use crate::op::{IoVec, OpKind};
-use aio_abi::{__kernel_timespec, iocb, kernel_sigset_t, pollfd};
+use aio_abi::{iocb, kernel_sigset_t, pollfd};
 use rustix::event::PollFlags;
 use rustix::fd::BorrowedFd;
 use rustix::io::{Errno, ReadWriteFlags};
@@ -120,16 +122,10 @@ impl<B> Context<B> {
         timeout: Option<Duration>,
         mask: Option<&kernel_sigset_t>,
     ) -> Result<usize, Error> {
+        // No deadline: no timeout, or one too far away to represent (waits without one).
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            let remaining = match (timeout, deadline) {
-                (None, _) => None,
-                (Some(_), Some(deadline)) => {
-                    Some(deadline.saturating_duration_since(Instant::now()))
-                }
-                // A timeout too far away to represent: wait without one.
-                (Some(_), None) => None,
-            };
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             self.check_polls(remaining, mask)?;
             if self.ready.len() >= min || remaining == Some(Duration::ZERO) {
                 return Ok(self.ready.len());
@@ -176,10 +172,7 @@ impl<B> Context<B> {
         };
         let mut result = Ok(());
         if !emulation.fds.is_empty() {
-            let timespec = timeout.map(|t| __kernel_timespec {
-                tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
-                tv_nsec: t.subsec_nanos().into(),
-            });
+            let timespec = timeout.map(kernel_timespec);
             self.stats.poll_calls += 1;
             // SAFETY: `fds` holds `len` initialised entries (at most the depth, a u32); the
             // timeout and the mask are null or live for the call.
@@ -237,10 +230,6 @@ fn poll_arguments(iocb: &iocb) -> i64 {
 const ALWAYS_REPORTED: u16 =
     u16::from_ne_bytes(PollFlags::ERR.union(PollFlags::HUP).bits().to_ne_bytes());
 
-fn negative(errno: Errno) -> i64 {
-    -i64::from(errno.raw_os_error())
-}
-
 /// Runs one read, write or sync; returns its `res`.
 ///
 /// # Safety
@@ -261,10 +250,9 @@ unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
                 std::slice::from_raw_parts_mut(iocb.aio_buf as *mut u8, iocb.aio_nbytes as usize)
             };
             if flags.is_empty() {
-                match rustix::io::pread(fd, &mut *buf, offset) {
-                    Err(Errno::SPIPE) => rustix::io::read(fd, buf),
-                    other => other,
-                }
+                or_stream(rustix::io::pread(fd, &mut *buf, offset), || {
+                    rustix::io::read(fd, buf)
+                })
             } else {
                 read_with_flags(fd, &mut [IoSliceMut::new(buf)], offset, flags)
             }
@@ -279,10 +267,9 @@ unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
                 )
             };
             if flags.is_empty() {
-                match rustix::io::preadv(fd, bufs, offset) {
-                    Err(Errno::SPIPE) => rustix::io::readv(fd, bufs),
-                    other => other,
-                }
+                or_stream(rustix::io::preadv(fd, bufs, offset), || {
+                    rustix::io::readv(fd, bufs)
+                })
             } else {
                 read_with_flags(fd, bufs, offset, flags)
             }
@@ -293,10 +280,9 @@ unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
                 std::slice::from_raw_parts(iocb.aio_buf as *const u8, iocb.aio_nbytes as usize)
             };
             if flags.is_empty() {
-                match rustix::io::pwrite(fd, buf, offset) {
-                    Err(Errno::SPIPE) => rustix::io::write(fd, buf),
-                    other => other,
-                }
+                or_stream(rustix::io::pwrite(fd, buf, offset), || {
+                    rustix::io::write(fd, buf)
+                })
             } else {
                 write_with_flags(fd, &[IoSlice::new(buf)], offset, flags)
             }
@@ -307,10 +293,9 @@ unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
                 std::slice::from_raw_parts(iovecs.as_ptr().cast::<IoSlice<'_>>(), iovecs.len())
             };
             if flags.is_empty() {
-                match rustix::io::pwritev(fd, bufs, offset) {
-                    Err(Errno::SPIPE) => rustix::io::writev(fd, bufs),
-                    other => other,
-                }
+                or_stream(rustix::io::pwritev(fd, bufs, offset), || {
+                    rustix::io::writev(fd, bufs)
+                })
             } else {
                 write_with_flags(fd, bufs, offset, flags)
             }
@@ -324,20 +309,38 @@ unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
     }
 }
 
-/// `preadv2` at `offset`, or at the file position (offset -1) where the file has none, as the
-/// kernel's AIO reads a pipe or socket.
+/// `positioned`, or on a file without positions (`ESPIPE`: pipes, sockets) `at_position`: as
+/// the kernel's AIO, which ignores the offset there.
+fn or_stream(
+    positioned: rustix::io::Result<usize>,
+    at_position: impl FnOnce() -> rustix::io::Result<usize>,
+) -> rustix::io::Result<usize> {
+    match positioned {
+        Err(Errno::SPIPE) => at_position(),
+        other => other,
+    }
+}
+
+/// A flagged call's answer: before Linux 4.6 (no `preadv2`/`pwritev2`) no flag can be
+/// honoured, as an old kernel's `io_submit` says (`EOPNOTSUPP`).
+fn flagged(result: rustix::io::Result<usize>) -> rustix::io::Result<usize> {
+    match result {
+        Err(Errno::NOSYS) => Err(Errno::OPNOTSUPP),
+        other => other,
+    }
+}
+
+/// `preadv2` at `offset`, or at the file position (offset -1) where the file has none.
 fn read_with_flags(
     fd: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
     offset: u64,
     flags: ReadWriteFlags,
 ) -> rustix::io::Result<usize> {
-    match rustix::io::preadv2(fd, bufs, offset, flags) {
-        Err(Errno::SPIPE) => rustix::io::preadv2(fd, bufs, u64::MAX, flags),
-        // Before Linux 4.6 no flag can be honoured, as an old kernel's io_submit says.
-        Err(Errno::NOSYS) => Err(Errno::OPNOTSUPP),
-        other => other,
-    }
+    flagged(or_stream(
+        rustix::io::preadv2(fd, bufs, offset, flags),
+        || rustix::io::preadv2(fd, bufs, u64::MAX, flags),
+    ))
 }
 
 /// `pwritev2`, as [`read_with_flags`].
@@ -347,9 +350,8 @@ fn write_with_flags(
     offset: u64,
     flags: ReadWriteFlags,
 ) -> rustix::io::Result<usize> {
-    match rustix::io::pwritev2(fd, bufs, offset, flags) {
-        Err(Errno::SPIPE) => rustix::io::pwritev2(fd, bufs, u64::MAX, flags),
-        Err(Errno::NOSYS) => Err(Errno::OPNOTSUPP),
-        other => other,
-    }
+    flagged(or_stream(
+        rustix::io::pwritev2(fd, bufs, offset, flags),
+        || rustix::io::pwritev2(fd, bufs, u64::MAX, flags),
+    ))
 }

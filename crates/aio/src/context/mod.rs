@@ -148,6 +148,11 @@ pub struct Context<B = Vec<u8>> {
 // held descriptors are `Send` (`OwnedFd`, `Arc<dyn AsFd + Send + Sync>`, `BorrowedFd<'static>`).
 unsafe impl<B: Send> Send for Context<B> {}
 
+/// An `io_event.res` for an error: the negative errno.
+fn negative(errno: Errno) -> i64 {
+    -i64::from(errno.raw_os_error())
+}
+
 /// A process-wide serial number for a new context.
 fn next_serial() -> u64 {
     #[cfg(target_has_atomic = "64")]
@@ -336,8 +341,7 @@ impl<B> Context<B> {
     /// callers have checked for fork, so the eventfd is this process's own.
     fn complete_locally(&mut self, index: u32, errno: Errno) {
         self.slots[index as usize].state = slots::State::Ready;
-        self.ready
-            .push_back((index, -i64::from(errno.raw_os_error())));
+        self.ready.push_back((index, negative(errno)));
         self.stats.local_completions += 1;
         self.signal_eventfd(1);
     }

@@ -1,8 +1,8 @@
 //! Collecting completions: from the mmap'd ring without a system call, or with
 //! `io_getevents`/`io_pgetevents`; and handing them back one by one.
 
-use super::Context;
 use super::slots::State;
+use super::{Context, negative};
 use crate::buf::IoBuf;
 use crate::completion::Completion;
 use crate::error::Error;
@@ -80,22 +80,16 @@ impl<B: IoBuf> Context<B> {
                 "wait: more completions asked for than operations in flight",
             ));
         }
-        if self.emulated.is_some() {
-            if self.ready.len() >= min {
-                return Ok(self.ready.len());
-            }
-            return self.wait_emulated(min, timeout, mask);
-        }
         if self.ready.len() < min && self.ring.is_some() {
             self.reap_ring();
         }
         if self.ready.len() >= min {
             return Ok(self.ready.len());
         }
-        let timeout = timeout.map(|t| __kernel_timespec {
-            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(t.subsec_nanos()),
-        });
+        if self.emulated.is_some() {
+            return self.wait_emulated(min, timeout, mask);
+        }
+        let timeout = timeout.map(kernel_timespec);
         let timeout = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
         self.getevents(min - self.ready.len(), timeout, mask)?;
         Ok(self.ready.len())
@@ -131,8 +125,7 @@ impl<B: IoBuf> Context<B> {
         let slot = &mut self.slots[index as usize];
         let cancelled = slot.cancelled
             || (slot.cancel_requested
-                && (res == -i64::from(Errno::CANCELED.raw_os_error())
-                    || (slot.kind == OpKind::Poll && res == 0)));
+                && (res == negative(Errno::CANCELED) || (slot.kind == OpKind::Poll && res == 0)));
         let held = slot.fd.take();
         let bufs = std::mem::replace(&mut slot.bufs, Bufs::None);
         let (kind, user_data) = (slot.kind, slot.user_data);
@@ -219,6 +212,14 @@ impl<B> Context<B> {
                 _ => debug_assert!(false, "io_event for unknown slot {index}"),
             }
         }
+    }
+}
+
+/// A relative timeout as the kernel takes it (seconds beyond `i64` saturate).
+pub(super) fn kernel_timespec(t: Duration) -> __kernel_timespec {
+    __kernel_timespec {
+        tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(t.subsec_nanos()),
     }
 }
 
