@@ -126,6 +126,7 @@ mod fd;
 mod fork;
 mod op;
 mod ring;
+pub mod rt;
 
 pub use aio_abi;
 pub use aio_abi::{IoprioClass, RwFlags, kernel_sigset_t as SignalSet};

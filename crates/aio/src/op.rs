@@ -81,6 +81,8 @@ pub struct Op<B> {
     /// For readv/writev: writes the iovec array for the buffers (monomorphised for the
     /// direction, so that a read takes write access to its buffers).
     pub(crate) fill_iovecs: Option<FillIovecs<B>>,
+    /// Set by the async driver with `RWF_NOWAIT`: retry a would-block answer on a thread.
+    pub(crate) offload_on_again: bool,
 }
 
 /// Fills an iovec array from owned buffers; `Err` (nothing filled) when it cannot grow.
@@ -137,6 +139,7 @@ impl<B> Op<B> {
             bufs,
             user_data: 0,
             fill_iovecs: None,
+            offload_on_again: false,
         }
     }
 
@@ -198,6 +201,25 @@ impl<B> Op<B> {
     /// The caller's tag.
     pub fn tag(&self) -> u64 {
         self.user_data
+    }
+
+    /// The `RWF_*` flags set with [`flags`](Self::flags).
+    pub fn rw_flags(&self) -> RwFlags {
+        RwFlags::from_bits_retain(self.iocb.aio_rw_flags)
+    }
+
+    /// The descriptor the operation holds.
+    pub fn fd(&self) -> &Fd {
+        &self.fd
+    }
+
+    /// For the async driver: submit with `RWF_NOWAIT`, and have a would-block answer
+    /// (`EAGAIN`, or `EOPNOTSUPP` where the file cannot honour the flag) run again without it
+    /// on a blocking thread ([`crate::context`]'s offload) rather than handed back.
+    pub(crate) fn nowait_or_offload(mut self) -> Self {
+        self.iocb.aio_rw_flags |= RwFlags::NOWAIT.bits();
+        self.offload_on_again = true;
+        self
     }
 
     /// The descriptor and the buffers, back to the caller: for an operation that was never

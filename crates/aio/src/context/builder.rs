@@ -211,6 +211,7 @@ impl Builder {
             eventfd,
             fork_guard,
             in_flight: 0,
+            offloaded: 0,
             stats: Default::default(),
         })
     }

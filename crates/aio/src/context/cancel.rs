@@ -31,7 +31,8 @@ impl<B: IoBuf> Context<B> {
         };
         match state {
             State::Free => Ok(CancelOutcome::NotFound),
-            State::Ready => Ok(CancelOutcome::NotCancellable),
+            // A blocking thread runs it to completion, as the kernel runs a read.
+            State::Ready | State::Offloaded => Ok(CancelOutcome::NotCancellable),
             State::Queued => {
                 self.pending.retain(|&i| i != id.index);
                 self.slots[id.index as usize].cancelled = true;

@@ -235,7 +235,7 @@ const ALWAYS_REPORTED: u16 =
 /// # Safety
 /// `iocb.aio_fildes` must be an open descriptor, and `iocb.aio_buf`/`aio_nbytes` (or the
 /// `iovecs` of a readv/writev) must describe buffers valid for that direction for the call.
-unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
+pub(super) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64 {
     // SAFETY: the caller guarantees the descriptor is open for the call.
     let fd = unsafe { BorrowedFd::borrow_raw(iocb.aio_fildes as i32) };
     let flags = ReadWriteFlags::from_bits_retain(iocb.aio_rw_flags as u32);

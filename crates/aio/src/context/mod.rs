@@ -8,12 +8,14 @@ mod builder;
 mod cancel;
 mod emulated;
 mod files;
+mod offload;
 mod queue;
 mod reap;
 mod slots;
 
 pub use builder::{Builder, MAX_EVENTS};
 pub use cancel::Drain;
+pub(crate) use offload::{Next, Offload};
 pub use queue::PushError;
 pub use reap::Completions;
 pub use slots::OpId;
@@ -90,6 +92,9 @@ pub struct Stats {
     pub emulated: u64,
     /// [`Backend::Emulated`]: `ppoll(2)` calls made to check pending polls.
     pub poll_calls: u64,
+    /// Operations the async driver ([`crate::rt`]) ran on blocking threads: would-block
+    /// answers to `RWF_NOWAIT`, and every read, write and sync of the emulated backend.
+    pub offloaded: u64,
 }
 
 /// A kernel AIO context that owns its operations' buffers and descriptors from push to
@@ -140,6 +145,8 @@ pub struct Context<B = Vec<u8>> {
     eventfd: Option<OwnedFd>,
     fork_guard: ForkGuard,
     in_flight: usize,
+    /// Operations a blocking thread runs for the async driver ([`offload`]).
+    offloaded: usize,
     stats: Stats,
 }
 
@@ -399,6 +406,7 @@ impl<B> fmt::Debug for Context<B> {
             .field("registered", &self.files.len())
             .field("ring_slots", &self.ring.as_ref().map(Ring::slots))
             .field("eventfd", &self.eventfd)
+            .field("offloaded", &self.offloaded)
             .field("stats", &self.stats)
             .finish()
     }

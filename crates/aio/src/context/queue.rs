@@ -95,6 +95,7 @@ impl<B: IoBuf> Context<B> {
             mut bufs,
             user_data,
             fill_iovecs,
+            offload_on_again,
         } = op;
         let slot = &mut self.slots[index as usize];
         slot.iocb = iocb;
@@ -112,6 +113,7 @@ impl<B: IoBuf> Context<B> {
                     bufs,
                     user_data,
                     fill_iovecs,
+                    offload_on_again,
                 };
                 return Err(PushError {
                     error: Error::OutOfMemory {
@@ -145,6 +147,7 @@ impl<B: IoBuf> Context<B> {
         slot.fd = Some(fd);
         slot.cancel_requested = false;
         slot.cancelled = false;
+        slot.offload_on_again = offload_on_again;
         slot.state = State::Queued;
         self.pending.push(index);
         Ok(OpId {

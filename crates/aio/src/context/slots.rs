@@ -26,6 +26,8 @@ pub(super) enum State {
     InFlight,
     /// Completed, in `ready`, not yet handed back.
     Ready,
+    /// Being run by a blocking thread ([`super::offload`]); the thread uses the buffers.
+    Offloaded,
 }
 
 /// One operation's home: the `iocb` at a stable address and everything it owns.
@@ -40,6 +42,9 @@ pub(super) struct Slot<B> {
     pub(super) cancel_requested: bool,
     /// Cancelled by the context or with the event handed back by `io_cancel`.
     pub(super) cancelled: bool,
+    /// Submitted with `RWF_NOWAIT` by the async driver: an `EAGAIN`/`EOPNOTSUPP` answer is
+    /// retried on a blocking thread instead of being handed back ([`super::offload`]).
+    pub(super) offload_on_again: bool,
     pub(super) bufs: Bufs<B>,
     /// The descriptor, held until the completion is handed back.
     pub(super) fd: Option<Fd>,
@@ -57,6 +62,7 @@ impl<B> Slot<B> {
             user_data: 0,
             cancel_requested: false,
             cancelled: false,
+            offload_on_again: false,
             bufs: Bufs::None,
             fd: None,
             iovecs: Vec::new(),

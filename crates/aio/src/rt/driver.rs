@@ -1,0 +1,774 @@
+//! The runtime-agnostic driver: one [`Context`] behind a lock, shared by every handle, with a
+//! record per operation of who waits for it.
+//!
+//! - **Start**: an operation gets an entry (its token, echoed by the kernel in `aio_data`,
+//!   names the entry) and is pushed onto the context, or onto the backlog when every slot is
+//!   taken. Nothing is submitted yet: whoever drives (the runtime layer's task, or a thread
+//!   waiting on a [`Ticket`](super::Ticket)) submits the whole batch in one `io_submit`.
+//! - **Collect**: completions are copied from the ring (no system call), matched to their
+//!   entries and their wakers woken after the lock is released; the slots they free take the
+//!   backlog. `EAGAIN` from a full kernel ring leaves the operations queued (backpressure).
+//! - **Abandon**: a future or ticket dropped early marks its entry; the context keeps the
+//!   buffers and descriptor until the kernel's completion arrives, which is then dropped.
+//!   A dropped poll is cancelled in the kernel (`io_cancel`).
+//! - **Offload** (only with a runtime layer): reads and writes on files not opened with
+//!   `O_DIRECT` go with `RWF_NOWAIT`; those that would block run on the runtime's blocking
+//!   threads instead (`preadv2`/`pwritev2`), and so do all reads and writes of the emulated
+//!   backend, so that no worker thread ever blocks in `io_submit`.
+
+use crate::buf::IoBuf;
+use crate::completion::{CancelOutcome, Completion};
+use crate::context::{Context, Next, Offload, OpId, PushError};
+use crate::error::Error;
+use crate::op::{Op, OpKind};
+use aio_abi::{__kernel_timespec, RwFlags, pollfd};
+use rustix::event::{EventfdFlags, PollFlags, eventfd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// What a runtime layer gives the driver.
+pub(crate) trait Runtime: Send + Sync + 'static {
+    /// Runs `job` on a thread that may block (tokio's `spawn_blocking`).
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>);
+    /// Operations were started: the layer's task should [`Driver::turn`] soon (once per
+    /// scheduler tick, which batches them into one `io_submit`).
+    fn kick(&self);
+}
+
+/// The shared state of a handle and its clones; see the module docs.
+pub(crate) struct Driver<B> {
+    state: Mutex<State<B>>,
+    /// Threads in a blocking wait that are not the one parked outside the lock.
+    turn: Condvar,
+    /// Wakes whoever sleeps in [`park`](Self::park): written when new polls start or are
+    /// cancelled on the emulated backend, and at shutdown.
+    unpark: OwnedFd,
+    /// The context's eventfd, signalled for every completion.
+    eventfd: RawFd,
+    runtime: Option<Box<dyn Runtime>>,
+}
+
+struct State<B> {
+    ctx: Context<B>,
+    entries: Vec<Entry<B>>,
+    free: Vec<u32>,
+    /// Entries whose operation waits for a free slot, in start order.
+    backlog: VecDeque<u32>,
+    /// A thread sleeps in `park` on the context's behalf.
+    parked: bool,
+    /// Threads in a blocking wait (parked or on the condition variable).
+    waiting_threads: usize,
+    /// Whether a [`Fixed`](crate::Fixed) names an `O_DIRECT` file, by registration index:
+    /// (generation, direct).
+    direct: Vec<Option<(u64, bool)>>,
+    offloads: Vec<Offload>,
+    /// A runtime runs blocking work: offload what would block (see the module docs).
+    offload: bool,
+}
+
+struct Entry<B> {
+    generation: u32,
+    /// The caller's `user_data`, given back in the completion.
+    user_data: u64,
+    stage: Stage<B>,
+    kind: OpKind,
+    waker: Option<Waker>,
+    /// The future or ticket is gone: drop the completion when it comes.
+    abandoned: bool,
+}
+
+enum Stage<B> {
+    Free,
+    /// Waiting for a slot.
+    Backlog(Op<B>),
+    /// Owned by the context (queued, in flight, offloaded or ready).
+    Owned(OpId),
+    Done(Completion<B>),
+}
+
+/// Names an entry: index in the low half, generation in the high half (so a stale token never
+/// matches a reused entry). Also the operation's `aio_data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token(u64);
+
+impl Token {
+    fn new(index: u32, generation: u32) -> Self {
+        Self(u64::from(index) | (u64::from(generation) << 32))
+    }
+    fn index(self) -> usize {
+        self.0 as u32 as usize
+    }
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+/// What [`Driver::poll_op`] found.
+pub(crate) enum Poll<B> {
+    Ready(Completion<B>),
+    Pending,
+}
+
+/// What must happen after the lock is released: wakers to wake, jobs for blocking threads,
+/// completions and operations nobody wants any more (their `Drop` may run user code).
+pub(crate) struct AfterUnlock<B> {
+    wakers: Vec<Waker>,
+    offloads: Vec<Offload>,
+    garbage: Vec<Completion<B>>,
+    dropped_ops: Vec<Op<B>>,
+    notify_threads: bool,
+    unpark: bool,
+}
+
+impl<B> Default for AfterUnlock<B> {
+    fn default() -> Self {
+        Self {
+            wakers: Vec::new(),
+            offloads: Vec::new(),
+            garbage: Vec::new(),
+            dropped_ops: Vec::new(),
+            notify_threads: false,
+            unpark: false,
+        }
+    }
+}
+
+impl<B: IoBuf + Send> Driver<B> {
+    /// A driver for a context built from `builder` (with its eventfd forced on).
+    pub(crate) fn new(
+        builder: crate::Builder,
+        runtime: Option<Box<dyn Runtime>>,
+    ) -> Result<Arc<Self>, Error> {
+        let ctx: Context<B> = builder.eventfd(true).build()?;
+        let eventfd_raw = match ctx.eventfd() {
+            Some(fd) => fd.as_raw_fd(),
+            None => return Err(Error::Forked),
+        };
+        let unpark = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+            .map_err(|errno| Error::from_call("eventfd", errno))?;
+        Ok(Arc::new(Self {
+            state: Mutex::new(State {
+                ctx,
+                entries: Vec::new(),
+                free: Vec::new(),
+                backlog: VecDeque::new(),
+                parked: false,
+                waiting_threads: 0,
+                direct: Vec::new(),
+                offloads: Vec::new(),
+                offload: runtime.is_some(),
+            }),
+            turn: Condvar::new(),
+            unpark,
+            eventfd: eventfd_raw,
+            runtime,
+        }))
+    }
+}
+
+impl<B> Driver<B> {
+    fn lock(&self) -> MutexGuard<'_, State<B>> {
+        // A panic while the lock was held (in a buffer's or descriptor's own code) leaves the
+        // bookkeeping consistent: every step commits before running user code.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The context's eventfd (valid while the driver lives).
+    pub(crate) fn eventfd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the context owns the eventfd and lives as long as `self`.
+        unsafe { BorrowedFd::borrow_raw(self.eventfd) }
+    }
+
+    /// Runs `f` on the context, under the lock.
+    pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut Context<B>) -> R) -> R {
+        f(&mut self.lock().ctx)
+    }
+
+    /// Wakes whoever sleeps in [`park`](Self::park).
+    pub(crate) fn unpark(&self) {
+        let _ = rustix::io::write(&self.unpark, &1u64.to_ne_bytes());
+    }
+}
+
+impl<B: IoBuf + Send + 'static> Driver<B> {
+    /// Starts `op`: pushes it onto the context (or the backlog); submitted by the next
+    /// [`turn`](Self::turn). With a runtime, a read or write that could block `io_submit` is
+    /// marked for `RWF_NOWAIT` and, if it would block, a blocking thread.
+    // The error hands the operation back by value, as `Context::push` does.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn start(&self, mut op: Op<B>) -> Result<Token, PushError<B>> {
+        let mut state = self.lock();
+        if self.runtime.is_some() && state.ctx.backend() == crate::Backend::Kernel {
+            op = state.nowait_policy(op);
+        }
+        let user_data = op.tag();
+        let kind = op.kind();
+        let index = match state.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = state.entries.len() as u32;
+                state.entries.push(Entry {
+                    generation: 0,
+                    user_data: 0,
+                    stage: Stage::Free,
+                    kind,
+                    waker: None,
+                    abandoned: false,
+                });
+                index
+            }
+        };
+        let entry = &mut state.entries[index as usize];
+        entry.generation = entry.generation.wrapping_add(1);
+        entry.user_data = user_data;
+        entry.kind = kind;
+        entry.abandoned = false;
+        entry.waker = None;
+        let token = Token::new(index, entry.generation);
+        let op = op.user_data(token.0);
+        if !state.backlog.is_empty() {
+            state.entries[index as usize].stage = Stage::Backlog(op);
+            state.backlog.push_back(index);
+        } else {
+            match state.ctx.push(op) {
+                Ok(id) => state.entries[index as usize].stage = Stage::Owned(id),
+                Err(PushError {
+                    error: Error::QueueFull { .. },
+                    op,
+                }) => {
+                    state.entries[index as usize].stage = Stage::Backlog(op);
+                    state.backlog.push_back(index);
+                }
+                Err(PushError { error, op }) => {
+                    state.free.push(index);
+                    return Err(PushError {
+                        error,
+                        op: op.user_data(user_data),
+                    });
+                }
+            }
+        }
+        drop(state);
+        if let Some(runtime) = &self.runtime {
+            runtime.kick();
+        }
+        Ok(token)
+    }
+
+    /// Submits what was started, collects what completed and dispatches it. What the runtime
+    /// layer's task runs on every kick and eventfd wake-up.
+    pub(crate) fn turn(self: &Arc<Self>) -> Result<(), Error> {
+        let mut after = AfterUnlock::default();
+        let result = {
+            let mut state = self.lock();
+            let result = state.flush(&mut after);
+            state.collect(&mut after);
+            result
+        };
+        self.finish(after);
+        result
+    }
+
+    /// Takes the completion of `token` if it is done; else records `waker` to be woken.
+    pub(crate) fn poll_op(&self, token: Token, waker: Option<&Waker>) -> Poll<B> {
+        let mut state = self.lock();
+        let Some(entry) = state.entry_mut(token) else {
+            return Poll::Pending;
+        };
+        if matches!(entry.stage, Stage::Done(_)) {
+            let Stage::Done(mut completion) = std::mem::replace(&mut entry.stage, Stage::Free)
+            else {
+                unreachable!()
+            };
+            completion.user_data = entry.user_data;
+            entry.waker = None;
+            state.free.push(token.index() as u32);
+            return Poll::Ready(completion);
+        }
+        if let Some(waker) = waker {
+            match &mut entry.waker {
+                Some(old) if old.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+        Poll::Pending
+    }
+
+    /// The future or ticket of `token` is gone before its completion: see the module docs.
+    pub(crate) fn abandon(self: &Arc<Self>, token: Token) {
+        let mut after = AfterUnlock::default();
+        {
+            let mut state = self.lock();
+            let State {
+                ctx,
+                entries,
+                free,
+                backlog,
+                ..
+            } = &mut *state;
+            let Some(entry) = entries
+                .get_mut(token.index())
+                .filter(|e| e.generation == token.generation())
+            else {
+                return;
+            };
+            entry.waker = None;
+            match std::mem::replace(&mut entry.stage, Stage::Free) {
+                Stage::Free => return,
+                Stage::Backlog(op) => {
+                    backlog.retain(|&i| i as usize != token.index());
+                    free.push(token.index() as u32);
+                    after.dropped_ops.push(op);
+                }
+                Stage::Done(completion) => {
+                    free.push(token.index() as u32);
+                    after.garbage.push(completion);
+                }
+                Stage::Owned(id) => {
+                    entry.stage = Stage::Owned(id);
+                    entry.abandoned = true;
+                    if entry.kind == OpKind::Poll {
+                        // Nobody waits for it, and it may never complete by itself. A read or
+                        // write runs to its end; the kernel cannot cancel those.
+                        if let Ok(CancelOutcome::InProgress) = ctx.cancel(id) {
+                            after.unpark = ctx.backend() == crate::Backend::Emulated;
+                        }
+                    }
+                }
+            }
+            // Cancelling a queued operation completes it at once: dispatch it.
+            state.collect(&mut after);
+        }
+        self.finish(after);
+    }
+
+    /// Wakes, spawns and drops what a locked step left for after the unlock.
+    fn finish(self: &Arc<Self>, after: AfterUnlock<B>) {
+        let AfterUnlock {
+            wakers,
+            offloads,
+            garbage,
+            dropped_ops,
+            notify_threads,
+            unpark,
+        } = after;
+        if unpark {
+            self.unpark();
+        }
+        for offload in offloads {
+            self.spawn_offload(offload);
+        }
+        if notify_threads {
+            self.turn.notify_all();
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+        drop(garbage);
+        drop(dropped_ops);
+    }
+
+    fn spawn_offload(self: &Arc<Self>, offload: Offload) {
+        let Some(runtime) = &self.runtime else {
+            // Offloads are only made with a runtime.
+            return;
+        };
+        let job = OffloadJob {
+            driver: self.clone(),
+            offload: Some(offload),
+        };
+        runtime.spawn_blocking(Box::new(move || job.run()));
+    }
+
+    /// Sleeps until the context's eventfd (if `eventfd`), the unpark eventfd or one of the
+    /// emulated backend's pending polls is ready, or `timeout` passes; then clears the
+    /// eventfds it woke for. Without the lock, so others can start operations meanwhile.
+    fn park(&self, eventfd: bool, timeout: Option<Duration>) -> Result<(), Error> {
+        let mut fds = vec![pollfd {
+            fd: self.unpark.as_raw_fd(),
+            events: PollFlags::IN.bits() as i16,
+            revents: 0,
+        }];
+        if eventfd {
+            fds.push(pollfd {
+                fd: self.eventfd,
+                events: PollFlags::IN.bits() as i16,
+                revents: 0,
+            });
+        }
+        // The descriptors stay open while their polls are owned by the context; one handed
+        // back meanwhile (and its number reused) can at worst wake this sleep early.
+        self.lock().ctx.emulated_poll_fds(&mut fds);
+        let timespec = timeout.map(|t| __kernel_timespec {
+            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(t.subsec_nanos()),
+        });
+        // SAFETY: `fds` holds `len` initialised entries; the timeout is null or live.
+        let result = unsafe {
+            aio_sys::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as u32,
+                timespec
+                    .as_ref()
+                    .map_or(std::ptr::null(), |t| t as *const _),
+                std::ptr::null(),
+            )
+        };
+        match result {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(errno) => return Err(Error::from_call("ppoll", errno)),
+        }
+        drain_eventfd(self.unpark.as_fd());
+        if eventfd {
+            drain_eventfd(self.eventfd());
+        }
+        Ok(())
+    }
+
+    /// Blocks until `token` completes (or `timeout` passes: `None` then), submitting and
+    /// collecting on everyone's behalf: one waiting thread sleeps on the eventfd outside the
+    /// lock, the others on a condition variable. Without a runtime only.
+    pub(crate) fn wait_for(
+        self: &Arc<Self>,
+        token: Token,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Completion<B>>, Error> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut state = self.lock();
+        state.waiting_threads += 1;
+        let result = loop {
+            let mut after = AfterUnlock::default();
+            let flushed = state.flush(&mut after);
+            state.collect(&mut after);
+            drop(state);
+            self.finish(after);
+            state = self.lock();
+            if let Err(error) = flushed {
+                break Err(error);
+            }
+            let Some(entry) = state.entry_mut(token) else {
+                break Err(Error::InvalidInput("ticket: no such operation"));
+            };
+            if let Stage::Done(_) = entry.stage {
+                let Stage::Done(mut completion) = std::mem::replace(&mut entry.stage, Stage::Free)
+                else {
+                    unreachable!()
+                };
+                completion.user_data = entry.user_data;
+                state.free.push(token.index() as u32);
+                break Ok(Some(completion));
+            }
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                break Ok(None);
+            }
+            if !state.parked {
+                state.parked = true;
+                drop(state);
+                let parked = self.park(true, remaining);
+                state = self.lock();
+                state.parked = false;
+                // Another thread may sleep on the condition variable: one of them parks next.
+                self.turn.notify_one();
+                if let Err(error) = parked {
+                    break Err(error);
+                }
+            } else {
+                state = match remaining {
+                    None => self
+                        .turn
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Some(remaining) => {
+                        self.turn
+                            .wait_timeout(state, remaining)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
+            }
+        };
+        state.waiting_threads -= 1;
+        result
+    }
+
+    /// With the emulated backend and a runtime: sleeps on the pending polls' descriptors on a
+    /// blocking thread, collecting as they become ready, until none is pending.
+    pub(crate) fn watch_emulated_polls(self: &Arc<Self>) {
+        loop {
+            {
+                let mut state = self.lock();
+                let mut fds = Vec::new();
+                state.ctx.emulated_poll_fds(&mut fds);
+                if fds.is_empty() {
+                    state.parked = false;
+                    return;
+                }
+            }
+            if self.park(false, None).is_err() {
+                // A failing ppoll (ENOMEM): try again after a breath rather than spin.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let mut after = AfterUnlock::default();
+            self.lock().collect(&mut after);
+            self.finish(after);
+        }
+    }
+
+    /// Whether an emulated poll watcher must be started (and marks it started).
+    pub(crate) fn needs_poll_watcher(&self) -> bool {
+        let mut state = self.lock();
+        if state.parked || state.ctx.backend() != crate::Backend::Emulated {
+            return false;
+        }
+        let mut fds = Vec::new();
+        state.ctx.emulated_poll_fds(&mut fds);
+        state.parked = !fds.is_empty();
+        state.parked
+    }
+
+    /// Operations started and not yet handed back (including abandoned ones still owned by
+    /// the context, and the backlog).
+    pub(crate) fn outstanding(&self) -> usize {
+        let state = self.lock();
+        state.ctx.owned() + state.backlog.len()
+    }
+
+    /// Registers `fd` with the context.
+    pub(crate) fn register(&self, fd: crate::Fd) -> Result<crate::Fixed, Error> {
+        self.lock().ctx.register(fd)
+    }
+}
+
+impl<B: IoBuf + Send + 'static> State<B> {
+    fn entry_mut(&mut self, token: Token) -> Option<&mut Entry<B>> {
+        self.entries
+            .get_mut(token.index())
+            .filter(|e| e.generation == token.generation())
+    }
+
+    /// Marks a read or write of a file not opened with `O_DIRECT` for `RWF_NOWAIT` and
+    /// offload (see the module docs). `O_DIRECT` I/O, syncs (which the kernel runs on a
+    /// workqueue) and polls go to the kernel as they are, and so does an operation that
+    /// already carries `RWF_NOWAIT` (the caller wants the `EAGAIN`).
+    fn nowait_policy(&mut self, op: Op<B>) -> Op<B> {
+        if !matches!(
+            op.kind(),
+            OpKind::Read | OpKind::Write | OpKind::Readv | OpKind::Writev
+        ) || op.rw_flags().contains(RwFlags::NOWAIT)
+        {
+            return op;
+        }
+        let direct = match op.fd().as_fixed() {
+            Some(fixed) => {
+                let cached = self.direct.get(fixed.index as usize).copied().flatten();
+                match cached {
+                    Some((generation, direct)) if generation == fixed.generation => Some(direct),
+                    _ => {
+                        let direct = self.ctx.raw_fd_of(op.fd()).map(is_direct);
+                        if let Some(direct) = direct {
+                            let index = fixed.index as usize;
+                            if self.direct.len() <= index {
+                                self.direct.resize(index + 1, None);
+                            }
+                            self.direct[index] = Some((fixed.generation, direct));
+                        }
+                        direct
+                    }
+                }
+            }
+            None => self.ctx.raw_fd_of(op.fd()).map(is_direct),
+        };
+        match direct {
+            Some(true) => op,
+            // Not registered (push refuses it) or not O_DIRECT.
+            _ => op.nowait_or_offload(),
+        }
+    }
+
+    /// Moves the backlog into free slots and submits everything queued.
+    fn flush(&mut self, after: &mut AfterUnlock<B>) -> Result<(), Error> {
+        while let Some(&index) = self.backlog.front() {
+            let entry = &mut self.entries[index as usize];
+            let Stage::Backlog(op) = std::mem::replace(&mut entry.stage, Stage::Free) else {
+                self.backlog.pop_front();
+                continue;
+            };
+            match self.ctx.push(op) {
+                Ok(id) => {
+                    self.backlog.pop_front();
+                    self.entries[index as usize].stage = Stage::Owned(id);
+                }
+                Err(PushError {
+                    error: Error::QueueFull { .. },
+                    op,
+                }) => {
+                    self.entries[index as usize].stage = Stage::Backlog(op);
+                    break;
+                }
+                Err(PushError { error, op }) => {
+                    // Unregistered while it waited: completes with the error's errno.
+                    self.backlog.pop_front();
+                    let errno = error.errno().unwrap_or(Errno::INVAL);
+                    let completion = refused(op, errno);
+                    self.deliver(index, completion, after);
+                }
+            }
+        }
+        if self.ctx.queued() == 0 {
+            return Ok(());
+        }
+        let polls_before = self.ctx.in_flight();
+        let submitted = if self.offload {
+            let mut offloads = std::mem::take(&mut self.offloads);
+            let result = self.ctx.submit_offloading(&mut offloads);
+            after.offloads.append(&mut offloads);
+            self.offloads = offloads;
+            result
+        } else {
+            self.ctx.submit()
+        };
+        match submitted {
+            Ok(_) => {
+                if self.ctx.backend() == crate::Backend::Emulated
+                    && self.ctx.in_flight() > polls_before
+                {
+                    // New polls: whoever sleeps on the old set must look again.
+                    after.unpark = true;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                // Nothing can be submitted (a child after fork, or io_submit missing): end
+                // the queued operations with the error rather than leave them waiting.
+                let errno = error.errno().unwrap_or(Errno::INVAL);
+                self.ctx.fail_queued(errno);
+                Err(error)
+            }
+        }
+    }
+
+    /// Collects what completed and hands it to its entries.
+    fn collect(&mut self, after: &mut AfterUnlock<B>) {
+        if self.ctx.ready() == 0 {
+            // An error (io_getevents failing in Reap::Syscall mode) leaves the completions in
+            // the kernel for the next call.
+            let _ = self.ctx.reap();
+        }
+        let mut freed = false;
+        while let Some(next) = self.ctx.next_ready() {
+            match next {
+                Next::Offload(offload) => after.offloads.push(offload),
+                Next::Done(completion) => {
+                    freed = true;
+                    let token = Token(completion.user_data);
+                    self.deliver(token.index() as u32, completion, after);
+                }
+            }
+        }
+        // Freed slots take the backlog; a freed ring takes what `EAGAIN` left queued.
+        if freed && (!self.backlog.is_empty() || self.ctx.queued() > 0) {
+            // An error here ends the queued operations, which then complete with it.
+            let _ = self.flush(after);
+        }
+    }
+
+    fn deliver(&mut self, index: u32, completion: Completion<B>, after: &mut AfterUnlock<B>) {
+        let Some(entry) = self.entries.get_mut(index as usize) else {
+            after.garbage.push(completion);
+            return;
+        };
+        if entry.abandoned {
+            entry.abandoned = false;
+            entry.stage = Stage::Free;
+            self.free.push(index);
+            after.garbage.push(completion);
+            return;
+        }
+        entry.stage = Stage::Done(completion);
+        if let Some(waker) = entry.waker.take() {
+            after.wakers.push(waker);
+        }
+        if self.waiting_threads > 0 {
+            after.notify_threads = true;
+        }
+    }
+}
+
+/// Whether `raw` was opened with `O_DIRECT` (an `fcntl(F_GETFL)`; `false` if that fails).
+fn is_direct(raw: RawFd) -> bool {
+    // SAFETY: the operation holds the descriptor (or the context its registration) for the
+    // call.
+    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    rustix::fs::fcntl_getfl(fd).is_ok_and(|flags| flags.contains(OFlags::DIRECT))
+}
+
+/// Reads and resets an eventfd's counter, if set.
+fn drain_eventfd(fd: BorrowedFd<'_>) {
+    let mut count = [0u8; 8];
+    let _ = rustix::io::read(fd, &mut count);
+}
+
+/// The completion of an operation that never reached the context (its registration ended
+/// while it waited in the backlog): `errno`, with its buffers and owned descriptor.
+fn refused<B>(op: Op<B>, errno: Errno) -> Completion<B> {
+    let kind = op.kind();
+    let user_data = op.tag();
+    let (fd, bufs) = op.into_parts();
+    Completion {
+        kind,
+        user_data,
+        res: -i64::from(errno.raw_os_error()),
+        cancelled: false,
+        bufs,
+        fd: fd.into_owned().ok(),
+    }
+}
+
+/// An offloaded operation on its blocking thread. If the runtime drops the job without
+/// running it (at shutdown), the operation completes with `ECANCELED` instead of never.
+struct OffloadJob<B: IoBuf + Send + 'static> {
+    driver: Arc<Driver<B>>,
+    offload: Option<Offload>,
+}
+
+impl<B: IoBuf + Send + 'static> OffloadJob<B> {
+    fn run(mut self) {
+        if let Some(offload) = self.offload.take() {
+            // SAFETY: `driver` keeps the context alive, and the offload is finished only
+            // below.
+            let res = unsafe { offload.run() };
+            self.complete(offload.index, res);
+        }
+    }
+
+    fn complete(&self, index: u32, res: i64) {
+        let mut after = AfterUnlock::default();
+        {
+            let mut state = self.driver.lock();
+            state.ctx.finish_offload(index, res);
+            state.collect(&mut after);
+        }
+        self.driver.finish(after);
+    }
+}
+
+impl<B: IoBuf + Send + 'static> Drop for OffloadJob<B> {
+    fn drop(&mut self) {
+        if let Some(offload) = self.offload.take() {
+            self.complete(offload.index, -i64::from(Errno::CANCELED.raw_os_error()));
+        }
+    }
+}
+
+impl<B> Drop for Driver<B> {
+    fn drop(&mut self) {
+        // Whoever sleeps on the emulated polls must notice the end.
+        self.unpark();
+    }
+}

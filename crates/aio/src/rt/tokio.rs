@@ -1,0 +1,425 @@
+//! The tokio layer: the driver's task, woken by the context's eventfd through
+//! [`AsyncFd`](::tokio::io::unix::AsyncFd), and [`Handle`], the async API.
+
+use super::driver::{Driver, Poll as OpPoll, Runtime, Token};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::completion::Completion;
+use crate::context::{Backend, Builder, PushError, Stats};
+use crate::error::Error;
+use crate::fd::{Fd, Fixed};
+use crate::op::Op;
+use ::tokio::io::Interest;
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::sync::Notify;
+use rustix::event::PollFlags;
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context as TaskContext, Poll};
+
+struct Tokio {
+    runtime: ::tokio::runtime::Handle,
+    notify: Arc<Notify>,
+}
+
+impl Runtime for Tokio {
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>) {
+        // The job completes its operation itself; if the runtime shuts down before running
+        // it, dropping it completes the operation with ECANCELED.
+        drop(self.runtime.spawn_blocking(job));
+    }
+
+    fn kick(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// The async handle on one kernel AIO context: cloneable, `Send + Sync`, usable from any task
+/// of the tokio runtime it was made in.
+///
+/// - Operations started in the same scheduler tick (by any number of tasks) are submitted by
+///   the handle's driver task in one `io_submit`; completions are copied from the kernel's
+///   ring without a system call and wake their futures. The driver task sleeps on the
+///   context's eventfd (registered with tokio's reactor through `AsyncFd`).
+/// - More operations than the context's depth wait in a backlog; a full kernel ring (`EAGAIN`
+///   from `io_submit`) keeps them queued: backpressure, never an error.
+/// - **Dropping a future** before its completion never frees or reuses its buffer while the
+///   kernel may use it: the context keeps buffer and descriptor until the completion arrives.
+///   A dropped [`poll_ready`](Self::poll_ready) is cancelled in the kernel (`io_cancel`).
+/// - **No worker thread blocks in `io_submit`.** Reads and writes of files not opened with
+///   `O_DIRECT` (the page cache, pipes, sockets) are submitted with `RWF_NOWAIT`; those that
+///   answer `EAGAIN` (or `EOPNOTSUPP`, where the file cannot honour the flag) run on tokio's
+///   blocking threads with `preadv2`/`pwritev2` instead, as Seastar does. `O_DIRECT` I/O, syncs
+///   (run by the kernel on a workqueue) and polls go to the kernel directly. An operation that
+///   carries `RWF_NOWAIT` itself is left alone: its caller wants the `EAGAIN`.
+/// - With [`Backend::Emulated`](crate::Backend::Emulated) every read, write and sync runs on a
+///   blocking thread, and pending polls are watched by one blocking thread.
+///
+/// Registered descriptors ([`register`](Self::register)) cost nothing per operation, and
+/// whether one is `O_DIRECT` is looked up once; for other descriptors (an `Arc<File>`, say)
+/// that costs one `fcntl(F_GETFL)` per read or write.
+///
+/// ```
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use aio::rt::tokio::Handle;
+/// let aio: Handle = Handle::new(aio::Context::builder().depth(64))?;
+/// let path = std::env::temp_dir().join(format!("aio-async-doc-{}", std::process::id()));
+/// let file = aio.register(std::fs::File::create_new(&path)?)?;
+/// let (written, _buf) = aio.write_at(file, b"hello, kernel".to_vec(), 0).await;
+/// assert_eq!(written?, 13);
+/// let (read, buf) = aio.read_at(file, vec![0; 5], 7).await;
+/// assert_eq!(read?, 5);
+/// assert_eq!(&buf, b"kerne");
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Handle<B = Vec<u8>> {
+    driver: Arc<Driver<B>>,
+}
+
+impl<B> Clone for Handle<B> {
+    fn clone(&self) -> Self {
+        Self {
+            driver: self.driver.clone(),
+        }
+    }
+}
+
+impl<B> fmt::Debug for Handle<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl<B: IoBuf + Send + 'static> Handle<B> {
+    /// Builds the context (with its eventfd) and spawns its driver task on the current tokio
+    /// runtime.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] outside a tokio runtime; as [`Builder::build`]; [`Error::Os`]
+    /// if the eventfd cannot be registered with tokio's reactor (`epoll_ctl`).
+    pub fn new(builder: Builder) -> Result<Self, Error> {
+        let runtime = ::tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::InvalidInput("aio::rt::tokio::Handle::new must run inside a tokio runtime")
+        })?;
+        let notify = Arc::new(Notify::new());
+        let driver = Driver::new(
+            builder,
+            Some(Box::new(Tokio {
+                runtime: runtime.clone(),
+                notify: notify.clone(),
+            })),
+        )?;
+        let eventfd = rustix::io::fcntl_dupfd_cloexec(driver.eventfd(), 0)
+            .map_err(|errno| Error::from_call("fcntl(F_DUPFD_CLOEXEC)", errno))?;
+        let eventfd = {
+            let _entered = runtime.enter();
+            // SAFETY: the `OwnedFd` is a valid descriptor (a duplicate of the eventfd, so the
+            // reactor's registration is the handle's own), and the `AsyncFd` owns it until it
+            // deregisters: nothing closes or replaces it meanwhile.
+            unsafe { AsyncFd::register_with_interest(eventfd, Interest::READABLE) }.map_err(
+                |error| Error::Os {
+                    call: "epoll_ctl (tokio AsyncFd)",
+                    errno: Errno::from_io_error(&io::Error::from(error)).unwrap_or(Errno::IO),
+                },
+            )?
+        };
+        runtime.spawn(drive(Arc::downgrade(&driver), eventfd, notify));
+        Ok(Self { driver })
+    }
+
+    /// Runs `op` and resolves to its whole [`Completion`] (buffers, owned descriptor, the
+    /// operation's own `user_data`): the general form, for any [`Op`] with its
+    /// [`flags`](Op::flags) and [`priority`](Op::priority).
+    ///
+    /// The future is `'static` (it holds a clone of the handle): spawn it, or keep many in a
+    /// `JoinSet` or `FuturesUnordered` to hold a queue depth from one task.
+    ///
+    /// # Errors
+    /// The operation comes back with [`Error::NotRegistered`] or [`Error::OutOfMemory`].
+    pub fn submit(&self, op: Op<B>) -> Submit<B> {
+        Submit {
+            driver: self.driver.clone(),
+            stage: Stage::Unstarted(Some(op)),
+        }
+    }
+
+    /// `pread`s into `buf` at `offset`; resolves to the bytes read (or the error) and `buf`.
+    pub fn read_at(
+        &self,
+        fd: impl Into<Fd>,
+        buf: B,
+        offset: u64,
+    ) -> impl Future<Output = (io::Result<usize>, B)> + Send + 'static
+    where
+        B: IoBufMut,
+    {
+        let submit = self.submit(Op::read(fd, buf, offset));
+        async move { one_buf(submit.await) }
+    }
+
+    /// `pwrite`s `buf` at `offset`; resolves to the bytes written (or the error) and `buf`.
+    pub fn write_at(
+        &self,
+        fd: impl Into<Fd>,
+        buf: B,
+        offset: u64,
+    ) -> impl Future<Output = (io::Result<usize>, B)> + Send + 'static {
+        let submit = self.submit(Op::write(fd, buf, offset));
+        async move { one_buf(submit.await) }
+    }
+
+    /// `preadv` into `bufs`, in order, at `offset`.
+    pub fn readv_at(
+        &self,
+        fd: impl Into<Fd>,
+        bufs: Vec<B>,
+        offset: u64,
+    ) -> impl Future<Output = (io::Result<usize>, Vec<B>)> + Send + 'static
+    where
+        B: IoBufMut,
+    {
+        let submit = self.submit(Op::readv(fd, bufs, offset));
+        async move { many_bufs(submit.await) }
+    }
+
+    /// `pwritev` of `bufs`, in order, at `offset`.
+    pub fn writev_at(
+        &self,
+        fd: impl Into<Fd>,
+        bufs: Vec<B>,
+        offset: u64,
+    ) -> impl Future<Output = (io::Result<usize>, Vec<B>)> + Send + 'static {
+        let submit = self.submit(Op::writev(fd, bufs, offset));
+        async move { many_bufs(submit.await) }
+    }
+
+    /// `fsync(2)` (`IOCB_CMD_FSYNC`).
+    pub fn fsync(
+        &self,
+        fd: impl Into<Fd>,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        let submit = self.submit(Op::fsync(fd));
+        async move { no_buf(submit.await).map(drop) }
+    }
+
+    /// `fdatasync(2)` (`IOCB_CMD_FDSYNC`).
+    pub fn fdatasync(
+        &self,
+        fd: impl Into<Fd>,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        let submit = self.submit(Op::fdatasync(fd));
+        async move { no_buf(submit.await).map(drop) }
+    }
+
+    /// Waits until `fd` is ready for one of `events` (`IOCB_CMD_POLL`); resolves to the ready
+    /// events (plus `ERR`/`HUP`). Dropping the future cancels the poll in the kernel.
+    pub fn poll_ready(
+        &self,
+        fd: impl Into<Fd>,
+        events: PollFlags,
+    ) -> impl Future<Output = io::Result<PollFlags>> + Send + 'static {
+        let submit = self.submit(Op::poll(fd, events));
+        async move {
+            match submit.await {
+                Ok(done) => done
+                    .result()
+                    .map(|_| done.poll_flags())
+                    .map_err(errno_to_io),
+                Err(refused) => Err(refused.error.into()),
+            }
+        }
+    }
+
+    /// Registers `fd`: the context owns it, operations name it by the returned [`Fixed`] at
+    /// no per-operation cost; see [`Context::register`](crate::Context::register).
+    ///
+    /// # Errors
+    /// As [`Context::register`](crate::Context::register).
+    pub fn register(&self, fd: impl Into<Fd>) -> Result<Fixed, Error> {
+        self.driver.register(fd.into())
+    }
+
+    /// Ends a registration; see [`Context::unregister`](crate::Context::unregister).
+    ///
+    /// # Errors
+    /// [`Error::NotRegistered`].
+    pub fn unregister(&self, fixed: Fixed) -> Result<Option<Fd>, Error> {
+        self.driver.with_context(|ctx| ctx.unregister(fixed))
+    }
+
+    /// Operations started and not yet handed back, including those whose future was dropped
+    /// (kept by the context until the kernel is done with them) and those waiting for a slot.
+    pub fn outstanding(&self) -> usize {
+        self.driver.outstanding()
+    }
+
+    /// The context's counters.
+    pub fn stats(&self) -> Stats {
+        self.driver.with_context(|ctx| ctx.stats())
+    }
+
+    /// The backend the context runs on.
+    pub fn backend(&self) -> Backend {
+        self.driver.with_context(|ctx| ctx.backend())
+    }
+}
+
+/// The driver task: submits on every kick, collects on every eventfd wake-up; ends when the
+/// last handle and future are gone.
+async fn drive<B: IoBuf + Send + 'static>(
+    driver: Weak<Driver<B>>,
+    eventfd: AsyncFd<OwnedFd>,
+    notify: Arc<Notify>,
+) {
+    loop {
+        {
+            let mut kicked = std::pin::pin!(notify.notified());
+            poll_fn(|cx| {
+                if kicked.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                match eventfd.poll_read_ready(cx) {
+                    Poll::Ready(Ok(mut ready)) => {
+                        let mut count = [0u8; 8];
+                        // One read resets the counter; the next would answer EAGAIN.
+                        let _ = rustix::io::read(ready.get_inner(), &mut count);
+                        ready.clear_ready();
+                        Poll::Ready(())
+                    }
+                    // The reactor is gone (runtime shutting down): stop on the next upgrade.
+                    Poll::Ready(Err(_)) => Poll::Ready(()),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await;
+        }
+        let Some(driver) = driver.upgrade() else {
+            return;
+        };
+        // An error has already ended the operations it concerns.
+        let _ = driver.turn();
+        if driver.needs_poll_watcher() {
+            let watcher = driver.clone();
+            drop(::tokio::task::spawn_blocking(move || {
+                watcher.watch_emulated_polls()
+            }));
+        }
+    }
+}
+
+/// The future of [`Handle::submit`]: resolves to the operation's completion.
+#[must_use = "futures do nothing unless polled; the operation starts at the first poll"]
+pub struct Submit<B: IoBuf + Send + 'static> {
+    driver: Arc<Driver<B>>,
+    stage: Stage<B>,
+}
+
+enum Stage<B> {
+    Unstarted(Option<Op<B>>),
+    Started(Token),
+    Finished,
+}
+
+// `Submit` is never pinned structurally: the operation moves into the context.
+impl<B: IoBuf + Send + 'static> Unpin for Submit<B> {}
+
+impl<B: IoBuf + Send + 'static> Future for Submit<B> {
+    type Output = Result<Completion<B>, PushError<B>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let token = match &mut this.stage {
+            Stage::Unstarted(op) => {
+                let Some(op) = op.take() else {
+                    return Poll::Pending;
+                };
+                match this.driver.start(op) {
+                    Ok(token) => {
+                        this.stage = Stage::Started(token);
+                        token
+                    }
+                    Err(refused) => {
+                        this.stage = Stage::Finished;
+                        return Poll::Ready(Err(refused));
+                    }
+                }
+            }
+            Stage::Started(token) => *token,
+            // Polled after completion: nothing more will come.
+            Stage::Finished => return Poll::Pending,
+        };
+        match this.driver.poll_op(token, Some(cx.waker())) {
+            OpPoll::Ready(completion) => {
+                this.stage = Stage::Finished;
+                Poll::Ready(Ok(completion))
+            }
+            OpPoll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<B: IoBuf + Send + 'static> Drop for Submit<B> {
+    fn drop(&mut self) {
+        if let Stage::Started(token) = self.stage {
+            self.driver.abandon(token);
+        }
+    }
+}
+
+impl<B: IoBuf + Send + 'static> fmt::Debug for Submit<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stage = match self.stage {
+            Stage::Unstarted(_) => "unstarted",
+            Stage::Started(_) => "started",
+            Stage::Finished => "finished",
+        };
+        f.debug_struct("Submit").field("stage", &stage).finish()
+    }
+}
+
+fn errno_to_io(errno: Errno) -> io::Error {
+    io::Error::from_raw_os_error(errno.raw_os_error())
+}
+
+fn one_buf<B>(result: Result<Completion<B>, PushError<B>>) -> (io::Result<usize>, B) {
+    let (result, bufs) = match result {
+        Ok(done) => {
+            let result = done.result().map_err(errno_to_io);
+            (result, done.into_parts().1)
+        }
+        Err(refused) => (Err(refused.error.into()), refused.op.into_parts().1),
+    };
+    match bufs {
+        crate::Bufs::One(buf) => (result, buf),
+        // A read or write made by this module always owns exactly one buffer.
+        _ => unreachable!("a read or write without its buffer"),
+    }
+}
+
+fn many_bufs<B>(result: Result<Completion<B>, PushError<B>>) -> (io::Result<usize>, Vec<B>) {
+    let (result, bufs) = match result {
+        Ok(done) => {
+            let result = done.result().map_err(errno_to_io);
+            (result, done.into_parts().1)
+        }
+        Err(refused) => (Err(refused.error.into()), refused.op.into_parts().1),
+    };
+    match bufs {
+        crate::Bufs::Many(bufs) => (result, bufs),
+        _ => (result, Vec::new()),
+    }
+}
+
+fn no_buf<B>(result: Result<Completion<B>, PushError<B>>) -> io::Result<usize> {
+    match result {
+        Ok(done) => done.result().map_err(errno_to_io),
+        Err(refused) => Err(refused.error.into()),
+    }
+}

@@ -1,0 +1,435 @@
+//! The async handle (`aio::rt::tokio`) on a multi-thread runtime, every test under a timeout,
+//! on both backends.
+#![cfg(feature = "tokio")]
+
+mod support;
+
+use aio::rt::tokio::Handle;
+use aio::{AlignedBuf, Backend, Context, Error, IoBuf, IoBufMut, Op, PollFlags};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use support::{backend, expect_enosys, on_kernel, temp_file};
+
+support::each_backend!(
+    concurrent_verified_reads_and_writes,
+    concurrent_direct_reads_and_writes,
+    dropped_futures_keep_buffers_and_lose_nothing,
+    poll_woken_by_pipe_write,
+    dropped_poll_is_cancelled,
+    backpressure_beyond_the_kernel_ring,
+    cold_buffered_read_does_not_block_the_worker,
+    refused_operations_give_their_buffers_back,
+);
+
+/// Runs `test` on a two-worker multi-thread runtime under a 120 s timeout.
+fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        if tokio::time::timeout(Duration::from_secs(120), test)
+            .await
+            .is_err()
+        {
+            panic!("{name} ({:?}): did not finish within 120 s", backend());
+        }
+    });
+}
+
+/// A handle on the test's backend, or `None` after proving the ENOSYS path (qemu-user).
+fn handle<B: IoBuf + Send>(test: &str, builder: aio::Builder) -> Option<Handle<B>> {
+    match Handle::new(builder.backend(backend())) {
+        Ok(handle) => {
+            assert_eq!(handle.backend(), backend());
+            Some(handle)
+        }
+        Err(Error::Unsupported { call }) if on_kernel() && expect_enosys() => {
+            assert_eq!(call, "io_setup");
+            println!("ENOSYS path: {test} got Error::Unsupported as expected");
+            None
+        }
+        Err(e) => panic!("{test} ({:?}): Handle::new: {e}", backend()),
+    }
+}
+
+/// Waits until the handle owns nothing any more (abandoned operations completed).
+async fn settled<B: IoBuf + Send>(aio: &Handle<B>, what: &str) {
+    let start = Instant::now();
+    while aio.outstanding() > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}: {} operations still owned after 30 s",
+            aio.outstanding()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn pattern(task: u64, block: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (task * 31 + block * 7 + i as u64) as u8)
+        .collect()
+}
+
+/// 64 tasks, each writing then reading back 40 blocks of its own on one buffered file: 5120
+/// operations through a context of depth 16 (most wait in the backlog).
+fn concurrent_verified_reads_and_writes() {
+    run("concurrent_verified_reads_and_writes", async {
+        let Some(aio) = handle::<Vec<u8>>("concurrent", Context::builder().depth(16)) else {
+            return;
+        };
+        let file = aio.register(temp_file("async-concurrent")).unwrap();
+        const TASKS: u64 = 64;
+        const BLOCKS: u64 = 40;
+        const LEN: usize = 512;
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..TASKS {
+            let aio = aio.clone();
+            tasks.spawn(async move {
+                let offset = |block: u64| (block * TASKS + task) * LEN as u64;
+                for block in 0..BLOCKS {
+                    let (written, _) = aio
+                        .write_at(file, pattern(task, block, LEN), offset(block))
+                        .await;
+                    assert_eq!(written.unwrap(), LEN);
+                }
+                for block in 0..BLOCKS {
+                    let (read, buf) = aio.read_at(file, vec![0; LEN], offset(block)).await;
+                    assert_eq!(read.unwrap(), LEN);
+                    assert!(
+                        buf == pattern(task, block, LEN),
+                        "task {task} block {block}"
+                    );
+                }
+                2 * BLOCKS
+            });
+        }
+        let mut done = 0;
+        while let Some(ops) = tasks.join_next().await {
+            done += ops.unwrap();
+        }
+        assert_eq!(done, 2 * TASKS * BLOCKS);
+        assert_eq!(aio.outstanding(), 0);
+        let stats = aio.stats();
+        // Every operation was submitted exactly once (offloaded ones count once too).
+        assert_eq!(stats.submitted, 2 * TASKS * BLOCKS, "{stats:?}");
+        println!("concurrent ({:?}): {stats:?}", backend());
+    });
+}
+
+/// The same with O_DIRECT and aligned buffers: straight to the kernel, nothing offloaded.
+fn concurrent_direct_reads_and_writes() {
+    let Some(target) = support::direct_target("async_direct") else {
+        return;
+    };
+    run("concurrent_direct_reads_and_writes", async move {
+        let Some(aio) = handle::<AlignedBuf>("direct", Context::builder().depth(32)) else {
+            return;
+        };
+        let (fd, _path) = target.open();
+        let file = aio.register(fd).unwrap();
+        const TASKS: u64 = 32;
+        const BLOCKS: u64 = 32;
+        const LEN: usize = 4096;
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..TASKS {
+            let aio = aio.clone();
+            tasks.spawn(async move {
+                for block in 0..BLOCKS {
+                    let offset = (block * TASKS + task) * LEN as u64;
+                    let mut buf = AlignedBuf::new(LEN, LEN).unwrap();
+                    buf.copy_from_slice(&pattern(task, block, LEN));
+                    let (written, _) = aio.write_at(file, buf, offset).await;
+                    assert_eq!(written.unwrap(), LEN);
+                    let (read, buf) = aio
+                        .read_at(file, AlignedBuf::new(LEN, LEN).unwrap(), offset)
+                        .await;
+                    assert_eq!(read.unwrap(), LEN);
+                    assert!(buf[..] == pattern(task, block, LEN)[..]);
+                }
+            });
+        }
+        while let Some(result) = tasks.join_next().await {
+            result.unwrap();
+        }
+        let stats = aio.stats();
+        assert_eq!(aio.outstanding(), 0);
+        if on_kernel() {
+            assert_eq!(stats.offloaded, 0, "O_DIRECT goes to the kernel: {stats:?}");
+        }
+        println!("direct ({:?}): {stats:?}", backend());
+    });
+}
+
+/// A buffer that counts its drops, to prove that nothing is freed twice or leaked.
+struct Tracked {
+    bytes: Vec<u8>,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: the Vec's heap storage does not move with the struct.
+unsafe impl IoBuf for Tracked {
+    fn stable_ptr(&self) -> *const u8 {
+        self.bytes.as_ptr()
+    }
+    fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+// SAFETY: as above; u8 takes any byte.
+unsafe impl IoBufMut for Tracked {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.bytes.as_mut_ptr()
+    }
+}
+
+/// Futures dropped after they started (by `timeout` and by `select!`): their writes still
+/// land whole (the buffers were kept until the kernel was done), every buffer is dropped
+/// exactly once, and the handle ends up owning nothing.
+fn dropped_futures_keep_buffers_and_lose_nothing() {
+    run("dropped_futures", async {
+        let Some(aio) = handle::<Tracked>("dropped_futures", Context::builder().depth(8)) else {
+            return;
+        };
+        let file = Arc::new(temp_file("async-dropped"));
+        let drops = Arc::new(AtomicUsize::new(0));
+        const OPS: u64 = 200;
+        const LEN: usize = 4096;
+        let tracked = |bytes| Tracked {
+            bytes,
+            drops: drops.clone(),
+        };
+        for op in 0..OPS {
+            let write = aio.write_at(file.clone(), tracked(pattern(op, 1, LEN)), op * LEN as u64);
+            if op % 2 == 0 {
+                // Polled once (which starts it), then dropped.
+                let _ = tokio::time::timeout(Duration::ZERO, write).await;
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = write => {}
+                    _ = std::future::ready(()) => {}
+                }
+            }
+        }
+        settled(&aio, "dropped writes").await;
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            OPS as usize,
+            "one drop per buffer"
+        );
+        // Every write ran to its end with its buffer intact.
+        for op in 0..OPS {
+            let (read, buf) = aio
+                .read_at(file.clone(), tracked(vec![0; LEN]), op * LEN as u64)
+                .await;
+            assert_eq!(read.unwrap(), LEN, "block {op}");
+            assert!(
+                buf.bytes == pattern(op, 1, LEN),
+                "block {op} was not written whole"
+            );
+        }
+        drop(aio);
+        assert_eq!(drops.load(Ordering::SeqCst), 2 * OPS as usize);
+    });
+}
+
+/// A poll future sleeps until another task writes the pipe.
+fn poll_woken_by_pipe_write() {
+    run("poll_woken_by_pipe_write", async {
+        let Some(aio) = handle::<Vec<u8>>("poll_woken", Context::builder().depth(8)) else {
+            return;
+        };
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        let reader = Arc::new(reader);
+        let poll = tokio::spawn(aio.poll_ready(reader.clone(), PollFlags::IN));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!poll.is_finished(), "the pipe is empty: the poll must pend");
+        rustix::io::write(&writer, b"x").unwrap();
+        let ready = poll.await.unwrap().unwrap();
+        assert!(ready.contains(PollFlags::IN), "{ready:?}");
+        // The data is still there for a read: the poll only watched.
+        let (read, buf) = aio.read_at(reader, vec![0; 8], 0).await;
+        assert_eq!(read.unwrap(), 1);
+        assert_eq!(buf[0], b'x');
+        assert_eq!(aio.outstanding(), 0);
+    });
+}
+
+/// Dropped poll futures are cancelled in the kernel: on a pipe nobody ever writes, the handle
+/// still ends up owning nothing.
+fn dropped_poll_is_cancelled() {
+    run("dropped_poll_is_cancelled", async {
+        let Some(aio) = handle::<Vec<u8>>("dropped_poll", Context::builder().depth(64)) else {
+            return;
+        };
+        let (reader, _writer) = rustix::pipe::pipe().unwrap();
+        let reader = Arc::new(reader);
+        for _ in 0..50 {
+            let poll = aio.poll_ready(reader.clone(), PollFlags::IN);
+            assert!(
+                tokio::time::timeout(Duration::from_millis(1), poll)
+                    .await
+                    .is_err(),
+                "nothing was written: the poll must not complete"
+            );
+        }
+        settled(&aio, "dropped polls").await;
+        // Only the handle holds the reader now: every poll gave its share back.
+        assert_eq!(Arc::strong_count(&reader), 1);
+    });
+}
+
+/// More polls in flight than the kernel's ring holds: `io_submit` answers EAGAIN beyond it,
+/// and the rest wait for room; all complete once the pipe is written. Then 2000 reads through
+/// a depth-8 context.
+fn backpressure_beyond_the_kernel_ring() {
+    run("backpressure", async {
+        let builder = Context::builder().depth(512).kernel_events(1);
+        let Some(aio) = handle::<Vec<u8>>("backpressure", builder) else {
+            return;
+        };
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        let reader = Arc::new(reader);
+        const POLLS: usize = 400;
+        let mut polls = tokio::task::JoinSet::new();
+        for _ in 0..POLLS {
+            polls.spawn(aio.poll_ready(reader.clone(), PollFlags::IN));
+        }
+        let start = Instant::now();
+        while aio.outstanding() < POLLS {
+            assert!(start.elapsed() < Duration::from_secs(30));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stats = aio.stats();
+        if on_kernel() {
+            assert!(
+                stats.submitted < POLLS as u64,
+                "a 1-event context's ring holds fewer than {POLLS}: {stats:?}"
+            );
+        }
+        rustix::io::write(&writer, b"x").unwrap();
+        let mut woken = 0;
+        while let Some(ready) = polls.join_next().await {
+            assert!(ready.unwrap().unwrap().contains(PollFlags::IN));
+            woken += 1;
+        }
+        assert_eq!(woken, POLLS);
+        println!("backpressure ({:?}): {:?}", backend(), aio.stats());
+
+        let Some(small) = handle::<Vec<u8>>("backpressure", Context::builder().depth(8)) else {
+            return;
+        };
+        let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+        let mut reads = tokio::task::JoinSet::new();
+        for _ in 0..2000 {
+            reads.spawn(small.read_at(zero.clone(), vec![1; 64], 0));
+        }
+        while let Some(done) = reads.join_next().await {
+            let (read, buf) = done.unwrap();
+            assert_eq!(read.unwrap(), 64);
+            assert!(buf.iter().all(|&b| b == 0));
+        }
+        assert_eq!(small.outstanding(), 0);
+    });
+}
+
+/// A buffered read of a file not in the page cache goes with `RWF_NOWAIT`, answers `EAGAIN`
+/// and runs on a blocking thread: a timer task on the same single worker keeps ticking while
+/// it is read.
+fn cold_buffered_read_does_not_block_the_worker() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let Some(aio) = handle::<Vec<u8>>("cold_read", Context::builder().depth(8)) else {
+            return;
+        };
+        const LEN: usize = 16 << 20;
+        let file = temp_file("async-cold");
+        std::io::Write::write_all(&mut &file, &vec![5u8; LEN]).unwrap();
+        rustix::fs::fsync(&file).unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let file = aio.register(file).unwrap();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(Duration::from_millis(1));
+                loop {
+                    interval.tick().await;
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        tokio::task::yield_now().await;
+        let before = ticks.load(Ordering::SeqCst);
+        let started = Instant::now();
+        let (read, buf) = tokio::time::timeout(
+            Duration::from_secs(60),
+            aio.read_at(file, vec![0; LEN], 0),
+        )
+        .await
+        .expect("the cold read did not finish in 60 s");
+        let took = started.elapsed();
+        let during = ticks.load(Ordering::SeqCst) - before;
+        ticker.abort();
+        assert_eq!(read.unwrap(), LEN);
+        assert!(buf.iter().all(|&b| b == 5));
+        let stats = aio.stats();
+        println!(
+            "cold_read ({:?}): {LEN} bytes in {took:?}, timer ticked {during} times meanwhile; {stats:?}",
+            backend()
+        );
+        if stats.offloaded == 0 {
+            // The read did not block: it was served from memory (tmpfs, or a file system that
+            // ignores POSIX_FADV_DONTNEED), within io_submit.
+            assert!(on_kernel());
+            println!(
+                "cold_read: the page cache kept the file (tmpfs?): RWF_NOWAIT read it at once, no offload needed"
+            );
+        } else if took > Duration::from_millis(20) {
+            assert!(
+                during > 0,
+                "the timer task never ran during a {took:?} read on the only worker"
+            );
+        }
+    });
+}
+
+/// An operation the context refuses (a `Fixed` of another context) comes back at once with
+/// its buffer and `NotRegistered`.
+fn refused_operations_give_their_buffers_back() {
+    run("refused", async {
+        let Some(aio) = handle::<Vec<u8>>("refused", Context::builder().depth(4)) else {
+            return;
+        };
+        let Some(other) = handle::<Vec<u8>>("refused", Context::builder().depth(4)) else {
+            return;
+        };
+        let foreign = other
+            .register(std::fs::File::open("/dev/zero").unwrap())
+            .unwrap();
+        let (read, buf) = aio.read_at(foreign, vec![7; 16], 0).await;
+        let err = read.unwrap_err();
+        assert!(err.to_string().contains("not registered"), "{err}");
+        assert_eq!(buf, vec![7; 16]);
+        match aio.submit(Op::read(foreign, vec![7; 16], 0)).await {
+            Err(refused) => assert_eq!(refused.error, Error::NotRegistered),
+            Ok(done) => panic!("a foreign Fixed was accepted: {done:?}"),
+        }
+        let _ = Backend::Kernel;
+    });
+}
