@@ -111,6 +111,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Many threads, or async tasks: [`rt`]
+//!
+//! A [`Context`] takes `&mut self`: one owner, no lock. To share one context,
+//! [`rt::SharedContext`] (threads: start from any thread, [`Ticket::wait`](rt::Ticket::wait)
+//! blocks, one waiter collects for everyone) and, with the `tokio` feature,
+//! `rt::tokio::Handle` (`read_at(..).await` from any task, batched into one `io_submit` per
+//! scheduler tick, driven by the context's eventfd) put it behind a runtime-agnostic driver.
+//! Dropping a future or ticket early never frees a buffer the kernel may still use, and the
+//! async handle never blocks a worker thread in `io_submit`: what would block (buffered I/O
+//! that misses the page cache, pipes, sockets) answers `RWF_NOWAIT`'s `EAGAIN` and runs on a
+//! blocking thread instead.
+//!
 //! # Layers
 //!
 //! This crate sits on [`aio_sys`] (the raw system calls, by inline assembly) and [`aio_abi`]

@@ -20,6 +20,7 @@ support::each_backend!(
     backpressure_beyond_the_kernel_ring,
     cold_buffered_read_does_not_block_the_worker,
     refused_operations_give_their_buffers_back,
+    dropping_the_last_handle_releases_the_context,
 );
 
 /// Runs `test` on a two-worker multi-thread runtime under a 120 s timeout.
@@ -431,5 +432,46 @@ fn refused_operations_give_their_buffers_back() {
             Ok(done) => panic!("a foreign Fixed was accepted: {done:?}"),
         }
         let _ = Backend::Kernel;
+    });
+}
+
+/// When the last handle and future are gone, the context goes too (its registered files are
+/// released), even with abandoned operations that were still in flight.
+fn dropping_the_last_handle_releases_the_context() {
+    run("dropping_the_last_handle", async {
+        let Some(aio) = handle::<Vec<u8>>("last_handle", Context::builder().depth(8)) else {
+            return;
+        };
+        let (reader, _writer) = rustix::pipe::pipe().unwrap();
+        let reader = Arc::new(reader);
+        let file = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+        aio.register(file.clone()).unwrap();
+        let clone = aio.clone();
+        let (read, _) = clone.read_at(file.clone(), vec![0; 8], 0).await;
+        assert_eq!(read.unwrap(), 8);
+        // A poll that never completes by itself, abandoned in flight.
+        let poll = aio.poll_ready(reader.clone(), PollFlags::IN);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(5), poll)
+                .await
+                .is_err()
+        );
+        drop((aio, clone));
+        // A blocking thread of the runtime (the emulation's poll watcher, an offloaded read)
+        // may hold the driver a moment longer.
+        let start = Instant::now();
+        while Arc::strong_count(&file) > 1 && start.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            Arc::strong_count(&file),
+            1,
+            "the context still holds the registered file"
+        );
+        assert_eq!(
+            Arc::strong_count(&reader),
+            1,
+            "the abandoned poll still holds the pipe"
+        );
     });
 }

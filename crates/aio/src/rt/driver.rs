@@ -8,9 +8,11 @@
 //! - **Collect**: completions are copied from the ring (no system call), matched to their
 //!   entries and their wakers woken after the lock is released; the slots they free take the
 //!   backlog. `EAGAIN` from a full kernel ring leaves the operations queued (backpressure).
-//! - **Abandon**: a future or ticket dropped early marks its entry; the context keeps the
-//!   buffers and descriptor until the kernel's completion arrives, which is then dropped.
-//!   A dropped poll is cancelled in the kernel (`io_cancel`).
+//! - **Abandon**: a future or ticket dropped early marks its entry; the operation still runs
+//!   to its end (the kernel cannot cancel a read or write, and one still in the backlog runs
+//!   all the same, in order), the context keeps the buffers and descriptor until its
+//!   completion arrives, which is then dropped. A dropped poll is cancelled in the kernel
+//!   (`io_cancel`), or forgotten if it never left the backlog.
 //! - **Offload** (only with a runtime layer): reads and writes on files not opened with
 //!   `O_DIRECT` go with `RWF_NOWAIT`; those that would block run on the runtime's blocking
 //!   threads instead (`preadv2`/`pwritev2`), and so do all reads and writes of the emulated
@@ -51,6 +53,8 @@ pub(crate) struct Driver<B> {
     /// The context's eventfd, signalled for every completion.
     eventfd: RawFd,
     runtime: Option<Box<dyn Runtime>>,
+    /// The context runs on the emulated backend.
+    emulated: bool,
 }
 
 struct State<B> {
@@ -145,6 +149,7 @@ impl<B: IoBuf + Send> Driver<B> {
         runtime: Option<Box<dyn Runtime>>,
     ) -> Result<Arc<Self>, Error> {
         let ctx: Context<B> = builder.eventfd(true).build()?;
+        let emulated = ctx.backend() == crate::Backend::Emulated;
         let eventfd_raw = match ctx.eventfd() {
             Some(fd) => fd.as_raw_fd(),
             None => return Err(Error::Forked),
@@ -167,6 +172,7 @@ impl<B: IoBuf + Send> Driver<B> {
             unpark,
             eventfd: eventfd_raw,
             runtime,
+            emulated,
         }))
     }
 }
@@ -203,7 +209,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     #[allow(clippy::result_large_err)]
     pub(crate) fn start(&self, mut op: Op<B>) -> Result<Token, PushError<B>> {
         let mut state = self.lock();
-        if self.runtime.is_some() && state.ctx.backend() == crate::Backend::Kernel {
+        if self.runtime.is_some() && !self.emulated {
             op = state.nowait_policy(op);
         }
         let user_data = op.tag();
@@ -320,10 +326,16 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             entry.waker = None;
             match std::mem::replace(&mut entry.stage, Stage::Free) {
                 Stage::Free => return,
-                Stage::Backlog(op) => {
+                // A poll nobody waits for need never start; a read or write runs, as it
+                // would had it reached the kernel already.
+                Stage::Backlog(op) if op.kind() == OpKind::Poll => {
                     backlog.retain(|&i| i as usize != token.index());
                     free.push(token.index() as u32);
                     after.dropped_ops.push(op);
+                }
+                Stage::Backlog(op) => {
+                    entry.stage = Stage::Backlog(op);
+                    entry.abandoned = true;
                 }
                 Stage::Done(completion) => {
                     free.push(token.index() as u32);
@@ -499,6 +511,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
 
     /// With the emulated backend and a runtime: sleeps on the pending polls' descriptors on a
     /// blocking thread, collecting as they become ready, until none is pending.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn watch_emulated_polls(self: &Arc<Self>) {
         loop {
             {
@@ -521,9 +534,13 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     }
 
     /// Whether an emulated poll watcher must be started (and marks it started).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn needs_poll_watcher(&self) -> bool {
+        if !self.emulated {
+            return false;
+        }
         let mut state = self.lock();
-        if state.parked || state.ctx.backend() != crate::Backend::Emulated {
+        if state.parked {
             return false;
         }
         let mut fds = Vec::new();
@@ -768,7 +785,11 @@ impl<B: IoBuf + Send + 'static> Drop for OffloadJob<B> {
 
 impl<B> Drop for Driver<B> {
     fn drop(&mut self) {
-        // Whoever sleeps on the emulated polls must notice the end.
+        // Whoever sleeps on the emulated polls, and the runtime layer's task, must notice the
+        // end (the task then finds its weak reference dead and returns).
         self.unpark();
+        if let Some(runtime) = &self.runtime {
+            runtime.kick();
+        }
     }
 }

@@ -1,14 +1,14 @@
 //! Sharing one context between threads and tasks: a runtime-agnostic driver, with a blocking
 //! front for plain threads ([`SharedContext`]) and an async one for tokio
-//! ([`tokio::Handle`], behind the `tokio` feature).
+//! (`tokio::Handle`, behind the `tokio` feature).
 //!
 //! The [`Context`](crate::Context) itself takes `&mut self` for everything: one owner, no
 //! locks, the fastest path. The driver puts it behind one lock with a record per operation
 //! (who waits for it, and whether anyone still does), so that many threads or tasks can start
 //! operations on it while one of them, or the runtime's task, submits them in batches and
 //! collects completions from the ring. By role: `driver` (shared state, submit, collect,
-//! dispatch, abandon, offload to blocking threads), [`shared`](SharedContext) (threads) and
-//! [`tokio`] (the reactor glue and the async API).
+//! dispatch, abandon, offload to blocking threads), `shared` ([`SharedContext`], threads) and
+//! `tokio` (the reactor glue and the async API).
 
 mod driver;
 mod shared;

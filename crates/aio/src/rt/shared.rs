@@ -25,8 +25,8 @@ use std::time::Duration;
 /// refused for lack of room.
 ///
 /// Operations run as on a [`Context`](crate::Context): buffered file I/O runs inside
-/// `io_submit`, on the thread that submits. (The async handle,
-/// [`tokio::Handle`](super::tokio::Handle), moves what would block to blocking threads.)
+/// `io_submit`, on the thread that submits. (The async handle, `aio::rt::tokio::Handle` with
+/// the `tokio` feature, moves what would block to blocking threads.)
 ///
 /// ```
 /// use aio::{Op, rt::SharedContext};
