@@ -86,6 +86,23 @@ struct Entry<B> {
     abandoned: bool,
 }
 
+impl<B> Entry<B> {
+    /// The completion, with the caller's `user_data`, if it has come; the entry is then free.
+    fn take_done(&mut self) -> Option<Completion<B>> {
+        match std::mem::replace(&mut self.stage, Stage::Free) {
+            Stage::Done(mut completion) => {
+                completion.user_data = self.user_data;
+                self.waker = None;
+                Some(completion)
+            }
+            other => {
+                self.stage = other;
+                None
+            }
+        }
+    }
+}
+
 enum Stage<B> {
     Free,
     /// Waiting for a slot.
@@ -207,7 +224,11 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     /// marked for `RWF_NOWAIT` and, if it would block, a blocking thread.
     // The error hands the operation back by value, as `Context::push` does.
     #[allow(clippy::result_large_err)]
-    pub(crate) fn start(&self, mut op: Op<B>) -> Result<Token, PushError<B>> {
+    pub(crate) fn start(
+        &self,
+        mut op: Op<B>,
+        waker: Option<&Waker>,
+    ) -> Result<Token, PushError<B>> {
         let mut state = self.lock();
         if self.runtime.is_some() && !self.emulated {
             op = state.nowait_policy(op);
@@ -234,7 +255,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         entry.user_data = user_data;
         entry.kind = kind;
         entry.abandoned = false;
-        entry.waker = None;
+        entry.waker = waker.cloned();
         let token = Token::new(index, entry.generation);
         let op = op.user_data(token.0);
         if !state.backlog.is_empty() {
@@ -251,6 +272,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     state.backlog.push_back(index);
                 }
                 Err(PushError { error, op }) => {
+                    state.entries[index as usize].waker = None;
                     state.free.push(index);
                     return Err(PushError {
                         error,
@@ -286,13 +308,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         let Some(entry) = state.entry_mut(token) else {
             return Poll::Pending;
         };
-        if matches!(entry.stage, Stage::Done(_)) {
-            let Stage::Done(mut completion) = std::mem::replace(&mut entry.stage, Stage::Free)
-            else {
-                unreachable!()
-            };
-            completion.user_data = entry.user_data;
-            entry.waker = None;
+        if let Some(completion) = entry.take_done() {
             state.free.push(token.index() as u32);
             return Poll::Ready(completion);
         }
@@ -466,12 +482,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             let Some(entry) = state.entry_mut(token) else {
                 break Err(Error::InvalidInput("ticket: no such operation"));
             };
-            if let Stage::Done(_) = entry.stage {
-                let Stage::Done(mut completion) = std::mem::replace(&mut entry.stage, Stage::Free)
-                else {
-                    unreachable!()
-                };
-                completion.user_data = entry.user_data;
+            if let Some(completion) = entry.take_done() {
                 state.free.push(token.index() as u32);
                 break Ok(Some(completion));
             }

@@ -82,7 +82,7 @@ impl<B: IoBuf + Send + 'static> SharedContext<B> {
     /// or unregistered) or [`Error::OutOfMemory`]; a full context is not an error (see above).
     #[allow(clippy::result_large_err)]
     pub fn start(&self, op: Op<B>) -> Result<Ticket<B>, PushError<B>> {
-        let token = self.driver.start(op)?;
+        let token = self.driver.start(op, None)?;
         Ok(Ticket {
             driver: self.driver.clone(),
             token: Some(token),

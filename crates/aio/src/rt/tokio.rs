@@ -48,8 +48,11 @@ impl Runtime for Tokio {
 /// - More operations than the context's depth wait in a backlog; a full kernel ring (`EAGAIN`
 ///   from `io_submit`) keeps them queued: backpressure, never an error.
 /// - **Dropping a future** before its completion never frees or reuses its buffer while the
-///   kernel may use it: the context keeps buffer and descriptor until the completion arrives.
-///   A dropped [`poll_ready`](Self::poll_ready) is cancelled in the kernel (`io_cancel`).
+///   kernel may use it: the context keeps buffer and descriptor until the completion arrives,
+///   then drops them. A read or write that has started (been polled once) runs to its end,
+///   since the kernel cannot cancel one; a dropped [`poll_ready`](Self::poll_ready) is
+///   cancelled in the kernel (`io_cancel`). [`outstanding`](Self::outstanding) counts both
+///   until they are done.
 /// - **No worker thread blocks in `io_submit`.** Reads and writes of files not opened with
 ///   `O_DIRECT` (the page cache, pipes, sockets) are submitted with `RWF_NOWAIT`; those that
 ///   answer `EAGAIN` (or `EOPNOTSUPP`, where the file cannot honour the flag) run on tokio's
@@ -340,16 +343,18 @@ impl<B: IoBuf + Send + 'static> Future for Submit<B> {
                 let Some(op) = op.take() else {
                     return Poll::Pending;
                 };
-                match this.driver.start(op) {
+                // The waker is recorded at once: no second look is needed before the driver
+                // task has submitted it.
+                return match this.driver.start(op, Some(cx.waker())) {
                     Ok(token) => {
                         this.stage = Stage::Started(token);
-                        token
+                        Poll::Pending
                     }
                     Err(refused) => {
                         this.stage = Stage::Finished;
-                        return Poll::Ready(Err(refused));
+                        Poll::Ready(Err(refused))
                     }
-                }
+                };
             }
             Stage::Started(token) => *token,
             // Polled after completion: nothing more will come.
