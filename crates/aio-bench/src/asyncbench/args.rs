@@ -34,7 +34,8 @@ options:
   --depths LIST      reads in flight, comma-separated (default 1,32)
   --tasks N          tasks of the async and tokio-fs engines (default: the depth, one read
                      in flight each); capped at the depth
-  --workers N        tokio worker threads of the async and tokio-fs engines (default 2)
+  --workers N        tokio worker threads of the async and tokio-fs engines (default 2;
+                     0: the current-thread runtime)
   --engines LIST     comma-separated subset of sync,async,tokio-fs (default all three)
   --runtime TIME     per run, e.g. 2, 2s, 500ms (default 2s)
   --rounds N         rounds per file and depth; each runs every engine once, in rotating
@@ -177,7 +178,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
                 }
             }
             "--rounds" => o.rounds = number(value, 1, 1000).map_err(bad)?,
-            "--workers" => o.workers = number(value, 1, 64).map_err(bad)?,
+            "--workers" => o.workers = number(value, 0, 64).map_err(bad)?,
             "--seed" => {
                 o.seed = value
                     .parse()

@@ -8,6 +8,8 @@ use super::{BS, CpuSample, Engine, Run};
 use aio::rt::tokio::Handle;
 use aio::{AlignedBuf, Context, Errno, Fixed, Op};
 use aio_bench::job::XorShift;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -187,8 +189,15 @@ fn run_tokio(job: &Job<'_>, engine: Engine) -> Result<Run, String> {
         Engine::Async => async_task,
         _ => fs_task,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(job.workers)
+    // 0 workers: tokio's current-thread scheduler, every task on the thread that runs the job.
+    let mut builder = if job.workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(job.workers);
+        builder
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
@@ -252,7 +261,7 @@ fn run_tokio(job: &Job<'_>, engine: Engine) -> Result<Run, String> {
 }
 
 /// Loops on `handle.read_at(..).await`: one read in flight per buffer; with more than one,
-/// the reads are spawned into a `JoinSet`.
+/// the reads are polled together by the task (`FuturesUnordered`).
 fn async_task(s: TaskSetup) -> TaskFuture {
     Box::pin(async move {
         let TaskSetup {
@@ -277,25 +286,26 @@ fn async_task(s: TaskSetup) -> TaskFuture {
                 }
             }
         }
-        let mut set = JoinSet::new();
-        let spawn = |set: &mut JoinSet<_>, buf, rng: &mut XorShift| {
+        // Several reads in flight from this one task: polled together in the task, no task
+        // per read.
+        let mut reads = FuturesUnordered::new();
+        let start = |buf, rng: &mut XorShift| {
             let block = rng.next_u64() % blocks;
             let read = handle.read_at(fixed, buf, block * BS as u64);
-            set.spawn(async move {
+            async move {
                 let (result, buf) = read.await;
                 (result, buf, block)
-            });
+            }
         };
         for buf in bufs {
-            spawn(&mut set, buf, &mut rng);
+            reads.push(start(buf, &mut rng));
         }
         let mut stop = false;
-        while let Some(joined) = set.join_next().await {
-            let (result, buf, block) = joined.map_err(|e| format!("a read task failed: {e}"))?;
+        while let Some((result, buf, block)) = reads.next().await {
             tally.record(result, &buf, block)?;
             stop = stop || Instant::now() >= deadline;
             if !stop {
-                spawn(&mut set, buf, &mut rng);
+                reads.push(start(buf, &mut rng));
             }
         }
         Ok(tally)

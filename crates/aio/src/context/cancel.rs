@@ -32,7 +32,10 @@ impl<B: IoBuf> Context<B> {
         match state {
             State::Free => Ok(CancelOutcome::NotFound),
             // A blocking thread runs it to completion, as the kernel runs a read.
-            State::Ready | State::Offloaded => Ok(CancelOutcome::NotCancellable),
+            // A batch being submitted by the shared driver, which cancels after settling it.
+            State::Ready | State::Offloaded | State::Submitting => {
+                Ok(CancelOutcome::NotCancellable)
+            }
             State::Queued => {
                 self.pending.retain(|&i| i != id.index);
                 self.slots[id.index as usize].cancelled = true;

@@ -8,6 +8,7 @@ mod builder;
 mod cancel;
 mod emulated;
 mod files;
+mod handoff;
 mod offload;
 mod queue;
 mod reap;
@@ -15,6 +16,7 @@ mod slots;
 
 pub use builder::{Builder, MAX_EVENTS};
 pub use cancel::Drain;
+pub(crate) use handoff::Batch;
 pub(crate) use offload::{Next, Offload};
 pub use queue::PushError;
 pub use reap::Completions;

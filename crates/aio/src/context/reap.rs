@@ -202,7 +202,8 @@ impl<B> Context<B> {
             let event = self.events[i];
             let index = event.data as u32;
             match self.slots.get_mut(index as usize) {
-                Some(slot) if slot.state == State::InFlight => {
+                // A completion may overtake the settling of its batch (`handoff`).
+                Some(slot) if matches!(slot.state, State::InFlight | State::Submitting) => {
                     slot.state = State::Ready;
                     self.in_flight -= 1;
                     self.ready.push_back((index, event.res));

@@ -24,6 +24,9 @@ pub(super) enum State {
     Queued,
     /// Accepted by `io_submit`; the kernel may use the buffers.
     InFlight,
+    /// In an `io_submit` made without the context's owner ([`super::handoff`]): counted in
+    /// flight; the kernel may take it (or refuse it) at any moment.
+    Submitting,
     /// Completed, in `ready`, not yet handed back.
     Ready,
     /// Being run by a blocking thread ([`super::offload`]); the thread uses the buffers.

@@ -20,7 +20,7 @@
 
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
-use crate::context::{Context, Next, Offload, OpId, PushError};
+use crate::context::{Batch, Context, Next, Offload, OpId, PushError};
 use crate::error::Error;
 use crate::op::{Op, OpKind};
 use aio_abi::{__kernel_timespec, RwFlags, pollfd};
@@ -73,6 +73,13 @@ struct State<B> {
     offloads: Vec<Offload>,
     /// A runtime runs blocking work: offload what would block (see the module docs).
     offload: bool,
+    /// The batch of the `io_submit` made outside the lock; `submitting` while it runs.
+    batch: Batch,
+    submitting: bool,
+    /// Operations were queued while a batch was being submitted: its submitter goes again.
+    resubmit: bool,
+    /// Polls abandoned while a batch was being submitted: cancelled once it is settled.
+    cancel_after_submit: Vec<OpId>,
 }
 
 struct Entry<B> {
@@ -144,6 +151,10 @@ pub(crate) struct AfterUnlock<B> {
     dropped_ops: Vec<Op<B>>,
     notify_threads: bool,
     unpark: bool,
+    /// Operations are queued that nobody is about to submit: wake the driver.
+    kick: bool,
+    /// Collections that freed slots.
+    freed: u32,
 }
 
 impl<B> Default for AfterUnlock<B> {
@@ -155,6 +166,8 @@ impl<B> Default for AfterUnlock<B> {
             dropped_ops: Vec::new(),
             notify_threads: false,
             unpark: false,
+            kick: false,
+            freed: 0,
         }
     }
 }
@@ -184,6 +197,10 @@ impl<B: IoBuf + Send> Driver<B> {
                 direct: Vec::new(),
                 offloads: Vec::new(),
                 offload: runtime.is_some(),
+                batch: Batch::default(),
+                submitting: false,
+                resubmit: false,
+                cancel_after_submit: Vec::new(),
             }),
             turn: Condvar::new(),
             unpark,
@@ -292,14 +309,86 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     /// layer's task runs on every kick and eventfd wake-up.
     pub(crate) fn turn(self: &Arc<Self>) -> Result<(), Error> {
         let mut after = AfterUnlock::default();
-        let result = {
-            let mut state = self.lock();
-            let result = state.flush(&mut after);
-            state.collect(&mut after);
-            result
-        };
+        let (state, result) = self.pump(self.lock(), &mut after);
+        drop(state);
         self.finish(after);
         result
+    }
+
+    /// Submits what is queued, collects what completed and hands it to its entries; returns
+    /// the lock again. With the kernel backend `io_submit` runs with the lock released
+    /// (`context::handoff`), so that others start and collect operations meanwhile; what they
+    /// start then goes in the next round, up to a few rounds before the driver is kicked
+    /// again. The emulated backend submits under the lock (its reads and writes run on
+    /// blocking threads, or here without a runtime).
+    fn pump<'a>(
+        self: &'a Arc<Self>,
+        mut state: MutexGuard<'a, State<B>>,
+        after: &mut AfterUnlock<B>,
+    ) -> (MutexGuard<'a, State<B>>, Result<(), Error>) {
+        let mut result = Ok(());
+        let mut rounds_left = 8;
+        loop {
+            state.fill_from_backlog(after);
+            if self.emulated {
+                result = state.submit_locked(after);
+                break;
+            }
+            if state.submitting {
+                // The thread submitting now goes again when it is done.
+                state.resubmit = true;
+                break;
+            }
+            if rounds_left == 0 {
+                // Work is left: come back soon rather than hold this thread.
+                after.kick = state.ctx.queued() > 0;
+                break;
+            }
+            rounds_left -= 1;
+            let mut batch = std::mem::take(&mut state.batch);
+            match state.ctx.begin_submit(&mut batch) {
+                Ok(true) => {}
+                Ok(false) => {
+                    state.batch = batch;
+                    break;
+                }
+                Err(error) => {
+                    state.batch = batch;
+                    state.fail_queued(&error);
+                    result = Err(error);
+                    break;
+                }
+            }
+            state.submitting = true;
+            state.resubmit = false;
+            drop(state);
+            // SAFETY: `self` keeps the context alive, and the batch is settled just below.
+            unsafe { batch.run() };
+            let ring_full = batch.deferred() > 0;
+            state = self.lock();
+            let settled = state.ctx.finish_submit(&mut batch);
+            state.batch = batch;
+            state.submitting = false;
+            for id in std::mem::take(&mut state.cancel_after_submit) {
+                // The poll may have completed meanwhile (NotCancellable, NotFound): then its
+                // completion is on its way as it is.
+                let _ = state.ctx.cancel(id);
+            }
+            let freed_before = after.freed;
+            state.collect(after);
+            if let Err(error) = settled {
+                state.fail_queued(&error);
+                result = Err(error);
+                break;
+            }
+            if ring_full && after.freed == freed_before {
+                // EAGAIN and nothing collected: completions will free the ring, and their
+                // collection submits again.
+                break;
+            }
+        }
+        state.collect(after);
+        (state, result)
     }
 
     /// Takes the completion of `token` if it is done; else records `waker` to be woken.
@@ -331,6 +420,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 entries,
                 free,
                 backlog,
+                submitting,
+                cancel_after_submit,
                 ..
             } = &mut *state;
             let Some(entry) = entries
@@ -363,14 +454,17 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     if entry.kind == OpKind::Poll {
                         // Nobody waits for it, and it may never complete by itself. A read or
                         // write runs to its end; the kernel cannot cancel those.
-                        if let Ok(CancelOutcome::InProgress) = ctx.cancel(id) {
+                        if *submitting {
+                            // It may be in the batch being submitted: cancel it after.
+                            cancel_after_submit.push(id);
+                        } else if let Ok(CancelOutcome::InProgress) = ctx.cancel(id) {
                             after.unpark = ctx.backend() == crate::Backend::Emulated;
                         }
                     }
                 }
             }
-            // Cancelling a queued operation completes it at once: dispatch it.
-            state.collect(&mut after);
+            // Cancelling may complete it at once (before Linux 3.12): dispatch it.
+            state.collect_and_kick(&mut after);
         }
         self.finish(after);
     }
@@ -384,7 +478,15 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             dropped_ops,
             notify_threads,
             unpark,
+            kick,
+            freed: _,
         } = after;
+        match (&self.runtime, kick) {
+            (Some(runtime), true) => runtime.kick(),
+            // Without a runtime, the waiting thread that sleeps on the eventfd submits.
+            (None, true) => self.unpark(),
+            _ => {}
+        }
         if unpark {
             self.unpark();
         }
@@ -471,12 +573,12 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         state.waiting_threads += 1;
         let result = loop {
             let mut after = AfterUnlock::default();
-            let flushed = state.flush(&mut after);
-            state.collect(&mut after);
+            let pumped;
+            (state, pumped) = self.pump(state, &mut after);
             drop(state);
             self.finish(after);
             state = self.lock();
-            if let Err(error) = flushed {
+            if let Err(error) = pumped {
                 break Err(error);
             }
             let Some(entry) = state.entry_mut(token) else {
@@ -539,7 +641,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 std::thread::sleep(Duration::from_millis(10));
             }
             let mut after = AfterUnlock::default();
-            self.lock().collect(&mut after);
+            self.lock().collect_and_kick(&mut after);
             self.finish(after);
         }
     }
@@ -619,8 +721,8 @@ impl<B: IoBuf + Send + 'static> State<B> {
         }
     }
 
-    /// Moves the backlog into free slots and submits everything queued.
-    fn flush(&mut self, after: &mut AfterUnlock<B>) -> Result<(), Error> {
+    /// Moves the backlog into free slots, in order.
+    fn fill_from_backlog(&mut self, after: &mut AfterUnlock<B>) {
         while let Some(&index) = self.backlog.front() {
             let entry = &mut self.entries[index as usize];
             let Stage::Backlog(op) = std::mem::replace(&mut entry.stage, Stage::Free) else {
@@ -648,6 +750,11 @@ impl<B: IoBuf + Send + 'static> State<B> {
                 }
             }
         }
+    }
+
+    /// Submits everything queued under the lock: the emulated backend's way (reads and
+    /// writes become offloads with a runtime, polls start).
+    fn submit_locked(&mut self, after: &mut AfterUnlock<B>) -> Result<(), Error> {
         if self.ctx.queued() == 0 {
             return Ok(());
         }
@@ -663,25 +770,26 @@ impl<B: IoBuf + Send + 'static> State<B> {
         };
         match submitted {
             Ok(_) => {
-                if self.ctx.backend() == crate::Backend::Emulated
-                    && self.ctx.in_flight() > polls_before
-                {
+                if self.ctx.in_flight() > polls_before {
                     // New polls: whoever sleeps on the old set must look again.
                     after.unpark = true;
                 }
                 Ok(())
             }
             Err(error) => {
-                // Nothing can be submitted (a child after fork, or io_submit missing): end
-                // the queued operations with the error rather than leave them waiting.
-                let errno = error.errno().unwrap_or(Errno::INVAL);
-                self.ctx.fail_queued(errno);
+                self.fail_queued(&error);
                 Err(error)
             }
         }
     }
 
-    /// Collects what completed and hands it to its entries.
+    /// Nothing can be submitted (a child after fork, or io_submit missing): ends the queued
+    /// operations with the error rather than leave them waiting.
+    fn fail_queued(&mut self, error: &Error) {
+        self.ctx.fail_queued(error.errno().unwrap_or(Errno::INVAL));
+    }
+
+    /// Collects what completed and hands it to its entries; freed slots take the backlog.
     fn collect(&mut self, after: &mut AfterUnlock<B>) {
         if self.ctx.ready() == 0 {
             // An error (io_getevents failing in Reap::Syscall mode) leaves the completions in
@@ -699,10 +807,22 @@ impl<B: IoBuf + Send + 'static> State<B> {
                 }
             }
         }
-        // Freed slots take the backlog; a freed ring takes what `EAGAIN` left queued.
-        if freed && (!self.backlog.is_empty() || self.ctx.queued() > 0) {
-            // An error here ends the queued operations, which then complete with it.
-            let _ = self.flush(after);
+        if freed {
+            after.freed += 1;
+            self.fill_from_backlog(after);
+        }
+    }
+
+    /// [`collect`](Self::collect) outside the driver's rounds (an offload finishing, a
+    /// future dropped, a poll watcher): what it queued (the backlog, or what `EAGAIN` left)
+    /// needs a round of the driver.
+    fn collect_and_kick(&mut self, after: &mut AfterUnlock<B>) {
+        self.collect(after);
+        if self.ctx.queued() > 0 && !self.submitting {
+            after.kick = true;
+        }
+        if self.submitting {
+            self.resubmit = true;
         }
     }
 
@@ -780,7 +900,7 @@ impl<B: IoBuf + Send + 'static> OffloadJob<B> {
         {
             let mut state = self.driver.lock();
             state.ctx.finish_offload(index, res);
-            state.collect(&mut after);
+            state.collect_and_kick(&mut after);
         }
         self.driver.finish(after);
     }

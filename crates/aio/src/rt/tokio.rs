@@ -282,11 +282,11 @@ async fn drive<B: IoBuf + Send + 'static>(
     notify: Arc<Notify>,
 ) {
     loop {
-        {
+        let kicked = {
             let mut kicked = std::pin::pin!(notify.notified());
             poll_fn(|cx| {
                 if kicked.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
+                    return Poll::Ready(true);
                 }
                 match eventfd.poll_read_ready(cx) {
                     Poll::Ready(Ok(mut ready)) => {
@@ -294,14 +294,20 @@ async fn drive<B: IoBuf + Send + 'static>(
                         // One read resets the counter; the next would answer EAGAIN.
                         let _ = rustix::io::read(ready.get_inner(), &mut count);
                         ready.clear_ready();
-                        Poll::Ready(())
+                        Poll::Ready(false)
                     }
                     // The reactor is gone (runtime shutting down): stop on the next upgrade.
-                    Poll::Ready(Err(_)) => Poll::Ready(()),
+                    Poll::Ready(Err(_)) => Poll::Ready(false),
                     Poll::Pending => Poll::Pending,
                 }
             })
-            .await;
+            .await
+        };
+        if kicked {
+            // Let the other tasks woken in this tick start their operations first: they all
+            // go in this turn's io_submit. (A wake-up from the task that kicked would
+            // otherwise run the driver at once, one operation per io_submit.)
+            ::tokio::task::yield_now().await;
         }
         let Some(driver) = driver.upgrade() else {
             return;
