@@ -253,6 +253,30 @@ fn build_c(out_dir: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// `cargo xtask bench-async`: builds `aio-async-bench` in release mode and runs it with `args`.
+pub fn async_main(args: &[String]) -> Result<ExitCode> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run_visible(Command::new(cargo).current_dir(root()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "aio-bench",
+        "--bin",
+        "aio-async-bench",
+    ]))?;
+    let status = Command::new(target_dir().join("release/aio-async-bench"))
+        .current_dir(root())
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run aio-async-bench: {e}"))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
 /// Builds aio-bench in release mode.
 fn build_aio_bench() -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

@@ -37,6 +37,10 @@ commands:
   bench [options]
         build a plain C libaio loop and run it alternately with aio-bench on tmpfs and the
         target dir's file system; prints IOPS, syscalls/op and the aio-bench / C ratios
+  bench-async [aio-async-bench options]
+        the async handle (aio::rt::tokio) against the synchronous Context and tokio::fs
+        (spawn_blocking pread), alternating rounds on tmpfs and the target dir's file system;
+        IOPS, CPU per operation and paired ratios (`--help` lists the options)
   help  this text
 
 architectures: aarch64 armv7 i686 riscv64 s390x ppc64le mips64el x86_64";
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match command.as_str() {
         "bench" => bench::main(&rest),
+        "bench-async" => bench::async_main(&rest),
         "cross-setup" => setup::main(&rest),
         "cross" => cross::main(&rest),
         "check-targets" => check_targets::main(&rest),

@@ -129,6 +129,12 @@ impl<B: IoBuf + Send + 'static> SharedContext<B> {
     pub fn backend(&self) -> Backend {
         self.driver.with_context(|ctx| ctx.backend())
     }
+
+    /// The kernel ring's event slots when completions are read from it; see
+    /// [`Context::ring_slots`](crate::Context::ring_slots).
+    pub fn ring_slots(&self) -> Option<u32> {
+        self.driver.with_context(|ctx| ctx.ring_slots())
+    }
 }
 
 impl<B> fmt::Debug for SharedContext<B> {

@@ -168,11 +168,10 @@ pub fn direct_target(test: &str) -> Option<DirectTarget> {
 /// A new, empty, already unlinked read-write file in the target's test directory (named for
 /// the test and its backend, so that both variants can run at once).
 pub fn temp_file(name: &str) -> std::fs::File {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "aio-{name}-{:?}-{}",
-        backend(),
-        std::process::id()
-    ));
+    // In a booted test kernel the directory exists only once some test made it.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("aio-{name}-{:?}-{}", backend(), std::process::id()));
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
