@@ -1,5 +1,5 @@
 //! The tokio layer: the driver's task, woken by the context's eventfd through
-//! [`AsyncFd`](::tokio::io::unix::AsyncFd), and [`Handle`], the async API.
+//! [`AsyncFd`], and [`Handle`], the async API.
 
 use super::driver::{Driver, Poll as OpPoll, Runtime, Token};
 use crate::buf::{IoBuf, IoBufMut};
@@ -59,7 +59,7 @@ impl Runtime for Tokio {
 ///   blocking threads with `preadv2`/`pwritev2` instead, as Seastar does. `O_DIRECT` I/O, syncs
 ///   (run by the kernel on a workqueue) and polls go to the kernel directly. An operation that
 ///   carries `RWF_NOWAIT` itself is left alone: its caller wants the `EAGAIN`.
-/// - With [`Backend::Emulated`](crate::Backend::Emulated) every read, write and sync runs on a
+/// - With [`Backend::Emulated`] every read, write and sync runs on a
 ///   blocking thread, and pending polls are watched by one blocking thread.
 ///
 /// Registered descriptors ([`register`](Self::register)) cost nothing per operation, and
