@@ -20,6 +20,7 @@ pub(crate) use handoff::Batch;
 pub(crate) use offload::{Next, Offload};
 pub use queue::PushError;
 pub use reap::Completions;
+pub(crate) use reap::kernel_timespec;
 pub use slots::OpId;
 
 use crate::error::Error;
@@ -158,7 +159,7 @@ pub struct Context<B = Vec<u8>> {
 unsafe impl<B: Send> Send for Context<B> {}
 
 /// An `io_event.res` for an error: the negative errno.
-fn negative(errno: Errno) -> i64 {
+pub(crate) fn negative(errno: Errno) -> i64 {
     -i64::from(errno.raw_os_error())
 }
 

@@ -115,22 +115,32 @@ impl<B> Context<B> {
         }
     }
 
+    /// The polls the emulated backend has in flight and not asked to cancel (none with the
+    /// kernel backend).
+    fn emulated_polls(&self) -> impl Iterator<Item = &super::slots::Slot<B>> {
+        let slots = if self.emulated.is_some() {
+            &self.slots[..]
+        } else {
+            &[]
+        };
+        slots
+            .iter()
+            .filter(|s| s.state == State::InFlight && !s.cancel_requested)
+    }
+
+    /// Whether the emulated backend has polls to watch.
+    pub(crate) fn emulated_polls_pending(&self) -> bool {
+        self.emulated_polls().next().is_some()
+    }
+
     /// Appends a `pollfd` for every poll the emulated backend has in flight (none with the
     /// kernel backend), for a caller that sleeps on them outside the context.
     pub(crate) fn emulated_poll_fds(&self, out: &mut Vec<pollfd>) {
-        if self.emulated.is_none() {
-            return;
-        }
-        out.extend(
-            self.slots
-                .iter()
-                .filter(|s| s.state == State::InFlight && !s.cancel_requested)
-                .map(|s| pollfd {
-                    fd: s.iocb.aio_fildes as i32,
-                    events: s.iocb.aio_buf as u16 as i16,
-                    revents: 0,
-                }),
-        );
+        out.extend(self.emulated_polls().map(|s| pollfd {
+            fd: s.iocb.aio_fildes as i32,
+            events: s.iocb.aio_buf as u16 as i16,
+            revents: 0,
+        }));
     }
 }
 

@@ -217,7 +217,7 @@ impl<B> Context<B> {
 }
 
 /// A relative timeout as the kernel takes it (seconds beyond `i64` saturate).
-pub(super) fn kernel_timespec(t: Duration) -> __kernel_timespec {
+pub(crate) fn kernel_timespec(t: Duration) -> __kernel_timespec {
     __kernel_timespec {
         tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
         tv_nsec: i64::from(t.subsec_nanos()),

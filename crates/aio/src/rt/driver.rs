@@ -20,10 +20,10 @@
 
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
-use crate::context::{Batch, Context, Next, Offload, OpId, PushError};
+use crate::context::{Batch, Context, Next, Offload, OpId, PushError, kernel_timespec, negative};
 use crate::error::Error;
 use crate::op::{Op, OpKind};
-use aio_abi::{__kernel_timespec, RwFlags, pollfd};
+use aio_abi::{RwFlags, pollfd};
 use rustix::event::{EventfdFlags, PollFlags, eventfd};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use rustix::fs::OFlags;
@@ -534,10 +534,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         // The descriptors stay open while their polls are owned by the context; one handed
         // back meanwhile (and its number reused) can at worst wake this sleep early.
         self.lock().ctx.emulated_poll_fds(&mut fds);
-        let timespec = timeout.map(|t| __kernel_timespec {
-            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(t.subsec_nanos()),
-        });
+        let timespec = timeout.map(kernel_timespec);
         // SAFETY: `fds` holds `len` initialised entries; the timeout is null or live.
         let result = unsafe {
             aio_sys::ppoll(
@@ -629,9 +626,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         loop {
             {
                 let mut state = self.lock();
-                let mut fds = Vec::new();
-                state.ctx.emulated_poll_fds(&mut fds);
-                if fds.is_empty() {
+                if !state.ctx.emulated_polls_pending() {
                     state.parked = false;
                     return;
                 }
@@ -656,9 +651,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         if state.parked {
             return false;
         }
-        let mut fds = Vec::new();
-        state.ctx.emulated_poll_fds(&mut fds);
-        state.parked = !fds.is_empty();
+        state.parked = state.ctx.emulated_polls_pending();
         state.parked
     }
 
@@ -667,11 +660,6 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     pub(crate) fn outstanding(&self) -> usize {
         let state = self.lock();
         state.ctx.owned() + state.backlog.len()
-    }
-
-    /// Registers `fd` with the context.
-    pub(crate) fn register(&self, fd: crate::Fd) -> Result<crate::Fixed, Error> {
-        self.lock().ctx.register(fd)
     }
 }
 
@@ -857,7 +845,7 @@ fn is_direct(raw: RawFd) -> bool {
 }
 
 /// Reads and resets an eventfd's counter, if set.
-fn drain_eventfd(fd: BorrowedFd<'_>) {
+pub(crate) fn drain_eventfd(fd: BorrowedFd<'_>) {
     let mut count = [0u8; 8];
     let _ = rustix::io::read(fd, &mut count);
 }
@@ -871,7 +859,7 @@ fn refused<B>(op: Op<B>, errno: Errno) -> Completion<B> {
     Completion {
         kind,
         user_data,
-        res: -i64::from(errno.raw_os_error()),
+        res: negative(errno),
         cancelled: false,
         bufs,
         fd: fd.into_owned().ok(),
@@ -909,7 +897,7 @@ impl<B: IoBuf + Send + 'static> OffloadJob<B> {
 impl<B: IoBuf + Send + 'static> Drop for OffloadJob<B> {
     fn drop(&mut self) {
         if let Some(offload) = self.offload.take() {
-            self.complete(offload.index, -i64::from(Errno::CANCELED.raw_os_error()));
+            self.complete(offload.index, negative(Errno::CANCELED));
         }
     }
 }

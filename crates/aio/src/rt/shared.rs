@@ -103,7 +103,7 @@ impl<B: IoBuf + Send + 'static> SharedContext<B> {
     /// # Errors
     /// As [`Context::register`](crate::Context::register).
     pub fn register(&self, fd: impl Into<Fd>) -> Result<Fixed, Error> {
-        self.driver.register(fd.into())
+        self.driver.with_context(|ctx| ctx.register(fd))
     }
 
     /// Ends a registration; see [`Context::unregister`](crate::Context::unregister).

@@ -1,18 +1,18 @@
 //! The tokio layer: the driver's task, woken by the context's eventfd through
 //! [`AsyncFd`], and [`Handle`], the async API.
 
-use super::driver::{Driver, Poll as OpPoll, Runtime, Token};
+use super::driver::{Driver, Poll as OpPoll, Runtime, Token, drain_eventfd};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::completion::Completion;
 use crate::context::{Backend, Builder, PushError, Stats};
 use crate::error::Error;
 use crate::fd::{Fd, Fixed};
-use crate::op::Op;
+use crate::op::{Bufs, Op};
 use ::tokio::io::Interest;
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::sync::Notify;
 use rustix::event::PollFlags;
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -230,13 +230,8 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     ) -> impl Future<Output = io::Result<PollFlags>> + Send + 'static {
         let submit = self.submit(Op::poll(fd, events));
         async move {
-            match submit.await {
-                Ok(done) => done
-                    .result()
-                    .map(|_| done.poll_flags())
-                    .map_err(errno_to_io),
-                Err(refused) => Err(refused.error.into()),
-            }
+            let (result, flags, _) = outcome(submit.await);
+            result.map(|_| flags)
         }
     }
 
@@ -246,7 +241,7 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     /// # Errors
     /// As [`Context::register`](crate::Context::register).
     pub fn register(&self, fd: impl Into<Fd>) -> Result<Fixed, Error> {
-        self.driver.register(fd.into())
+        self.driver.with_context(|ctx| ctx.register(fd))
     }
 
     /// Ends a registration; see [`Context::unregister`](crate::Context::unregister).
@@ -296,9 +291,7 @@ async fn drive<B: IoBuf + Send + 'static>(
                 }
                 match eventfd.poll_read_ready(cx) {
                     Poll::Ready(Ok(mut ready)) => {
-                        let mut count = [0u8; 8];
-                        // One read resets the counter; the next would answer EAGAIN.
-                        let _ = rustix::io::read(ready.get_inner(), &mut count);
+                        drain_eventfd(ready.get_inner().as_fd());
                         ready.clear_ready();
                         Poll::Ready(false)
                     }
@@ -401,42 +394,39 @@ impl<B: IoBuf + Send + 'static> fmt::Debug for Submit<B> {
     }
 }
 
-fn errno_to_io(errno: Errno) -> io::Error {
-    io::Error::from_raw_os_error(errno.raw_os_error())
+/// What a future of this module resolves to: the result (the push error, or the operation's
+/// own), the ready events of a poll, and the buffers.
+fn outcome<B>(
+    result: Result<Completion<B>, PushError<B>>,
+) -> (io::Result<usize>, PollFlags, Bufs<B>) {
+    match result {
+        Ok(done) => {
+            let (result, flags) = (done.result().map_err(io::Error::from), done.poll_flags());
+            (result, flags, done.into_parts().1)
+        }
+        Err(refused) => (
+            Err(refused.error.into()),
+            PollFlags::empty(),
+            refused.op.into_parts().1,
+        ),
+    }
 }
 
 fn one_buf<B>(result: Result<Completion<B>, PushError<B>>) -> (io::Result<usize>, B) {
-    let (result, bufs) = match result {
-        Ok(done) => {
-            let result = done.result().map_err(errno_to_io);
-            (result, done.into_parts().1)
-        }
-        Err(refused) => (Err(refused.error.into()), refused.op.into_parts().1),
-    };
-    match bufs {
-        crate::Bufs::One(buf) => (result, buf),
+    match outcome(result) {
+        (result, _, Bufs::One(buf)) => (result, buf),
         // A read or write made by this module always owns exactly one buffer.
         _ => unreachable!("a read or write without its buffer"),
     }
 }
 
 fn many_bufs<B>(result: Result<Completion<B>, PushError<B>>) -> (io::Result<usize>, Vec<B>) {
-    let (result, bufs) = match result {
-        Ok(done) => {
-            let result = done.result().map_err(errno_to_io);
-            (result, done.into_parts().1)
-        }
-        Err(refused) => (Err(refused.error.into()), refused.op.into_parts().1),
-    };
-    match bufs {
-        crate::Bufs::Many(bufs) => (result, bufs),
-        _ => (result, Vec::new()),
+    match outcome(result) {
+        (result, _, Bufs::Many(bufs)) => (result, bufs),
+        (result, _, _) => (result, Vec::new()),
     }
 }
 
 fn no_buf<B>(result: Result<Completion<B>, PushError<B>>) -> io::Result<usize> {
-    match result {
-        Ok(done) => done.result().map_err(errno_to_io),
-        Err(refused) => Err(refused.error.into()),
-    }
+    outcome(result).0
 }
