@@ -255,17 +255,7 @@ fn build_c(out_dir: &Path) -> Result<PathBuf> {
 
 /// `cargo xtask bench-async`: builds `aio-async-bench` in release mode and runs it with `args`.
 pub fn async_main(args: &[String]) -> Result<ExitCode> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    run_visible(Command::new(cargo).current_dir(root()).args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "aio-bench",
-        "--bin",
-        "aio-async-bench",
-    ]))?;
-    let status = Command::new(target_dir().join("release/aio-async-bench"))
+    let status = Command::new(build_aio_bench("aio-async-bench")?)
         .current_dir(root())
         .args(args)
         .status()
@@ -277,8 +267,8 @@ pub fn async_main(args: &[String]) -> Result<ExitCode> {
     })
 }
 
-/// Builds aio-bench in release mode.
-fn build_aio_bench() -> Result<PathBuf> {
+/// Builds the aio-bench program `bin` (`aio-bench`, `aio-async-bench`) in release mode.
+fn build_aio_bench(bin: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run_visible(Command::new(cargo).current_dir(root()).args([
         "build",
@@ -286,8 +276,10 @@ fn build_aio_bench() -> Result<PathBuf> {
         "--quiet",
         "-p",
         "aio-bench",
+        "--bin",
+        bin,
     ]))?;
-    Ok(target_dir().join("release/aio-bench"))
+    Ok(target_dir().join("release").join(bin))
 }
 
 /// The file system type of the directory holding `path`, from /proc/self/mounts (longest
@@ -485,7 +477,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     };
     ensure_toolchain(o.install)?;
     let c_bin = build_c(&target_dir().join("bench-c"))?;
-    let aio_bin = build_aio_bench()?;
+    let aio_bin = build_aio_bench("aio-bench")?;
 
     let size = o.size_mib << 20;
     let mut files = Vec::new();

@@ -16,7 +16,7 @@
 use crate::args::{Options, Rw};
 use crate::hist::Histogram;
 use crate::target::{Prepared, dio_source};
-use aio::{AlignedBuf, Context, Errno, Op, Reap, RwFlags, Stats};
+use aio::{AlignedBuf, Context, Errno, IoBuf, Op, Reap, RwFlags, Stats};
 
 /// The buffer type of the benchmark's context.
 pub type Block = &'static mut [u8];
@@ -213,13 +213,7 @@ pub fn run(
         if outstanding == 0 {
             break;
         }
-        loop {
-            match ctx.wait(1, None) {
-                Ok(_) => break,
-                Err(e) if e.errno() == Some(Errno::INTR) => continue,
-                Err(e) => return Err(format!("waiting for completions: {e}")),
-            }
-        }
+        wait_one(&mut ctx)?;
         now = start.elapsed().as_nanos() as u64;
         if now >= deadline {
             stop = true;
@@ -295,12 +289,25 @@ pub fn arena(bs: usize, depth: usize, align: usize) -> Result<Vec<Block>, String
     Ok(arena.chunks_exact_mut(bs).collect())
 }
 
-fn submit(ctx: &mut Context<Block>) -> Result<(), String> {
+/// Submits the queue; an error if the kernel took nothing while nothing is in flight (the
+/// loop would never end).
+pub fn submit<B: IoBuf>(ctx: &mut Context<B>) -> Result<(), String> {
     ctx.submit().map_err(|e| format!("io_submit: {e}"))?;
     if ctx.queued() > 0 && ctx.in_flight() == 0 && ctx.ready() == 0 {
         return Err("io_submit accepted nothing with nothing in flight (EAGAIN)".into());
     }
     Ok(())
+}
+
+/// Waits for at least one completion, again after a signal (`EINTR`).
+pub fn wait_one<B: IoBuf>(ctx: &mut Context<B>) -> Result<(), String> {
+    loop {
+        match ctx.wait(1, None) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.errno() == Some(Errno::INTR) => continue,
+            Err(e) => return Err(format!("waiting for completions: {e}")),
+        }
+    }
 }
 
 fn op_error(o: &Options, p: &Prepared, kind: aio::OpKind, errno: Errno) -> String {

@@ -6,8 +6,8 @@
 use super::files::{TestFile, matches};
 use super::{BS, CpuSample, Engine, Run};
 use aio::rt::tokio::Handle;
-use aio::{AlignedBuf, Context, Errno, Fixed, Op};
-use aio_bench::job::XorShift;
+use aio::{AlignedBuf, Context, Fixed, Op};
+use aio_bench::job::{self, XorShift};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::fs::File;
@@ -137,21 +137,12 @@ fn run_sync(job: &Job<'_>) -> Result<Run, String> {
             outstanding += 1;
         }
         if ctx.queued() > 0 {
-            ctx.submit().map_err(|e| format!("io_submit: {e}"))?;
-            if ctx.queued() > 0 && ctx.in_flight() == 0 && ctx.ready() == 0 {
-                return Err("io_submit accepted nothing with nothing in flight".into());
-            }
+            job::submit(&mut ctx)?;
         }
         if outstanding == 0 {
             break;
         }
-        loop {
-            match ctx.wait(1, None) {
-                Ok(_) => break,
-                Err(e) if e.errno() == Some(Errno::INTR) => continue,
-                Err(e) => return Err(format!("waiting for completions: {e}")),
-            }
-        }
+        job::wait_one(&mut ctx)?;
         if Instant::now() >= deadline {
             stop = true;
         }
