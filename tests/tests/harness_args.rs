@@ -8,6 +8,7 @@ mod common;
 
 use aio::aio_abi::{__kernel_timespec, aio_context_t, io_event, iocb};
 use aio::{CancelOutcome, Context, Errno, Error, Op, OpKind, RwFlags, SignalSet};
+use aio_sys::Errno as RawErrno;
 use common::{TempFile, backend, context_or_skip, each_backend, on_kernel};
 use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::collections::HashMap;
@@ -87,7 +88,7 @@ fn setup_depth_too_large() {
         // SAFETY: `raw` is a valid, zeroed context variable.
         assert_eq!(
             unsafe { aio_sys::io_setup(u32::MAX, &mut raw) },
-            Err(Errno::INVAL)
+            Err(RawErrno::INVAL)
         );
         assert_eq!(raw, 0, "a failed io_setup wrote the context variable");
     }
@@ -155,7 +156,7 @@ fn setup_raw_bad_arguments() {
     // SAFETY: `zero` is a valid context variable.
     assert_eq!(
         unsafe { aio_sys::io_setup(0, &mut zero) },
-        Err(Errno::INVAL)
+        Err(RawErrno::INVAL)
     );
     assert_eq!(zero, 0, "a failed io_setup wrote the context variable");
 
@@ -163,7 +164,7 @@ fn setup_raw_bad_arguments() {
     // fails with EFAULT.
     assert_eq!(
         unsafe { aio_sys::io_setup(1, null_mut()) },
-        Err(Errno::FAULT)
+        Err(RawErrno::FAULT)
     );
 
     let mut ctx: aio_context_t = 0;
@@ -172,13 +173,16 @@ fn setup_raw_bad_arguments() {
     assert_ne!(ctx, 0);
     let first = ctx;
     // SAFETY: as above; the kernel refuses a non-zero *ctxp without touching it.
-    assert_eq!(unsafe { aio_sys::io_setup(1, &mut ctx) }, Err(Errno::INVAL));
+    assert_eq!(
+        unsafe { aio_sys::io_setup(1, &mut ctx) },
+        Err(RawErrno::INVAL)
+    );
     assert_eq!(ctx, first);
     // SAFETY: `ctx` is a live context of this process with nothing in flight, and nothing
     // reads its ring.
     assert_eq!(unsafe { aio_sys::io_destroy(ctx) }, Ok(()));
     // SAFETY: the context no longer exists; the kernel looks the id up and fails.
-    assert_eq!(unsafe { aio_sys::io_destroy(ctx) }, Err(Errno::INVAL));
+    assert_eq!(unsafe { aio_sys::io_destroy(ctx) }, Err(RawErrno::INVAL));
 }
 
 /// 3.t on the raw calls: a bad context, a zero count, unreadable arrays and entries, a negative
@@ -202,16 +206,19 @@ fn submit_and_getevents_raw_bad_arguments() {
     // not submit, the pointers it cannot read give EFAULT, and no request is queued, so no
     // buffer is ever used.
     unsafe {
-        assert_eq!(aio_sys::io_submit(0, 1, good.as_ptr()), Err(Errno::INVAL));
+        assert_eq!(
+            aio_sys::io_submit(0, 1, good.as_ptr()),
+            Err(RawErrno::INVAL)
+        );
         assert_eq!(aio_sys::io_submit(raw, 0, good.as_ptr()), Ok(0));
-        assert_eq!(aio_sys::io_submit(raw, 1, null()), Err(Errno::FAULT));
+        assert_eq!(aio_sys::io_submit(raw, 1, null()), Err(RawErrno::FAULT));
         assert_eq!(
             aio_sys::io_submit(raw, 2, bad_first.as_ptr()),
-            Err(Errno::FAULT)
+            Err(RawErrno::FAULT)
         );
         assert_eq!(
             aio_sys::io_submit(raw, -1, good.as_ptr()),
-            Err(Errno::INVAL)
+            Err(RawErrno::INVAL)
         );
     }
 
@@ -221,11 +228,11 @@ fn submit_and_getevents_raw_bad_arguments() {
     unsafe {
         assert_eq!(
             aio_sys::io_getevents(raw, 2, 1, events.as_mut_ptr(), &zero),
-            Err(Errno::INVAL)
+            Err(RawErrno::INVAL)
         );
         assert_eq!(
             aio_sys::io_getevents(0, 0, 2, events.as_mut_ptr(), &zero),
-            Err(Errno::INVAL)
+            Err(RawErrno::INVAL)
         );
     }
     // The context is untouched by all this.

@@ -15,6 +15,7 @@
 mod common;
 
 use aio::{CancelOutcome, Context, Error, Op, OpKind, PollFlags, SignalSet};
+use aio_sys::Errno as RawErrno;
 use common::{TempFile, each_backend, on_kernel};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::null;
@@ -67,7 +68,7 @@ fn in_child(mut ctx: Context, poll: aio::OpId, temp: &TempFile) {
             // SAFETY: zero requests; the kernel looks the context up and fails before reading
             // anything.
             let raw = unsafe { aio_sys::io_submit(raw, 0, null()) };
-            assert_eq!(raw, Err(aio::Errno::INVAL), "raw io_submit in the child");
+            assert_eq!(raw, Err(RawErrno::INVAL), "raw io_submit in the child");
         }
         None => assert!(!on_kernel(), "only the emulation has no kernel context"),
     }

@@ -79,7 +79,8 @@ fn reserve(len: usize) -> *mut libc::c_void {
 }
 
 fn errno() -> Errno {
-    Errno::from_io_error(&std::io::Error::last_os_error()).expect("an OS error")
+    let raw = std::io::Error::last_os_error().raw_os_error();
+    raw.and_then(Errno::from_raw_os_error).expect("an OS error")
 }
 
 /// `mremap(old, old_len, new_len, flags, new_addr)`: the new address or the errno.

@@ -1,7 +1,10 @@
-//! Proof that `aio-sys` needs no libc: builds `tests/nolibc` (a `#![no_std]`, `#![no_main]`
-//! program with its own `_start`, linked `-nostartfiles -nostdlib -static`), checks that the
-//! executable has no program interpreter and no dynamic section, runs it, and expects exit
-//! status 0 from its AIO round trip.
+//! Proof that `aio-sys`, and the safe `aio` API without `std`, need no libc: builds
+//! `tests/nolibc` (raw `aio-sys` calls) and `tests/nolibc-safe` (the `aio` crate with
+//! `default-features = false` and a global allocator of its own), both `#![no_std]`,
+//! `#![no_main]` programs with their own `_start`, linked `-nostartfiles -nostdlib -static`;
+//! checks with `readelf` that each is a fixed-address executable with no program interpreter
+//! and no dynamic section, and with `nm` that no C library symbol is in it; prints its size;
+//! runs it, and expects exit status 0.
 #![cfg(all(
     target_arch = "x86_64",
     target_os = "linux",
@@ -12,6 +15,7 @@ use aio_sys::abi::aio_context_t;
 use aio_sys::{Errno, io_destroy, io_setup};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::process::Output;
 
 /// Whether the kernel has native AIO; see `crates/aio-sys/tests/kernel.rs` for the convention:
 /// `ENOSYS` is accepted only with `AIO_TEST_EXPECT_ENOSYS=1`, and panics otherwise.
@@ -45,8 +49,8 @@ fn kernel_has_aio() -> bool {
     }
 }
 
-/// The program's exit statuses (`Step` in `tests/nolibc/src/main.rs`).
-fn describe(status: i32) -> &'static str {
+/// What `tests/nolibc`'s exit statuses mean (`Step` in its `src/main.rs`).
+fn describe_raw(status: i32) -> &'static str {
     match status {
         0 => "success",
         1 => "io_setup failed",
@@ -63,12 +67,33 @@ fn describe(status: i32) -> &'static str {
     }
 }
 
+/// What `tests/nolibc-safe`'s exit statuses mean (`Step` in its `src/main.rs`).
+fn describe_safe(status: i32) -> &'static str {
+    match status {
+        0 => "success",
+        1 => "Context::build failed",
+        2 => "memfd_create or register failed",
+        3 => "the write did not complete whole, or its buffer came back changed",
+        4 => "the read did not complete whole",
+        5 => "the data read differ from the data written",
+        6 => "the completions did not come from the ring (io_getevents was called)",
+        7 => "the eventfd count is not one per completion",
+        8 => "pipe failed",
+        9 => "the poll was not cancelled (io_cancel, its completion, res 0)",
+        10 => "drain lost or kept an operation",
+        101 => "panicked (an allocation failure included)",
+        _ => "unknown status",
+    }
+}
+
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
-/// Builds the program and returns the executable's path.
-fn build() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("nolibc/Cargo.toml");
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nolibc");
+/// Builds the program of `tests/<dir>` and returns the executable's path.
+fn build(dir: &str, bin: &str) -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(dir)
+        .join("Cargo.toml");
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .args(["build", "--release", "--target", TARGET, "--manifest-path"])
@@ -94,90 +119,93 @@ fn build() -> PathBuf {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    target_dir.join(TARGET).join("release/aio-nolibc")
+    target_dir.join(TARGET).join("release").join(bin)
 }
 
-/// What the ELF program headers say about how the file is loaded.
-#[derive(Debug)]
-struct Elf {
-    /// `e_type`: 2 is `ET_EXEC` (fixed address), 3 `ET_DYN` (PIE or shared object).
-    e_type: u16,
-    /// `PT_INTERP`: the program needs a dynamic loader (`ld-linux`).
-    has_interp: bool,
-    /// `PT_DYNAMIC`: the program has a dynamic section (shared libraries or self-relocation).
-    has_dynamic: bool,
-}
-
-/// Parses an ELF64 little-endian header and its program headers.
-fn parse_elf(bytes: &[u8]) -> Elf {
-    const PT_DYNAMIC: u32 = 2;
-    const PT_INTERP: u32 = 3;
-    let u16_at = |at: usize| u16::from_le_bytes(bytes[at..at + 2].try_into().unwrap());
-    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
-
-    assert_eq!(&bytes[..4], b"\x7fELF", "ELF magic");
-    assert_eq!(bytes[4], 2, "ELFCLASS64");
-    assert_eq!(bytes[5], 1, "ELFDATA2LSB");
-    assert_eq!(u16_at(18), 62, "EM_X86_64");
-    let e_type = u16_at(16);
-    let phoff = u64_at(32) as usize;
-    let phentsize = usize::from(u16_at(54));
-    let phnum = usize::from(u16_at(56));
-    assert!(phnum > 0 && phentsize >= 56, "program headers");
-
-    let mut elf = Elf {
-        e_type,
-        has_interp: false,
-        has_dynamic: false,
-    };
-    for i in 0..phnum {
-        match u32_at(phoff + i * phentsize) {
-            PT_INTERP => elf.has_interp = true,
-            PT_DYNAMIC => elf.has_dynamic = true,
-            _ => {}
-        }
-    }
-    elf
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-#[test]
-fn aio_round_trip_without_libc() {
-    let exe = build();
-    let bytes = std::fs::read(&exe).unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-
-    let elf = parse_elf(&bytes);
-    assert_eq!(elf.e_type, 2, "a fixed-address ET_EXEC, not a PIE: {elf:?}");
-    assert!(!elf.has_interp, "no PT_INTERP: no dynamic loader");
+/// Runs a binutils tool on `exe` and returns its standard output.
+fn binutils(tool: &str, args: &[&str], exe: &Path) -> String {
+    let output: Output = Command::new(tool)
+        .args(args)
+        .arg(exe)
+        .output()
+        .unwrap_or_else(|e| panic!("running {tool} (binutils): {e}"));
     assert!(
-        !elf.has_dynamic,
-        "no PT_DYNAMIC: no shared libraries, no relocation at start"
+        output.status.success(),
+        "{tool} {args:?} {} failed: {}",
+        exe.display(),
+        String::from_utf8_lossy(&output.stderr)
     );
-    // A static glibc program would pass the checks above; this one must contain no C library
-    // at all (its symbol table is kept).
-    for libc_symbol in [&b"__libc_start_main"[..], b"__libc_", b"GLIBC"] {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Asserts that `exe` is loaded without a dynamic loader or libraries and holds no C library.
+fn assert_freestanding(exe: &Path) {
+    let header = binutils("readelf", &["--file-header"], exe);
+    assert!(
+        header.contains("EXEC (Executable file)"),
+        "{}: a fixed-address ET_EXEC, not a PIE:\n{header}",
+        exe.display()
+    );
+    let segments = binutils("readelf", &["--program-headers", "--wide"], exe);
+    for (segment, why) in [
+        ("INTERP", "no dynamic loader"),
+        ("DYNAMIC", "no shared libraries, no relocation at start"),
+    ] {
         assert!(
-            !contains(&bytes, libc_symbol),
-            "{} mentions {}",
-            exe.display(),
-            String::from_utf8_lossy(libc_symbol)
+            !segments
+                .lines()
+                .any(|l| l.trim_start().starts_with(segment)),
+            "{}: no {segment} segment ({why}):\n{segments}",
+            exe.display()
         );
     }
+    let dynamic = binutils("readelf", &["--dynamic"], exe);
     assert!(
-        contains(&bytes, b"_start"),
-        "the symbol table is there to check"
+        dynamic.contains("no dynamic section"),
+        "{}: no dynamic section:\n{dynamic}",
+        exe.display()
+    );
+    // A static glibc program would pass the checks above; these must hold no C library at all
+    // (their symbol tables are kept for this).
+    let symbols = binutils("nm", &[], exe);
+    assert!(
+        symbols.lines().any(|l| l.ends_with(" _start")),
+        "{}: the symbol table is there to check",
+        exe.display()
+    );
+    for line in symbols.lines() {
+        let name = line.rsplit(' ').next().unwrap_or(line);
+        for libc_symbol in ["__libc_", "GLIBC", "__errno_location", "malloc", "pthread_"] {
+            assert!(
+                !name.contains(libc_symbol),
+                "{}: symbol {name} is the C library's",
+                exe.display()
+            );
+        }
+    }
+}
+
+/// Builds, checks and runs one program; `describe` explains its exit status.
+fn build_check_run(dir: &str, bin: &str, describe: fn(i32) -> &'static str) {
+    let exe = build(dir, bin);
+    assert_freestanding(&exe);
+    let size = std::fs::metadata(&exe)
+        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()))
+        .len();
+    let text = binutils("size", &[], &exe);
+    println!(
+        "{bin}: {size} bytes (release, symbols kept); text/data/bss:\n{}",
+        text.trim_end()
     );
 
-    let status = Command::new(&exe)
-        .status()
+    let output = Command::new(&exe)
+        .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", exe.display()));
-    let code = status
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    let code = output
+        .status
         .code()
-        .unwrap_or_else(|| panic!("{} was killed: {status}", exe.display()));
+        .unwrap_or_else(|| panic!("{} was killed: {}", exe.display(), output.status));
 
     if !kernel_has_aio() {
         assert_eq!(code, 1, "without AIO the program stops at io_setup");
@@ -190,4 +218,14 @@ fn aio_round_trip_without_libc() {
         exe.display(),
         describe(code)
     );
+}
+
+#[test]
+fn aio_sys_round_trip_without_libc() {
+    build_check_run("nolibc", "aio-nolibc", describe_raw);
+}
+
+#[test]
+fn safe_api_without_std_or_libc() {
+    build_check_run("nolibc-safe", "aio-nolibc-safe", describe_safe);
 }

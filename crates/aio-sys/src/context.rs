@@ -1,8 +1,8 @@
 //! Creating and destroying a context: `io_setup(2)` and `io_destroy(2)`.
 
+use crate::Errno;
 use crate::arch::{NR, call3, ptr};
 use aio_abi::aio_context_t;
-use rustix::io::Errno;
 
 /// Creates an AIO context able to hold at least `nr_events` in-flight requests
 /// ([`io_setup(2)`](https://man7.org/linux/man-pages/man2/io_setup.2.html)).

@@ -43,6 +43,7 @@
 
 mod arch;
 mod context;
+mod errno;
 mod poll;
 mod submit;
 mod wait;
@@ -50,8 +51,8 @@ mod wait;
 pub use aio_abi as abi;
 pub use arch::{NR, Numbers};
 pub use context::{io_destroy, io_setup};
+pub use errno::Errno;
 pub use poll::ppoll;
-pub use rustix::io::Errno;
 pub use submit::{io_cancel, io_submit};
 pub use wait::{
     WaitPath, io_getevents, io_getevents_time32, io_pgetevents, io_pgetevents_time32,

@@ -6,11 +6,11 @@
 //! with the wait. rustix's `poll` takes no mask, so this crate issues the call itself, with the
 //! same per-architecture instruction and the same time64-first rule as the wait calls.
 
+use crate::Errno;
 use crate::arch::{NR, call6, long, ptr};
 use crate::wait::{TIME32_ABI, Time64Probe};
 use aio_abi::{__kernel_timespec, KERNEL_SIGSET_SIZE, kernel_sigset_t, old_timespec32, pollfd};
 use core::ptr::null;
-use rustix::io::Errno;
 
 /// `ppoll_time64`.
 static TIME64: Time64Probe = Time64Probe::new();

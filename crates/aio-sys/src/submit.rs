@@ -1,8 +1,8 @@
 //! Queueing and cancelling requests: `io_submit(2)` and `io_cancel(2)`.
 
+use crate::Errno;
 use crate::arch::{NR, call3, long, ptr};
 use aio_abi::{aio_context_t, io_event, iocb};
-use rustix::io::Errno;
 
 /// Submits `nr` requests
 /// ([`io_submit(2)`](https://man7.org/linux/man-pages/man2/io_submit.2.html)).

@@ -6,10 +6,10 @@
 //! 5.1) and fall back to the time32 calls when the kernel answers `ENOSYS`, remembering the
 //! answer so that the probe happens once per process.
 
+use crate::Errno;
 use crate::arch::{NR, call6, long, ptr};
 use aio_abi::{__aio_sigset, __kernel_timespec, aio_context_t, io_event, old_timespec32};
 use core::ptr::null;
-use rustix::io::Errno;
 
 /// True on ABIs whose `io_getevents`/`io_pgetevents` take a 32-bit timespec.
 pub(crate) const TIME32_ABI: bool = NR.io_pgetevents_time64.is_some() || NR.io_getevents.is_none();

@@ -127,7 +127,7 @@ impl StaleCtx {
                     unsafe { rustix::mm::munmap(page, 1) }.unwrap();
                 }
                 // Another test's ring took the address in between: try again.
-                Err(Errno::EXIST) => {}
+                Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => panic!("reserving {id:#x}: {e:?}"),
             }
         }
@@ -218,7 +218,7 @@ fn obj(cb: *const iocb) -> u64 {
 /// The errno of a negative `io_event::res`.
 fn res_errno(res: i64) -> Errno {
     assert!(res < 0, "res {res} is not an error");
-    Errno::from_raw_os_error((-res) as i32)
+    Errno::from_raw_os_error((-res) as i32).unwrap_or_else(|| panic!("res {res} is no errno"))
 }
 
 /// A file under the test target's scratch directory, removed on drop.
@@ -1161,7 +1161,7 @@ fn resfd_eventfd_counts_completions() {
     );
     assert_eq!(
         rustix::io::read(&efd, &mut counter),
-        Err(Errno::AGAIN),
+        Err(rustix::io::Errno::AGAIN),
         "and no more"
     );
     assert_eq!(file.contents(), b"aabbcc");

@@ -1,9 +1,10 @@
 //! Buffers the kernel may read or write while an operation is in flight.
 
 use crate::Error;
-use std::alloc::{Layout, alloc_zeroed, dealloc};
-use std::ops::{Deref, DerefMut};
-use std::ptr::NonNull;
+use alloc::alloc::{Layout, alloc_zeroed, dealloc};
+use alloc::{boxed::Box, vec::Vec};
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
 
 /// A buffer whose bytes the kernel may **read** (the source of a write) while the context owns it.
 ///
@@ -172,14 +173,14 @@ impl Deref for AlignedBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         // SAFETY: `len` initialised (zeroed) bytes owned by self.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl DerefMut for AlignedBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `deref`, and `&mut self` makes the access exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 
@@ -189,7 +190,7 @@ impl Clone for AlignedBuf {
             Ok(copy) => copy,
             // Like every std collection's `clone`: the layout is self's, so only memory can
             // be missing.
-            Err(_) => std::alloc::handle_alloc_error(
+            Err(_) => alloc::alloc::handle_alloc_error(
                 Layout::from_size_align(self.len, self.align).expect("self's layout"),
             ),
         };
@@ -198,8 +199,8 @@ impl Clone for AlignedBuf {
     }
 }
 
-impl std::fmt::Debug for AlignedBuf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AlignedBuf")
             .field("len", &self.len)
             .field("align", &self.align)

@@ -1,6 +1,7 @@
 //! What comes back: one [`Completion`] per operation, and the outcome of a cancel.
 
 use crate::op::{Bufs, OpKind};
+use alloc::vec::Vec;
 use rustix::event::PollFlags;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -74,7 +75,7 @@ impl<B> Completion<B> {
     /// The buffer of a read or write (`None` for other operations or if already taken).
     #[inline]
     pub fn take_buf(&mut self) -> Option<B> {
-        match std::mem::take(&mut self.bufs) {
+        match core::mem::take(&mut self.bufs) {
             Bufs::One(buf) => Some(buf),
             other => {
                 self.bufs = other;
@@ -85,7 +86,7 @@ impl<B> Completion<B> {
 
     /// The buffers of a readv or writev (`None` for other operations or if already taken).
     pub fn take_bufs(&mut self) -> Option<Vec<B>> {
-        match std::mem::take(&mut self.bufs) {
+        match core::mem::take(&mut self.bufs) {
             Bufs::Many(bufs) => Some(bufs),
             other => {
                 self.bufs = other;
@@ -119,8 +120,8 @@ impl<B> Completion<B> {
     }
 }
 
-impl<B> std::fmt::Debug for Completion<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<B> core::fmt::Debug for Completion<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Completion")
             .field("kind", &self.kind)
             .field("user_data", &self.user_data)

@@ -1,7 +1,7 @@
 //! The one error type, which keeps the errno and says what to do about it.
 
+use core::fmt;
 use rustix::io::Errno;
-use std::fmt;
 
 /// What went wrong, with enough detail to act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,8 +169,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
+#[cfg(feature = "std")]
 impl From<Error> for std::io::Error {
     fn from(error: Error) -> Self {
         let kind = match error.errno() {
@@ -183,5 +184,10 @@ impl From<Error> for std::io::Error {
 
 /// Reads a number from a `/proc/sys/fs` file, for error reports.
 pub(crate) fn read_proc_number(path: &str) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    use rustix::fs::{Mode, OFlags};
+    let file = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    // A number and a newline; the files read here hold one unsigned value.
+    let mut text = [0u8; 32];
+    let len = rustix::io::read(&file, &mut text).ok()?;
+    core::str::from_utf8(&text[..len]).ok()?.trim().parse().ok()
 }

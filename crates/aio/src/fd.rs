@@ -2,9 +2,9 @@
 //!
 //! See [`Fd`] for the descriptor model.
 
+use alloc::sync::Arc;
+use core::fmt;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::fmt;
-use std::sync::Arc;
 
 /// A descriptor registered with one [`Context`](crate::Context) by
 /// [`register`](crate::Context::register): a small copyable name for a descriptor the context
@@ -157,6 +157,7 @@ impl From<OwnedFd> for Fd {
 
 /// Owned std types: by value, the operation keeps them open and the completion gives them back
 /// as `OwnedFd`; in an `Arc`, they never change their descriptor.
+#[cfg(feature = "std")]
 macro_rules! owned_fd_types {
     ($($ty:ty),* $(,)?) => {$(
         impl From<$ty> for Fd {
@@ -174,6 +175,7 @@ macro_rules! owned_fd_types {
 // SAFETY: an `OwnedFd` owns one descriptor from creation to drop.
 unsafe impl StableFd for OwnedFd {}
 
+#[cfg(feature = "std")]
 owned_fd_types!(
     std::fs::File,
     std::net::TcpStream,

@@ -8,10 +8,10 @@
 //! pretends (qemu-user answers 0 to every advice and wipes nothing), which shows as success for
 //! `MADV_REMOVE` on the private anonymous page, advice every kernel refuses with `EINVAL`.
 
+use core::ffi::c_void;
+use core::ptr::{NonNull, null_mut};
 use rustix::mm::{Advice, MapFlags, ProtFlags, madvise, mmap_anonymous, munmap};
 use rustix::process::{Pid, getpid};
-use std::ffi::c_void;
-use std::ptr::{NonNull, null_mut};
 
 const PAGE: usize = 4096;
 

@@ -113,9 +113,9 @@
 //!
 //! # Many threads, or async tasks: [`rt`]
 //!
-//! A [`Context`] takes `&mut self`: one owner, no lock. To share one context,
-//! [`rt::SharedContext`] (threads: start from any thread, [`Ticket::wait`](rt::Ticket::wait)
-//! blocks, one waiter collects for everyone) and, with the `tokio` feature,
+//! A [`Context`] takes `&mut self`: one owner, no lock. To share one context (with the default
+//! `std` feature), [`rt::SharedContext`] (threads: start from any thread,
+//! [`Ticket::wait`][ticket-wait] blocks, one waiter collects for everyone) and, with the `tokio` feature,
 //! `rt::tokio::Handle` (`read_at(..).await` from any task, batched into one `io_submit` per
 //! scheduler tick, driven by the context's eventfd) put it behind a runtime-agnostic driver.
 //! Dropping a future or ticket early never frees a buffer the kernel may still use, and the
@@ -123,11 +123,47 @@
 //! that misses the page cache, pipes, sockets) answers `RWF_NOWAIT`'s `EAGAIN` and runs on a
 //! blocking thread instead.
 //!
+//! # Without `std`: `#![no_std]` + `alloc`
+//!
+//! With `default-features = false` the crate is `#![no_std]` and needs only `alloc` (a global
+//! allocator): every type above but [`rt`] is there, with the same behaviour: contexts of both
+//! backends, operations, [`AlignedBuf`], ring reaping, cancellation and [`Drain`], the eventfd,
+//! fork detection, [`dio_alignment`], and [`Error`] implementing `core::error::Error`. Only what
+//! is made of `std` needs the `std` feature: [`rt`] (threads and locks), `From<Error> for
+//! std::io::Error`, and [`Fd`] from std's descriptor types (`File`, sockets, child pipes; a
+//! no-std program passes rustix's [`OwnedFd`](rustix::fd::OwnedFd)). Features are additive.
+//!
+//! ```toml
+//! [dependencies]
+//! aio = { version = "0.1", default-features = false }
+//! ```
+//!
+//! The system calls are rustix's (without its `std`) and [`aio_sys`]'s own inline assembly.
+//! rustix issues them by inline assembly too (its `linux_raw` backend) on x86, x86_64, arm,
+//! aarch64 and riscv64 little-endian, and on powerpc64le, s390x and mips with
+//! `--cfg rustix_use_experimental_asm`; elsewhere it calls the C library, so that a program
+//! without libc can use this crate only on those. [`aio_sys`] alone is libc-free on every ABI.
+//! `tests/nolibc-safe` in the repository is such a program: static, no libc, its own `_start`
+//! and allocator.
+//!
 //! # Layers
 //!
 //! This crate sits on [`aio_sys`] (the raw system calls, by inline assembly) and [`aio_abi`]
-//! (the kernel's types), both re-exported.
+//! (the kernel's types), both re-exported, and re-exports [`rustix`], whose descriptor and
+//! flag types its API takes.
+//!
+#![cfg_attr(
+    feature = "std",
+    doc = "[`rt`]: crate::rt\n[`rt::SharedContext`]: crate::rt::SharedContext\n[ticket-wait]: crate::rt::Ticket::wait"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "[`rt`]: #many-threads-or-async-tasks-rt\n[`rt::SharedContext`]: #many-threads-or-async-tasks-rt\n[ticket-wait]: #many-threads-or-async-tasks-rt"
+)]
+#![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
+
+extern crate alloc;
 
 mod buf;
 mod completion;
@@ -138,6 +174,7 @@ mod fd;
 mod fork;
 mod op;
 mod ring;
+#[cfg(feature = "std")]
 pub mod rt;
 
 pub use aio_abi;
@@ -152,5 +189,6 @@ pub use direct::{DEFAULT_DIO_ALIGN, DioAlignment, DioSource, dio_alignment};
 pub use error::Error;
 pub use fd::{Fd, Fixed, StableFd};
 pub use op::{Bufs, Op, OpKind};
+pub use rustix;
 pub use rustix::event::PollFlags;
 pub use rustix::io::Errno;

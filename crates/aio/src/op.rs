@@ -3,9 +3,10 @@
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::Fd;
 use aio_abi::{IOCB_FLAG_IOPRIO, IocbCmd, IoprioClass, RwFlags, iocb, ioprio_value};
+use alloc::collections::TryReserveError;
+use alloc::vec::Vec;
+use core::fmt;
 use rustix::event::PollFlags;
-use std::collections::TryReserveError;
-use std::fmt;
 
 /// Which kind of operation an [`Op`] or a [`Completion`](crate::Completion) is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -216,6 +217,7 @@ impl<B> Op<B> {
     /// For the async driver: submit with `RWF_NOWAIT`, and have a would-block answer
     /// (`EAGAIN`, or `EOPNOTSUPP` where the file cannot honour the flag) run again without it
     /// on a blocking thread ([`crate::context`]'s offload) rather than handed back.
+    #[cfg(feature = "std")]
     pub(crate) fn nowait_or_offload(mut self) -> Self {
         self.iocb.aio_rw_flags |= RwFlags::NOWAIT.bits();
         self.offload_on_again = true;

@@ -8,7 +8,7 @@
 //! at a time (the context reaps through `&mut self`, and never while inside `io_getevents`).
 
 use aio_abi::{AIO_RING_INCOMPAT_FEATURES, AIO_RING_MAGIC, aio_context_t, aio_ring, io_event};
-use std::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 pub(crate) struct Ring {
     header: *mut aio_ring,

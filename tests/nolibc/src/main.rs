@@ -17,10 +17,10 @@ compile_error!("aio-nolibc is an x86_64 Linux program");
 
 use aio_sys::abi::{__kernel_timespec, IOCB_CMD_PWRITE, aio_context_t, io_event, iocb};
 use aio_sys::{io_destroy, io_getevents, io_setup, io_submit};
-use core::arch::{asm, global_asm};
 use rustix::fd::AsRawFd;
 
 mod mem;
+mod start;
 
 /// What a failing run reports as its exit status.
 #[repr(i32)]
@@ -37,37 +37,18 @@ enum Step {
     Destroy = 9,
 }
 
-/// The status of a panic.
-const PANICKED: i32 = 101;
-
 /// The text written through AIO and read back from the pipe.
 const MESSAGE: &[u8] = b"written by io_submit without libc\n";
 
 /// The tag the request carries through `aio_data`.
 const TAG: u64 = 0x6e6f_6c69_6263;
 
-// The process entry point. The kernel starts it with `rsp` pointing at `argc` (16-byte aligned);
-// clear the frame pointer for debuggers, pass that stack pointer on, and call Rust with the
-// stack aligned as the System V ABI expects at a call.
-global_asm!(
-    ".globl _start",
-    ".type _start, @function",
-    "_start:",
-    "xor ebp, ebp",
-    "mov rdi, rsp",
-    "and rsp, -16",
-    "call {entry}",
-    "ud2",
-    ".size _start, . - _start",
-    entry = sym entry,
-);
-
-/// Called by `_start` with the initial stack pointer (unused: no arguments are needed).
-extern "C" fn entry(_initial_stack: *const usize) -> ! {
-    exit_group(match run() {
+/// The exit status: 0, or the step that failed.
+fn program() -> i32 {
+    match run() {
         Ok(()) => 0,
         Err(step) => step as i32,
-    })
+    }
 }
 
 /// Creates a context, does the round trip, destroys the context.
@@ -128,28 +109,3 @@ fn round_trip(ctx: aio_context_t) -> Result<(), Step> {
     }
     Ok(())
 }
-
-/// `exit_group(status)`, by its own instruction: nothing of libc's exit path exists here.
-fn exit_group(status: i32) -> ! {
-    // SAFETY: exit_group (231 on x86_64) takes one integer and does not return; the `syscall`
-    // instruction's clobbers do not matter to code that never runs again.
-    unsafe {
-        asm!(
-            "syscall",
-            in("rax") 231usize,
-            in("rdi") status as isize,
-            options(noreturn, nostack),
-        )
-    }
-}
-
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    exit_group(PANICKED)
-}
-
-/// The precompiled `core` is built for unwinding and its unwind tables name this personality
-/// routine. With `panic = "abort"` nothing ever unwinds (no unwinder is even linked), so it is
-/// never called; it only has to exist for the link.
-#[unsafe(no_mangle)]
-extern "C" fn rust_eh_personality() {}

@@ -7,7 +7,7 @@
 //! differently (MIPS `a3`, PowerPC `cr0.SO`). `unsupported.rs` stands in elsewhere: every number
 //! is `None`, so every call returns `ENOSYS`.
 
-use rustix::io::Errno;
+use crate::Errno;
 
 /// The AIO system call numbers of one ABI; `None` where the ABI has no such call.
 ///
@@ -89,7 +89,7 @@ select_arch! {
 #[inline]
 pub(crate) fn check(raw: Word) -> Result<Word, Errno> {
     if raw > Word::MAX - 4095 {
-        Err(Errno::from_raw_os_error(raw.wrapping_neg() as i32))
+        Err(Errno::known(raw.wrapping_neg() as u32))
     } else {
         Ok(raw)
     }

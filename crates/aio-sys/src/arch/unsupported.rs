@@ -16,7 +16,7 @@ pub const NR: Numbers = Numbers::NONE;
 /// None needed; it does nothing.
 #[inline]
 pub(crate) unsafe fn syscall3(_: Word, _: Word, _: Word, _: Word) -> Word {
-    (-(rustix::io::Errno::NOSYS.raw_os_error() as isize)) as Word
+    (-(crate::Errno::NOSYS.raw_os_error() as isize)) as Word
 }
 
 /// Never called, as [`syscall3`].
@@ -25,5 +25,5 @@ pub(crate) unsafe fn syscall3(_: Word, _: Word, _: Word, _: Word) -> Word {
 /// None needed; it does nothing.
 #[inline]
 pub(crate) unsafe fn syscall6(_: Word, _: Word, _: Word, _: Word, _: Word, _: Word, _: Word) -> Word {
-    (-(rustix::io::Errno::NOSYS.raw_os_error() as isize)) as Word
+    (-(crate::Errno::NOSYS.raw_os_error() as isize)) as Word
 }

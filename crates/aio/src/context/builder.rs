@@ -10,15 +10,16 @@ use crate::error::{Error, read_proc_number};
 use crate::fork::ForkGuard;
 use crate::ring::Ring;
 use aio_abi::{aio_context_t, io_event, iocb};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::io::Errno;
-use std::collections::VecDeque;
 
 /// The largest `nr_events` one kernel context can take: `io_setup` doubles the request and
 /// refuses rings above 256 MiB of `io_event`s (`fs/aio.c`, `ioctx_alloc`) with `EINVAL`. It is
 /// also this crate's largest [`depth`](Builder::depth). The system-wide `/proc/sys/fs/aio-max-nr`
 /// (65536 by default) usually binds first.
-pub const MAX_EVENTS: u32 = 0x1000_0000 / (std::mem::size_of::<io_event>() as u32) / 2;
+pub const MAX_EVENTS: u32 = 0x1000_0000 / (core::mem::size_of::<io_event>() as u32) / 2;
 
 /// Options for a [`Context`]: `Context::builder().depth(64).eventfd(true).build()`.
 #[derive(Clone, Debug)]
@@ -221,7 +222,7 @@ impl Builder {
 fn setup(nr_events: u32) -> Result<aio_context_t, Error> {
     let mut ctx: aio_context_t = 0;
     // SAFETY: `ctx` is a valid, zeroed context variable.
-    match unsafe { aio_sys::io_setup(nr_events, &mut ctx) } {
+    match unsafe { aio_sys::io_setup(nr_events, &mut ctx) }.map_err(Errno::from) {
         Ok(()) => Ok(ctx),
         Err(Errno::AGAIN) => Err(Error::ContextLimit {
             requested: nr_events,
@@ -231,7 +232,7 @@ fn setup(nr_events: u32) -> Result<aio_context_t, Error> {
         // The kernel's ring: 32 bytes an event, doubled, in whole pages.
         Err(Errno::NOMEM) => Err(Error::OutOfMemory {
             what: "kernel AIO ring (io_setup)",
-            bytes: (nr_events as usize).saturating_mul(2 * std::mem::size_of::<io_event>()),
+            bytes: (nr_events as usize).saturating_mul(2 * core::mem::size_of::<io_event>()),
         }),
         Err(errno) => Err(Error::from_call("io_setup", errno)),
     }
@@ -294,9 +295,9 @@ impl<B: IoBuf> Context<B> {
     /// slot (its `iocb`, buffers `B`, descriptor and bookkeeping), its `io_event`, and its
     /// entries in the free, queued, ready and submission lists. A readv/writev slot later adds
     /// its iovec array. The kernel's ring is separate (32 bytes per event).
-    pub const BYTES_PER_SLOT: usize = std::mem::size_of::<Slot<B>>()
-        + std::mem::size_of::<io_event>()
-        + 2 * std::mem::size_of::<u32>()
-        + std::mem::size_of::<(u32, i64)>()
-        + std::mem::size_of::<*mut iocb>();
+    pub const BYTES_PER_SLOT: usize = core::mem::size_of::<Slot<B>>()
+        + core::mem::size_of::<io_event>()
+        + 2 * core::mem::size_of::<u32>()
+        + core::mem::size_of::<(u32, i64)>()
+        + core::mem::size_of::<*mut iocb>();
 }

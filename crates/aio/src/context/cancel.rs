@@ -7,8 +7,8 @@ use crate::completion::{CancelOutcome, Completion};
 use crate::error::Error;
 use crate::op::OpKind;
 use aio_abi::io_event;
+use core::fmt;
 use rustix::io::Errno;
-use std::fmt;
 
 impl<B: IoBuf> Context<B> {
     /// Attempts to cancel the operation `id`; see [`CancelOutcome`] for what each answer means.
@@ -81,7 +81,7 @@ impl<B: IoBuf> Context<B> {
         // The polls first: an error there leaves the queue as it was.
         self.cancel_polls()?;
         // In push order; the list keeps its capacity, so nothing allocates later.
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending = core::mem::take(&mut self.pending);
         for &index in &pending {
             self.slots[index as usize].cancelled = true;
             self.complete_locally(index, Errno::CANCELED);
@@ -109,7 +109,7 @@ impl<B> Context<B> {
         let iocb = unsafe { &raw mut (*self.slots.as_mut_ptr().add(index as usize)).iocb };
         // SAFETY: `iocb` as above, `result` is writable, the context is this process's own
         // (fork checked by the callers).
-        match unsafe { aio_sys::io_cancel(self.ctx, iocb, &mut result) } {
+        match unsafe { aio_sys::io_cancel(self.ctx, iocb, &mut result) }.map_err(Errno::from) {
             Ok(()) => {
                 let slot = &mut self.slots[index as usize];
                 slot.cancelled = true;
@@ -146,7 +146,7 @@ impl<B> Context<B> {
         // An io_cancel error leaves those polls to io_destroy, which cancels them itself.
         let _ = self.cancel_polls();
         while self.in_flight > 0 {
-            match self.getevents(1, std::ptr::null(), None) {
+            match self.getevents(1, core::ptr::null(), None) {
                 Ok(()) => {}
                 Err(Error::Os {
                     errno: Errno::INTR, ..
@@ -203,7 +203,7 @@ impl<B: IoBuf> Iterator for Drain<'_, B> {
     }
 }
 
-impl<B: IoBuf> std::iter::FusedIterator for Drain<'_, B> {}
+impl<B: IoBuf> core::iter::FusedIterator for Drain<'_, B> {}
 
 impl<B: IoBuf> fmt::Debug for Drain<'_, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

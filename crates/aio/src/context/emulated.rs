@@ -28,11 +28,12 @@ use super::{Context, negative};
 use crate::error::Error;
 use crate::op::{IoVec, OpKind};
 use aio_abi::{iocb, kernel_sigset_t, pollfd};
+use alloc::vec::Vec;
+use core::time::Duration;
 use rustix::event::PollFlags;
 use rustix::fd::BorrowedFd;
 use rustix::io::{Errno, ReadWriteFlags};
-use std::io::{IoSlice, IoSliceMut};
-use std::time::{Duration, Instant};
+use rustix::io::{IoSlice, IoSliceMut};
 
 /// What the emulated backend keeps besides the slots: scratch lists for `ppoll(2)`, allocated
 /// by [`build`](super::Builder::build) with room for every slot.
@@ -52,7 +53,8 @@ impl Emulation {
         };
         let out_of_memory = |_| Error::OutOfMemory {
             what: "emulated poll list",
-            bytes: depth.saturating_mul(std::mem::size_of::<u32>() + std::mem::size_of::<pollfd>()),
+            bytes: depth
+                .saturating_mul(core::mem::size_of::<u32>() + core::mem::size_of::<pollfd>()),
         };
         emulation
             .polled
@@ -77,7 +79,7 @@ impl<B> Context<B> {
         let mut completed = 0;
         let mut polls = false;
         // The queue keeps its capacity: nothing allocates.
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending = core::mem::take(&mut self.pending);
         for &index in &pending {
             let slot = &mut self.slots[index as usize];
             if slot.kind == OpKind::Poll {
@@ -123,9 +125,9 @@ impl<B> Context<B> {
         mask: Option<&kernel_sigset_t>,
     ) -> Result<usize, Error> {
         // No deadline: no timeout, or one too far away to represent (waits without one).
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = timeout.and_then(|t| monotonic_now().checked_add(t));
         loop {
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let remaining = deadline.map(|d| d.saturating_sub(monotonic_now()));
             self.check_polls(remaining, mask)?;
             if self.ready.len() >= min || remaining == Some(Duration::ZERO) {
                 return Ok(self.ready.len());
@@ -182,10 +184,11 @@ impl<B> Context<B> {
                     emulation.fds.len() as u32,
                     timespec
                         .as_ref()
-                        .map_or(std::ptr::null(), |t| t as *const _),
-                    mask.map_or(std::ptr::null(), |m| m as *const _),
+                        .map_or(core::ptr::null(), |t| t as *const _),
+                    mask.map_or(core::ptr::null(), |m| m as *const _),
                 )
-            };
+            }
+            .map_err(Errno::from);
             match polled {
                 Ok(_) => {
                     for (entry, &index) in emulation.fds.iter().zip(&emulation.polled) {
@@ -247,7 +250,7 @@ pub(super) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64
         OpKind::Read => {
             // SAFETY: the caller guarantees `aio_nbytes` writable, initialised bytes.
             let buf = unsafe {
-                std::slice::from_raw_parts_mut(iocb.aio_buf as *mut u8, iocb.aio_nbytes as usize)
+                core::slice::from_raw_parts_mut(iocb.aio_buf as *mut u8, iocb.aio_nbytes as usize)
             };
             if flags.is_empty() {
                 or_stream(rustix::io::pread(fd, &mut *buf, offset), || {
@@ -261,7 +264,7 @@ pub(super) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64
             // SAFETY: `IoSliceMut` is ABI-compatible with `struct iovec` on Unix, as `IoVec` is;
             // the caller guarantees each entry's bytes writable and initialised.
             let bufs = unsafe {
-                std::slice::from_raw_parts_mut(
+                core::slice::from_raw_parts_mut(
                     iovecs.as_mut_ptr().cast::<IoSliceMut<'_>>(),
                     iovecs.len(),
                 )
@@ -277,7 +280,7 @@ pub(super) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64
         OpKind::Write => {
             // SAFETY: the caller guarantees `aio_nbytes` readable bytes.
             let buf = unsafe {
-                std::slice::from_raw_parts(iocb.aio_buf as *const u8, iocb.aio_nbytes as usize)
+                core::slice::from_raw_parts(iocb.aio_buf as *const u8, iocb.aio_nbytes as usize)
             };
             if flags.is_empty() {
                 or_stream(rustix::io::pwrite(fd, buf, offset), || {
@@ -290,7 +293,7 @@ pub(super) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [IoVec]) -> i64
         OpKind::Writev => {
             // SAFETY: as for Readv, for reading.
             let bufs = unsafe {
-                std::slice::from_raw_parts(iovecs.as_ptr().cast::<IoSlice<'_>>(), iovecs.len())
+                core::slice::from_raw_parts(iovecs.as_ptr().cast::<IoSlice<'_>>(), iovecs.len())
             };
             if flags.is_empty() {
                 or_stream(rustix::io::pwritev(fd, bufs, offset), || {
@@ -354,4 +357,12 @@ fn write_with_flags(
         rustix::io::pwritev2(fd, bufs, offset, flags),
         || rustix::io::pwritev2(fd, bufs, u64::MAX, flags),
     ))
+}
+
+/// `CLOCK_MONOTONIC` (through the vDSO where there is one), as `std::time::Instant` reads it;
+/// here because `Instant` needs `std`.
+fn monotonic_now() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    // The monotonic clock is never negative and its nanoseconds are below 10^9.
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }

@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::fd::{Fd, Fixed};
+use alloc::vec::Vec;
 use rustix::fd::RawFd;
 
 struct Entry {
@@ -39,7 +40,7 @@ impl Files {
             None => {
                 let index = u32::try_from(self.entries.len())
                     .map_err(|_| Error::InvalidInput("register: 2^32 descriptors registered"))?;
-                let bytes = (self.entries.len() + 1) * std::mem::size_of::<Entry>();
+                let bytes = (self.entries.len() + 1) * core::mem::size_of::<Entry>();
                 let out_of_memory = |_| Error::OutOfMemory {
                     what: "registered descriptor table",
                     bytes,

@@ -15,6 +15,7 @@ use super::Context;
 use super::slots::State;
 use crate::error::Error;
 use aio_abi::{aio_context_t, iocb};
+use alloc::vec::Vec;
 use rustix::io::Errno;
 
 /// Operations taken from a context's queue for one `io_submit` made without the context.
@@ -58,7 +59,8 @@ impl Batch {
             // their buffers and descriptors held by their slots, which nobody else touches
             // while they are `Submitting`.
             let result =
-                unsafe { aio_sys::io_submit(self.ctx, (n - i) as isize, self.iocbs[i..].as_ptr()) };
+                unsafe { aio_sys::io_submit(self.ctx, (n - i) as isize, self.iocbs[i..].as_ptr()) }
+                    .map_err(Errno::from);
             self.calls += 1;
             match result {
                 Ok(0) | Err(Errno::AGAIN) => break,

@@ -8,7 +8,11 @@ mod builder;
 mod cancel;
 mod emulated;
 mod files;
+// The driver's side of the context: submitting without the lock, offloading to blocking
+// threads. Only `aio::rt` uses them, which needs `std`.
+#[cfg(feature = "std")]
 mod handoff;
+#[cfg(feature = "std")]
 mod offload;
 mod queue;
 mod reap;
@@ -16,10 +20,13 @@ mod slots;
 
 pub use builder::{Builder, MAX_EVENTS};
 pub use cancel::Drain;
+#[cfg(feature = "std")]
 pub(crate) use handoff::Batch;
+#[cfg(feature = "std")]
 pub(crate) use offload::{Next, Offload};
 pub use queue::PushError;
 pub use reap::Completions;
+#[cfg(feature = "std")]
 pub(crate) use reap::kernel_timespec;
 pub use slots::OpId;
 
@@ -28,12 +35,13 @@ use crate::fd::{Fd, Fixed};
 use crate::fork::ForkGuard;
 use crate::ring::Ring;
 use aio_abi::{aio_context_t, io_event, iocb};
+use alloc::collections::VecDeque;
+use alloc::{boxed::Box, vec::Vec};
+use core::fmt;
 use files::Files;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use slots::Slot;
-use std::collections::VecDeque;
-use std::fmt;
 
 /// How completions are collected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -95,7 +103,7 @@ pub struct Stats {
     pub emulated: u64,
     /// [`Backend::Emulated`]: `ppoll(2)` calls made to check pending polls.
     pub poll_calls: u64,
-    /// Operations the async driver ([`crate::rt`]) ran on blocking threads: would-block
+    /// Operations the async driver (`aio::rt`) ran on blocking threads: would-block
     /// answers to `RWF_NOWAIT`, and every read, write and sync of the emulated backend.
     pub offloaded: u64,
 }
@@ -167,7 +175,7 @@ pub(crate) fn negative(errno: Errno) -> i64 {
 fn next_serial() -> u64 {
     #[cfg(target_has_atomic = "64")]
     {
-        use std::sync::atomic::{AtomicU64, Ordering};
+        use core::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(1);
         NEXT.fetch_add(1, Ordering::Relaxed)
     }
@@ -175,7 +183,7 @@ fn next_serial() -> u64 {
     {
         // 32-bit targets without 64-bit atomics (mips o32, powerpc): a 32-bit counter, which
         // repeats only after 2^32 contexts (each an io_setup and io_destroy) in one process.
-        use std::sync::atomic::{AtomicU32, Ordering};
+        use core::sync::atomic::{AtomicU32, Ordering};
         static NEXT: AtomicU32 = AtomicU32::new(1);
         u64::from(NEXT.fetch_add(1, Ordering::Relaxed))
     }
@@ -392,7 +400,7 @@ impl<B> Drop for Context<B> {
         if destroyed.is_err() && self.in_flight > 0 {
             // io_destroy did not confirm that the kernel is done with the buffers: leak them
             // rather than risk the kernel writing into freed memory.
-            std::mem::forget(std::mem::take(&mut self.slots));
+            core::mem::forget(core::mem::take(&mut self.slots));
         }
     }
 }

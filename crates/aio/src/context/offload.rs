@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::fd::{Fd, Hold};
 use crate::op::{IoVec, OpKind};
 use aio_abi::{RwFlags, iocb, pollfd};
+use alloc::vec::Vec;
 use rustix::fd::{AsFd, AsRawFd, RawFd};
 use rustix::io::Errno;
 
@@ -47,7 +48,7 @@ impl Offload {
         // SAFETY: the caller keeps the context alive; the slot is offloaded, so its iocb, its
         // buffers, its iovec array and its descriptor are unchanged and used by nobody else.
         unsafe {
-            let iovecs = std::slice::from_raw_parts_mut(self.iovecs, self.iovecs_len);
+            let iovecs = core::slice::from_raw_parts_mut(self.iovecs, self.iovecs_len);
             super::emulated::run(self.kind, &*self.iocb, iovecs)
         }
     }
@@ -94,7 +95,7 @@ impl<B> Context<B> {
 
     /// Ends every queued operation with `errno` (the driver, when `submit` cannot work).
     pub(crate) fn fail_queued(&mut self, errno: Errno) {
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending = core::mem::take(&mut self.pending);
         for &index in &pending {
             self.slots[index as usize].state = State::Ready;
             self.ready.push_back((index, negative(errno)));
@@ -153,7 +154,7 @@ impl<B: IoBuf> Context<B> {
             return self.submit();
         }
         self.check_fork()?;
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending = core::mem::take(&mut self.pending);
         let before = pending.len();
         pending.retain(|&index| {
             if self.slots[index as usize].kind == OpKind::Poll {

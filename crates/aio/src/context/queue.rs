@@ -7,9 +7,9 @@ use crate::error::Error;
 use crate::fd::Hold;
 use crate::op::{Bufs, Op};
 use aio_abi::IOCB_FLAG_RESFD;
+use core::fmt;
 use rustix::fd::AsRawFd;
 use rustix::io::Errno;
-use std::fmt;
 
 /// An operation [`Context::push`] could not take, handed back with the reason.
 pub struct PushError<B> {
@@ -41,7 +41,7 @@ impl<B> fmt::Display for PushError<B> {
     }
 }
 
-impl<B> std::error::Error for PushError<B> {}
+impl<B> core::error::Error for PushError<B> {}
 
 /// For `?` where the operation is not wanted back: its buffers and descriptor are dropped.
 impl<B> From<PushError<B>> for Error {
@@ -105,7 +105,7 @@ impl<B: IoBuf> Context<B> {
             if fill(list, &mut slot.iovecs).is_err() {
                 let bytes = list
                     .len()
-                    .saturating_mul(std::mem::size_of::<crate::op::IoVec>());
+                    .saturating_mul(core::mem::size_of::<crate::op::IoVec>());
                 let op = Op {
                     kind,
                     iocb,
@@ -199,7 +199,8 @@ impl<B: IoBuf> Context<B> {
             // SAFETY: `iocb_ptrs` holds `count` pointers to initialised iocbs owned by this
             // context; their buffers (payloads, iovec arrays) and descriptors stay owned by the
             // slots until the completions are handed back or the context is destroyed.
-            let result = unsafe { aio_sys::io_submit(self.ctx, count, self.iocb_ptrs.as_ptr()) };
+            let result = unsafe { aio_sys::io_submit(self.ctx, count, self.iocb_ptrs.as_ptr()) }
+                .map_err(Errno::from);
             self.stats.submit_calls += 1;
             match result {
                 Ok(0) => break,

@@ -9,9 +9,9 @@ use crate::error::Error;
 use crate::fd::{Fd, Hold};
 use crate::op::{Bufs, OpKind};
 use aio_abi::{__aio_sigset, __kernel_timespec, kernel_sigset_t};
+use core::fmt;
+use core::time::Duration;
 use rustix::io::Errno;
-use std::fmt;
-use std::time::Duration;
 
 impl<B: IoBuf> Context<B> {
     /// Collects completions that are already available, without waiting: from the ring with
@@ -90,7 +90,9 @@ impl<B: IoBuf> Context<B> {
             return self.wait_emulated(min, timeout, mask);
         }
         let timeout = timeout.map(kernel_timespec);
-        let timeout = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        let timeout = timeout
+            .as_ref()
+            .map_or(core::ptr::null(), |t| t as *const _);
         self.getevents(min - self.ready.len(), timeout, mask)?;
         Ok(self.ready.len())
     }
@@ -127,7 +129,7 @@ impl<B: IoBuf> Context<B> {
             || (slot.cancel_requested
                 && (res == negative(Errno::CANCELED) || (slot.kind == OpKind::Poll && res == 0)));
         let held = slot.fd.take();
-        let bufs = std::mem::replace(&mut slot.bufs, Bufs::None);
+        let bufs = core::mem::replace(&mut slot.bufs, Bufs::None);
         let (kind, user_data) = (slot.kind, slot.user_data);
         // The slot is free before any user code (a descriptor's `Drop`) runs: a panic there
         // cannot lose it. The free list has room for every slot: no allocation.
@@ -182,7 +184,8 @@ impl<B> Context<B> {
                     )
                 }
             }
-        };
+        }
+        .map_err(Errno::from);
         self.stats.getevents_calls += 1;
         let call = if mask.is_some() {
             "io_pgetevents"

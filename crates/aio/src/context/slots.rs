@@ -3,6 +3,7 @@
 use crate::fd::Fd;
 use crate::op::{Bufs, IoVec, OpKind};
 use aio_abi::iocb;
+use alloc::vec::Vec;
 
 /// Names an operation while a context owns it, for [`Context::cancel`](crate::Context::cancel).
 ///
@@ -24,12 +25,15 @@ pub(super) enum State {
     Queued,
     /// Accepted by `io_submit`; the kernel may use the buffers.
     InFlight,
-    /// In an `io_submit` made without the context's owner ([`super::handoff`]): counted in
-    /// flight; the kernel may take it (or refuse it) at any moment.
+    /// In an `io_submit` made without the context's owner (`super::handoff`): counted in
+    /// flight; the kernel may take it (or refuse it) at any moment. Only `aio::rt` makes it.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     Submitting,
     /// Completed, in `ready`, not yet handed back.
     Ready,
-    /// Being run by a blocking thread ([`super::offload`]); the thread uses the buffers.
+    /// Being run by a blocking thread (`super::offload`); the thread uses the buffers. Only
+    /// `aio::rt` makes it.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     Offloaded,
 }
 

@@ -545,7 +545,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     .map_or(std::ptr::null(), |t| t as *const _),
                 std::ptr::null(),
             )
-        };
+        }
+        .map_err(Errno::from);
         match result {
             Ok(_) | Err(Errno::INTR) => {}
             Err(errno) => return Err(Error::from_call("ppoll", errno)),
