@@ -1,6 +1,7 @@
-//! `cargo xtask check-targets`: builds `aio-abi` and `aio-sys` with `-Zbuild-std=core` for every
-//! ABI the layout assertions cover that has no runnable kernel here, so that each one's inline
-//! assembly and compile-time layout checks are compiled.
+//! `cargo xtask check-targets`: builds `aio-abi`, `aio-sys` and `aio` without `std` (all with
+//! `--no-default-features`, `-Zbuild-std=core,alloc`) for every ABI the layout assertions cover
+//! that has no runnable kernel here, so that each one's inline assembly, compile-time layout
+//! checks and the safe API's `no_std` build are compiled.
 
 use crate::util::{Args, Result, bail, root, secs, show};
 use std::process::{Command, ExitCode, Stdio};
@@ -58,7 +59,10 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 "aio-abi",
                 "-p",
                 "aio-sys",
-                "-Zbuild-std=core",
+                "-p",
+                "aio",
+                "--no-default-features",
+                "-Zbuild-std=core,alloc",
             ])
             .args(["--target", triple])
             .arg("--target-dir")

@@ -9,6 +9,7 @@ mod check_targets;
 mod cross;
 mod initramfs;
 mod json;
+mod libc_graph;
 mod qemu;
 mod report;
 mod setup;
@@ -31,7 +32,12 @@ commands:
         one boot runs all binaries of an arch unless --boot-per-binary; --rustix-linux-raw builds
         rustix with its inline-asm backend on ppc64le and s390x too (always on mips64el)
   check-targets [--target T,..]
-        build aio-abi and aio-sys with -Zbuild-std=core for the ABIs without a runnable kernel
+        build aio-abi, aio-sys and aio (no std) with -Zbuild-std=core,alloc for the ABIs
+        without a runnable kernel
+  libc-graph
+        per ABI of the README's table: is libc in the dependency graph of aio-sys (with and
+        without default features) and of aio without std? Fails if aio-sys without default
+        features has it anywhere
   cross-env --arch A [--mode system|user] [--rustix-linux-raw]
         print the environment that makes `cargo test --target <triple>` run through the runner
   bench [options]
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
         "cross-setup" => setup::main(&rest),
         "cross" => cross::main(&rest),
         "check-targets" => check_targets::main(&rest),
+        "libc-graph" => libc_graph::main(&rest),
         "cross-env" => cross::env_main(&rest),
         // Hidden: the CARGO_TARGET_<TRIPLE>_RUNNER entry point (see `cross-env`).
         "qemu-runner" => qemu::runner_main(&rest),

@@ -138,6 +138,26 @@
 //! aio = { version = "0.1", default-features = false }
 //! ```
 //!
+//! ```
+//! extern crate alloc;
+//! use aio::rustix::fd::OwnedFd;
+//! use aio::{Context, Errno, Error, Op};
+//! use alloc::{vec, vec::Vec};
+//!
+//! /// Writes one block through AIO: nothing here needs std.
+//! fn write_block(fd: OwnedFd) -> Result<Result<usize, Errno>, Error> {
+//!     let mut ctx: Context<Vec<u8>> = Context::new(8)?;
+//!     let file = ctx.register(fd)?;
+//!     ctx.push(Op::write(file, vec![7; 4096], 0)).map_err(|e| e.error)?;
+//!     ctx.submit()?;
+//!     ctx.wait(1, None)?;
+//!     Ok(ctx.completions().next().map_or(Err(Errno::IO), |done| done.result()))
+//! }
+//! let fd = aio::rustix::fs::memfd_create("doc", aio::rustix::fs::MemfdFlags::CLOEXEC)?;
+//! assert_eq!(write_block(fd)?, Ok(4096));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The system calls are rustix's (without its `std`) and [`aio_sys`]'s own inline assembly.
 //! rustix issues them by inline assembly too (its `linux_raw` backend) on x86, x86_64, arm,
 //! aarch64 and riscv64 little-endian, and on powerpc64le, s390x and mips with
