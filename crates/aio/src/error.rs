@@ -164,7 +164,9 @@ impl fmt::Display for Error {
                  before pushing more, or build the context with a larger depth"
             ),
             Self::InvalidInput(what) => write!(f, "invalid argument: {what}"),
-            Self::Os { call, errno } => write!(f, "{call}: {errno}"),
+            // aio-sys's Display names the error (`EAGAIN`) and gives libc's message, with or
+            // without std (rustix's gives only the number without std).
+            Self::Os { call, errno } => write!(f, "{call}: {}", aio_sys::Errno::from(*errno)),
         }
     }
 }
