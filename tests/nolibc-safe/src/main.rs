@@ -12,13 +12,6 @@
 // The memory functions of `mem` must not be compiled into calls to themselves.
 #![no_builtins]
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_os = "linux",
-    target_pointer_width = "64"
-)))]
-compile_error!("aio-nolibc-safe is an x86_64 Linux program");
-
 extern crate alloc;
 
 use aio::rustix::fs::MemfdFlags;

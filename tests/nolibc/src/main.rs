@@ -8,13 +8,6 @@
 // The memory functions below must not be compiled into calls to themselves.
 #![no_builtins]
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_os = "linux",
-    target_pointer_width = "64"
-)))]
-compile_error!("aio-nolibc is an x86_64 Linux program");
-
 use aio_sys::abi::{__kernel_timespec, IOCB_CMD_PWRITE, aio_context_t, io_event, iocb};
 use aio_sys::{io_destroy, io_getevents, io_setup, io_submit};
 use rustix::fd::AsRawFd;

@@ -3,6 +3,14 @@
 //! names. Shared by both no-libc programs (`tests/nolibc` and `tests/nolibc-safe`, which
 //! includes this file by path); each defines `crate::program() -> i32`, its exit status.
 
+// `_start` and `exit_group` below are x86_64's; another architecture needs its own.
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_os = "linux",
+    target_pointer_width = "64"
+)))]
+compile_error!("the no-libc programs are x86_64 Linux programs (see start.rs)");
+
 use core::arch::{asm, global_asm};
 
 /// The status of a panic.
