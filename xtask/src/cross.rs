@@ -5,6 +5,7 @@
 
 use crate::arch::{self, Arch};
 use crate::json;
+use crate::nolibc;
 use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
 use crate::report::{self, Counts, Row};
 use crate::toolchain::{Kernel, cargo_setup, cargo_setup_with};
@@ -48,6 +49,8 @@ struct TestBin {
     path: PathBuf,
     /// The package's directory: cargo runs tests there (user mode does too).
     package_dir: PathBuf,
+    /// A directory of programs the test runs (`AIO_TEST_PROGRAMS`), built by the xtask.
+    programs: Option<PathBuf>,
 }
 
 /// Builds the tests of every workspace crate but xtask for `arch` and lists the binaries.
@@ -103,6 +106,7 @@ fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
                 name,
                 path: PathBuf::from(exe),
                 package_dir,
+                programs: None,
             });
         }
     }
@@ -116,20 +120,12 @@ fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
 
 /// Test binaries that are host-only, with the modes they are left out of and why. They run in
 /// the host's `cargo test`; a cross run lists them as not run.
-const HOST_ONLY: &[(&str, &[Mode], &str)] = &[
-    (
-        "aio-abi/c_layout",
-        &[Mode::System],
-        "compiles and runs a C program against the host's kernel headers: the guest has no C \
+const HOST_ONLY: &[(&str, &[Mode], &str)] = &[(
+    "aio-abi/c_layout",
+    &[Mode::System],
+    "compiles and runs a C program against the host's kernel headers: the guest has no C \
          compiler (under qemu-user it runs and says why it skips)",
-    ),
-    (
-        "tests/nolibc",
-        &[Mode::System, Mode::User],
-        "builds a program with the host's cargo and runs it natively: no cargo in the guest, and \
-         under qemu-user the program it runs is not emulated (it sees the host's AIO)",
-    ),
-];
+)];
 
 fn host_only(name: &str, mode: Mode) -> bool {
     HOST_ONLY
@@ -183,6 +179,7 @@ fn entries(bins: &[TestBin], harness: &[String]) -> Vec<Entry> {
             name: b.name.clone(),
             path: b.path.clone(),
             args: harness.to_vec(),
+            programs: b.programs.clone(),
         })
         .collect()
 }
@@ -340,6 +337,13 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         } else {
             build_tests(a, linux_raw)
         };
+        // The no-libc programs that `tests/nolibc` runs.
+        let bins = bins.and_then(|mut bins| {
+            if let Some(b) = bins.iter_mut().find(|b| b.name == "tests/nolibc") {
+                b.programs = Some(nolibc::build(a)?);
+            }
+            Ok(bins)
+        });
         let bins = match bins {
             Ok(bins) => bins,
             Err(e) => {

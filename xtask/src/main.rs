@@ -10,6 +10,7 @@ mod cross;
 mod initramfs;
 mod json;
 mod libc_graph;
+mod nolibc;
 mod qemu;
 mod report;
 mod setup;

@@ -23,6 +23,9 @@ const ERROR: &str = "AIO-XTASK-ERROR=";
 /// The block device the init provides with `brd`.
 pub const BLOCK_DEV: &str = "/dev/ram0";
 
+/// The variable that tells a test binary where its [`Entry::programs`] are.
+const PROGRAMS_VAR: &str = "AIO_TEST_PROGRAMS";
+
 /// `brd` parameters: one 32 MiB ramdisk.
 const BRD_PARAMS: &str = "rd_nr=1 rd_size=32768";
 
@@ -32,6 +35,9 @@ pub struct Entry {
     pub name: String,
     pub path: PathBuf,
     pub args: Vec<String>,
+    /// A directory of programs the binary runs: copied into the guest (or used in place under
+    /// qemu-user) and named by `AIO_TEST_PROGRAMS`.
+    pub programs: Option<PathBuf>,
 }
 
 /// How long a run may take.
@@ -133,7 +139,15 @@ static UNIQUE: AtomicUsize = AtomicUsize::new(0);
 /// Packs `/init`, the plan, `brd.ko` and the test binaries into an initramfs at `path`.
 fn pack(path: &Path, init: &Path, kernel: &Kernel, entries: &[Entry]) -> Result<()> {
     let mut c = Cpio::create(path)?;
-    for d in ["dev", "proc", "sys", "tmp", "xtask", "xtask/bin"] {
+    for d in [
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "xtask",
+        "xtask/bin",
+        "xtask/programs",
+    ] {
         c.dir(d)?;
     }
     c.char_dev("dev/console", 5, 1)?;
@@ -149,6 +163,17 @@ fn pack(path: &Path, init: &Path, kernel: &Kernel, entries: &[Entry]) -> Result<
         ));
     }
     for (i, e) in entries.iter().enumerate() {
+        if let Some(dir) = &e.programs {
+            let guest = format!("xtask/programs/{i}");
+            c.dir(&guest)?;
+            let listing = std::fs::read_dir(dir).context(dir.display())?;
+            for file in listing {
+                let file = file.context(dir.display())?.path();
+                let name = file.file_name().unwrap_or_default().to_string_lossy();
+                c.copy(&format!("{guest}/{name}"), 0o755, &file)?;
+            }
+            plan.push_str(&format!("env\t{PROGRAMS_VAR}=/{guest}\n"));
+        }
         c.copy(&format!("xtask/bin/{i}"), 0o755, &e.path)?;
         let mut line = format!("run\t{}\t/xtask/bin/{i}", e.name.replace(['\t', ' '], "_"));
         for a in &e.args {
@@ -406,6 +431,9 @@ pub fn run_user(
         .stdout(file.try_clone().context("log")?)
         .stderr(file);
     user_env(&mut cmd, arch);
+    if let Some(dir) = &entry.programs {
+        cmd.env(PROGRAMS_VAR, dir);
+    }
     let mut child = cmd
         .spawn()
         .context(format!("cannot start {}", show(&cmd)))?;
@@ -499,6 +527,7 @@ pub fn runner_main(args: &[String]) -> Result<ExitCode> {
         name,
         path: binary,
         args: harness_args,
+        programs: None,
     };
     let outcome = boot(
         arch,

@@ -131,28 +131,68 @@ pub fn rustix_linux_raw(arch: &Arch, all_linux_raw: bool) -> bool {
 
 /// [`cargo_setup`], optionally with rustix's linux_raw backend on every target.
 pub fn cargo_setup_with(arch: &Arch, all_linux_raw: bool) -> Result<CargoSetup> {
+    let mut setup = base_setup(
+        arch,
+        rustix_linux_raw(arch, all_linux_raw),
+        "std,panic_unwind",
+        &cross_target_dir(),
+    )?;
+    setup.args.extend(
+        [
+            // Debug assertions stay on, but TCG runs unoptimized code ~5x slower than
+            // opt-level 1.
+            "--config",
+            "profile.dev.opt-level=1",
+            // The binaries are linked with `strip=debuginfo` (smaller initramfs images):
+            // building the debug info would only cost time and disk. Panic locations do not
+            // need it.
+            "--config",
+            "profile.dev.debug=false",
+        ]
+        .map(String::from),
+    );
+    Ok(setup)
+}
+
+/// The cargo environment of a freestanding program for `arch` (`tests/nolibc*`: no std, its own
+/// `_start`): as [`cargo_setup`], with only `core` and `alloc` where they are built from source,
+/// a fixed-address executable (`relocation-model=static`: nothing relocates it at start), and
+/// rustix's inline-asm backend when `rustix_asm` (a program that uses rustix must not get its
+/// libc backend).
+pub fn freestanding_setup(arch: &Arch, rustix_asm: bool, target_dir: &Path) -> Result<CargoSetup> {
+    let mut setup = base_setup(arch, rustix_asm, "core,alloc", target_dir)?;
+    let flags = arch.cargo_env("RUSTFLAGS");
+    for (k, v) in &mut setup.env {
+        if *k == flags {
+            v.push_str(" -C relocation-model=static");
+        }
+    }
+    Ok(setup)
+}
+
+/// What every cross build shares: Debian's rustc, a static link through the cross gcc, the
+/// private sysroot (or build-std of `build_std`), rustix's asm backend if asked.
+fn base_setup(
+    arch: &Arch,
+    rustix_asm: bool,
+    build_std: &str,
+    target_dir: &Path,
+) -> Result<CargoSetup> {
     let mut rustflags = vec![
         "-C".to_string(),
         "target-feature=+crt-static".to_string(),
         "-C".to_string(),
         "strip=debuginfo".to_string(),
     ];
-    if rustix_linux_raw(arch, all_linux_raw) {
+    if rustix_asm {
         rustflags.push("--cfg".into());
         rustflags.push("rustix_use_experimental_asm".into());
     }
     let mut args = vec![
-        // Debug assertions stay on, but TCG runs unoptimized code ~5x slower than opt-level 1.
-        "--config".to_string(),
-        "profile.dev.opt-level=1".to_string(),
-        // The binaries are linked with `strip=debuginfo` (smaller initramfs images): building
-        // the debug info would only cost time and disk. Panic locations do not need it.
-        "--config".to_string(),
-        "profile.dev.debug=false".to_string(),
         "--target".to_string(),
         arch.triple.to_string(),
         "--target-dir".to_string(),
-        cross_target_dir().display().to_string(),
+        target_dir.display().to_string(),
     ];
     match arch.std {
         StdSource::Host => {}
@@ -174,7 +214,7 @@ pub fn cargo_setup_with(arch: &Arch, all_linux_raw: bool) -> Result<CargoSetup> 
             if !Path::new("/usr/lib/rustlib/src/rust/library").is_dir() {
                 bail!("rust-web-src is not installed: run `cargo xtask cross-setup`");
             }
-            args.push("-Zbuild-std=std,panic_unwind".into());
+            args.push(format!("-Zbuild-std={build_std}"));
         }
     }
     let mut env = vec![

@@ -3,7 +3,8 @@
 //! Six calls and their variants, as thin `unsafe fn`s over the kernel's entry points:
 //! [`io_setup`], [`io_destroy`], [`io_submit`], [`io_cancel`], [`io_getevents`] and
 //! [`io_pgetevents`] (with [`io_pgetevents_time64`] and the time32 forms of 32-bit ABIs); and
-//! [`ppoll`], the wait of the `aio` crate's emulation where the kernel has no AIO. Each
+//! [`ppoll`], the wait of the `aio` crate's emulation where the kernel has no AIO; and, in
+//! [`raw`], the instruction itself for the other calls a program without libc needs. Each
 //! documents the kernel behaviour it maps to, including where today's kernel differs from the
 //! man pages. Errors are [`Errno`] values; compare them by name, never by number (MIPS numbers
 //! differ).
@@ -45,6 +46,7 @@ mod arch;
 mod context;
 mod errno;
 mod poll;
+pub mod raw;
 mod submit;
 mod wait;
 

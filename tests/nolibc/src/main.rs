@@ -1,6 +1,7 @@
-//! A libc-free program: its own `_start`, raw `exit_group`, and one AIO round trip through
-//! `aio-sys` (whose system calls are inline assembly) into a pipe made by rustix's `linux_raw`
-//! backend.
+//! A libc-free program: its own `_start`, and one AIO round trip through `aio-sys` (whose system
+//! calls are inline assembly) into a pipe; the pipe, the read-back and `exit_group` are
+//! `aio_sys::raw` calls. It depends on nothing but `aio-sys` without its default features and
+//! `linux-raw-sys` (numbers), so it links without libc on every ABI, where rustix would need it.
 //!
 //! Exit status: 0 on success, else the [`Step`] that failed (101 for a panic).
 #![no_std]
@@ -9,8 +10,9 @@
 #![no_builtins]
 
 use aio_sys::abi::{__kernel_timespec, IOCB_CMD_PWRITE, aio_context_t, io_event, iocb};
-use aio_sys::{io_destroy, io_getevents, io_setup, io_submit};
-use rustix::fd::AsRawFd;
+use aio_sys::raw::{Word, syscall3};
+use aio_sys::{Errno, io_destroy, io_getevents, io_setup, io_submit};
+use linux_raw_sys::general::{__NR_close, __NR_pipe2, __NR_read, O_CLOEXEC};
 
 mod mem;
 mod start;
@@ -59,11 +61,19 @@ fn run() -> Result<(), Step> {
 
 /// One `IOCB_CMD_PWRITE` into a pipe, reaped with `io_getevents`, then read back.
 fn round_trip(ctx: aio_context_t) -> Result<(), Step> {
-    let (reader, writer) = rustix::pipe::pipe().map_err(|_| Step::Pipe)?;
+    let [reader, writer] = pipe().map_err(|_| Step::Pipe)?;
+    let outcome = write_and_read_back(ctx, reader, writer);
+    close(reader);
+    close(writer);
+    outcome
+}
+
+/// The write through AIO into the pipe's write end, and the read-back from its read end.
+fn write_and_read_back(ctx: aio_context_t, reader: i32, writer: i32) -> Result<(), Step> {
     let mut cb = iocb {
         aio_data: TAG,
         aio_lio_opcode: IOCB_CMD_PWRITE,
-        aio_fildes: writer.as_raw_fd() as u32,
+        aio_fildes: writer as u32,
         aio_buf: MESSAGE.as_ptr() as u64,
         aio_nbytes: MESSAGE.len() as u64,
         ..iocb::default()
@@ -96,9 +106,44 @@ fn round_trip(ctx: aio_context_t) -> Result<(), Step> {
     }
 
     let mut back = [0u8; 64];
-    let n = rustix::io::read(&reader, &mut back).map_err(|_| Step::Read)?;
+    let n = read(reader, &mut back).map_err(|_| Step::Read)?;
     if back[..n] != *MESSAGE {
         return Err(Step::Compare);
     }
     Ok(())
+}
+
+/// `pipe2(O_CLOEXEC)`: the read and the write end.
+fn pipe() -> Result<[i32; 2], Errno> {
+    let mut fds = [-1i32; 2];
+    // SAFETY: pipe2 writes two ints into `fds`, which outlives the call.
+    unsafe {
+        syscall3(
+            __NR_pipe2 as usize,
+            [fds.as_mut_ptr() as usize as Word, O_CLOEXEC as Word, 0],
+        )
+    }?;
+    Ok(fds)
+}
+
+/// `read(fd, buf)`: the number of bytes read.
+fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is valid for writes of its length; `fd` is a descriptor this program made.
+    let n = unsafe {
+        syscall3(
+            __NR_read as usize,
+            [
+                fd as Word,
+                buf.as_mut_ptr() as usize as Word,
+                buf.len() as Word,
+            ],
+        )
+    }?;
+    Ok(n as usize)
+}
+
+/// `close(fd)`, of a descriptor this program made and uses no more.
+fn close(fd: i32) {
+    // SAFETY: `fd` is this program's own and nothing uses it after this.
+    let _ = unsafe { syscall3(__NR_close as usize, [fd as Word, 0, 0]) };
 }

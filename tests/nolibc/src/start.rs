@@ -1,27 +1,46 @@
-//! What a program without libc needs around its `main`: the entry point `_start`, `exit_group`
-//! by its own instruction, a panic handler, and the personality symbol the precompiled `core`
-//! names. Shared by both no-libc programs (`tests/nolibc` and `tests/nolibc-safe`, which
-//! includes this file by path); each defines `crate::program() -> i32`, its exit status.
+//! What a program without libc needs around its `main`: the entry point `_start` (one per
+//! architecture, below), `exit_group`, a panic handler, and the personality symbol the
+//! precompiled `core` names. Shared by both no-libc programs (`tests/nolibc` and
+//! `tests/nolibc-safe`, which includes this file by path); each defines
+//! `crate::program() -> i32`, its exit status.
+//!
+//! Every `_start` does the same: the kernel starts the process with the stack pointer at `argc`
+//! and no return address; it clears the frame pointer and link register for debuggers (where the
+//! architecture has them), passes that stack pointer to [`entry`] as its first argument, sets up
+//! what compiled code assumes (the stack aligned for a call; the TOC pointer on powerpc64, the
+//! global pointer on riscv64, the back chain on s390x and powerpc64) and calls it. `entry` never
+//! returns; a trap follows the call anyway.
 
-// `_start` and `exit_group` below are x86_64's; another architecture needs its own.
 #[cfg(not(all(
-    target_arch = "x86_64",
     target_os = "linux",
-    target_pointer_width = "64"
+    any(
+        all(target_arch = "x86_64", target_pointer_width = "64"),
+        target_arch = "x86",
+        all(target_arch = "aarch64", target_pointer_width = "64"),
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "s390x",
+        all(target_arch = "powerpc64", target_endian = "little"),
+        all(target_arch = "mips64", target_pointer_width = "64"),
+    )
 )))]
-compile_error!("the no-libc programs are x86_64 Linux programs (see start.rs)");
+compile_error!(
+    "the no-libc programs have a _start for x86_64, x86, aarch64, arm, riscv64, s390x, \
+     powerpc64le and mips64 (n64) Linux only (see start.rs)"
+);
 
-use core::arch::{asm, global_asm};
+use aio_sys::raw::{Word, syscall3};
+use core::arch::global_asm;
 
 /// The status of a panic.
 pub const PANICKED: i32 = 101;
 
-// The process entry point. The kernel starts it with `rsp` pointing at `argc` (16-byte aligned);
-// clear the frame pointer for debuggers, pass that stack pointer on, and call Rust with the
-// stack aligned as the System V ABI expects at a call.
+// System V x86_64: `rsp` is 16-byte aligned at `argc`; aligned again before the call, as the ABI
+// expects at a call instruction.
+#[cfg(target_arch = "x86_64")]
 global_asm!(
     ".globl _start",
-    ".type _start, @function",
+    ".type _start, %function",
     "_start:",
     "xor ebp, ebp",
     "mov rdi, rsp",
@@ -32,22 +51,161 @@ global_asm!(
     entry = sym entry,
 );
 
+// i386 System V: the argument goes on the stack, which must be 16-byte aligned at the call.
+#[cfg(target_arch = "x86")]
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    "_start:",
+    "xor ebp, ebp",
+    "mov eax, esp",
+    "and esp, -16",
+    "sub esp, 12",
+    "push eax",
+    "call {entry}",
+    "ud2",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// AArch64: `sp` is 16-byte aligned at `argc` (the kernel guarantees it, and `sp` itself can
+// only be used aligned).
+#[cfg(target_arch = "aarch64")]
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    "_start:",
+    "mov x29, xzr",
+    "mov x30, xzr",
+    "mov x0, sp",
+    "bl {entry}",
+    "brk #0",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// Arm EABI (ARM state): AAPCS wants `sp` 8-byte aligned at a public interface; 16 costs nothing.
+#[cfg(target_arch = "arm")]
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    ".arm",
+    "_start:",
+    "mov fp, #0",
+    "mov lr, #0",
+    "mov r0, sp",
+    "bic r1, r0, #15",
+    "mov sp, r1",
+    "bl {entry}",
+    "udf #0",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// RISC-V: `gp` must hold `__global_pointer$` (from the linker script) before any code the
+// linker relaxed to gp-relative accesses runs; its own load must not be relaxed.
+#[cfg(target_arch = "riscv64")]
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    "_start:",
+    ".option push",
+    ".option norelax",
+    "lla gp, __global_pointer$",
+    ".option pop",
+    "mv a0, sp",
+    "andi sp, sp, -16",
+    "call {entry}",
+    "unimp",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// s390x: the argument in r2; a callee may store registers in the 160-byte save area above the
+// stack pointer it is given, and the back chain word at 0(r15) is zero for the outermost frame.
+#[cfg(target_arch = "s390x")]
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    "_start:",
+    "lgr %r2, %r15",
+    "nill %r15, 65528",
+    "aghi %r15, -160",
+    "xc 0(8,%r15), 0(%r15)",
+    "brasl %r14, {entry}",
+    ".word 0",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// powerpc64le (ELFv2): compiled code reaches its data through the TOC pointer in r2, so compute
+// it from this code's own address (`bcl` gives it in the link register, without relying on what
+// the kernel left in r12); then a minimal 32-byte frame with a zero back chain, 16-byte aligned.
+#[cfg(target_arch = "powerpc64")]
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    "_start:",
+    "bcl 20, 31, 1f",
+    "1:",
+    "mflr 12",
+    "addis 2, 12, (.TOC. - 1b)@ha",
+    "addi 2, 2, (.TOC. - 1b)@l",
+    "mr 3, 1",
+    "clrrdi 1, 1, 4",
+    "li 0, 0",
+    "mtlr 0",
+    "stdu 0, -32(1)",
+    "bl {entry}",
+    "nop",
+    "trap",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// mips64 n64: position-independent callees compute `gp` from `t9` ($25), so call through it;
+// the entry's address is a word in the code itself (`bal` puts its address in `ra`), fixed at
+// link time in this static, fixed-address executable. `noreorder`: the delay slots are
+// written out.
+#[cfg(target_arch = "mips64")]
+global_asm!(
+    ".set push",
+    ".set noreorder",
+    ".globl _start",
+    ".type _start, %function",
+    ".balign 8",
+    "_start:",
+    "bal 1f",
+    "nop",
+    ".dword {entry}",
+    "1:",
+    "ld $25, 0($31)",
+    "move $4, $29",
+    "li $8, -16",
+    "and $29, $29, $8",
+    "move $31, $0",
+    "jalr $25",
+    "nop",
+    "break",
+    ".size _start, . - _start",
+    ".set pop",
+    entry = sym entry,
+);
+
 /// Called by `_start` with the initial stack pointer (unused: no arguments are needed).
 extern "C" fn entry(_initial_stack: *const usize) -> ! {
     exit_group(crate::program())
 }
 
-/// `exit_group(status)`, by its own instruction: nothing of libc's exit path exists here.
+/// `exit_group(status)`, by `aio-sys`'s system call instruction: nothing of libc's exit path
+/// exists here.
 pub fn exit_group(status: i32) -> ! {
-    // SAFETY: exit_group (231 on x86_64) takes one integer and does not return; the `syscall`
-    // instruction's clobbers do not matter to code that never runs again.
-    unsafe {
-        asm!(
-            "syscall",
-            in("rax") 231usize,
-            in("rdi") status as isize,
-            options(noreturn, nostack),
-        )
+    let nr = linux_raw_sys::general::__NR_exit_group as usize;
+    // SAFETY: exit_group takes one integer (a C int, sign-extended) and ends the process.
+    let _ = unsafe { syscall3(nr, [status as Word, 0, 0]) };
+    // Not reached: exit_group does not return, even on error.
+    loop {
+        core::hint::spin_loop();
     }
 }
 

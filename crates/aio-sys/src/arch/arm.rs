@@ -9,7 +9,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 32 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// Arm EABI (`arch/arm/tools/syscall.tbl`).
 pub const NR: Numbers = Numbers {

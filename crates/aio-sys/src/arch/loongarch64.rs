@@ -7,7 +7,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 64 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// loongarch64 (`include/uapi/asm-generic/unistd.h`).
 pub const NR: Numbers = Numbers {

@@ -10,7 +10,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 32 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// MIPS o32 (`arch/mips/kernel/syscalls/syscall_o32.tbl`, base 4000).
 pub const NR: Numbers = Numbers {

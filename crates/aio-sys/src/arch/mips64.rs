@@ -9,7 +9,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 64 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// MIPS n64 (`arch/mips/kernel/syscalls/syscall_n64.tbl`, base 5000).
 pub const NR: Numbers = Numbers {

@@ -9,7 +9,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 64 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// powerpc64 (`arch/powerpc/kernel/syscalls/syscall.tbl`).
 pub const NR: Numbers = Numbers {

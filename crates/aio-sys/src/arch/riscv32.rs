@@ -7,7 +7,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 32 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// riscv32 (`include/uapi/asm-generic/unistd.h` without `__ARCH_WANT_TIME32_SYSCALLS`).
 pub const NR: Numbers = Numbers {

@@ -7,7 +7,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 64 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// s390x (`arch/s390/kernel/syscalls/syscall.tbl`).
 pub const NR: Numbers = Numbers {

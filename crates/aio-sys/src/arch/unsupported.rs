@@ -4,7 +4,7 @@
 use super::Numbers;
 
 /// A register.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// No calls.
 pub const NR: Numbers = Numbers::NONE;

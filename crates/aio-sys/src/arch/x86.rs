@@ -10,7 +10,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A register: 32 bits.
-pub(crate) type Word = usize;
+pub type Word = usize;
 
 /// i386 (`arch/x86/entry/syscalls/syscall_32.tbl`).
 pub const NR: Numbers = Numbers {

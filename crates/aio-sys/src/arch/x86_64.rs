@@ -9,7 +9,7 @@ use super::Numbers;
 use core::arch::asm;
 
 /// A full register: 64 bits on x32 too, where `aio_context_t` is 64 bits wide.
-pub(crate) type Word = u64;
+pub type Word = u64;
 
 /// x86_64 (`arch/x86/entry/syscalls/syscall_64.tbl`).
 #[cfg(target_pointer_width = "64")]
