@@ -75,3 +75,18 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: forwarded from the caller.
     unsafe { memcmp(a, b, n) }
 }
+
+/// `strlen`: the length of a NUL-terminated string (rustix's vDSO lookup compiles `CStr`
+/// lengths to it on some targets, i386 among them).
+///
+/// # Safety
+/// `s` must point to a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: every byte up to and including the NUL is part of the string.
+    while unsafe { *s.add(n) } != 0 {
+        n += 1;
+    }
+    n
+}

@@ -219,3 +219,15 @@ fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
 /// never called; it only has to exist for the link.
 #[unsafe(no_mangle)]
 extern "C" fn rust_eh_personality() {}
+
+/// Arm EHABI: the unwind index entries of the precompiled `core` name these personality
+/// routines of the compact model. As with [`rust_eh_personality`], nothing unwinds with
+/// `panic = "abort"`, so they only have to exist for the link.
+#[cfg(target_arch = "arm")]
+#[unsafe(no_mangle)]
+extern "C" fn __aeabi_unwind_cpp_pr0() {}
+
+/// As [`__aeabi_unwind_cpp_pr0`].
+#[cfg(target_arch = "arm")]
+#[unsafe(no_mangle)]
+extern "C" fn __aeabi_unwind_cpp_pr1() {}
