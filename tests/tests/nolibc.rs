@@ -139,10 +139,11 @@ fn program(dir: &str, bin: &str) -> Option<PathBuf> {
         println!("{bin}: built by cargo xtask cross and checked there with readelf and nm");
         return Some(programs.join(bin));
     }
-    assert!(
-        cfg!(all(target_arch = "x86_64", target_pointer_width = "64")),
-        "outside x86_64 the programs come from `cargo xtask cross` (AIO_TEST_PROGRAMS unset)"
-    );
+    if !cfg!(all(target_arch = "x86_64", target_pointer_width = "64")) {
+        panic!(
+            "outside x86_64 the programs come from `cargo xtask cross` (AIO_TEST_PROGRAMS unset)"
+        );
+    }
     let exe = build(dir, bin);
     match freestanding::check(&exe, "") {
         Ok(size) => println!("{bin}: {size}"),

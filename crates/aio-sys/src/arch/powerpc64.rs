@@ -3,7 +3,12 @@
 //! Number in `r0`, arguments in `r3`–`r8`, result in `r3`. The kernel reports failure by setting
 //! the summary-overflow bit of `cr0` with a positive errno in `r3`; the shapes below negate it so
 //! that the result reads like every other architecture's. The kernel may clobber `r0`, `r4`–`r12`
-//! and `cr0`. Needs `asm_experimental_arch` (see `build.rs`).
+//! and `cr0`, and `ctr` and `xer` too: the system call ABI
+//! (`Documentation/arch/powerpc/syscall64-abi.rst`) keeps the ELF ABI's volatile registers, and
+//! current kernels zero both on the way out. rustc 1.85 cannot name `ctr` or `xer` as asm
+//! operands, so the shapes save both in the non-volatile `r14`/`r15` (which the kernel preserves)
+//! and restore them after `sc`: the compiler may keep a loop count in `ctr` or a carry in `xer`
+//! across the call. Needs `asm_experimental_arch` (see `build.rs`).
 
 use super::Numbers;
 use core::arch::asm;
@@ -51,10 +56,15 @@ pub(crate) unsafe fn syscall6(
 ) -> Word {
     let ret;
     // SAFETY: the caller upholds the call's contract; every register `sc` may change (r0,
-    // r3–r12, cr0) is an output, and the stack is not touched.
+    // r3–r12, cr0) is an output, ctr and xer are restored from r14/r15 (outputs too, so the
+    // compiler saves them as its ABI requires), and the stack is not touched.
     unsafe {
         asm!(
+            "mfctr 14",
+            "mfxer 15",
             "sc",
+            "mtctr 14",
+            "mtxer 15",
             "bns 0f",
             "neg 3, 3",
             "0:",
@@ -69,6 +79,8 @@ pub(crate) unsafe fn syscall6(
             lateout("r10") _,
             lateout("r11") _,
             lateout("r12") _,
+            out("r14") _,
+            out("r15") _,
             lateout("cr0") _,
             options(nostack, preserves_flags),
         );
