@@ -60,7 +60,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 "-p",
                 "aio-sys",
                 "-p",
-                "aio",
+                "linux-aio",
                 "--no-default-features",
                 "-Zbuild-std=core,alloc",
             ])

@@ -81,8 +81,8 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     for &(triple, name, raw_by_default) in ABIS {
         let sys_bare = has_libc("aio-sys", triple, &["--no-default-features"], false)?;
         let sys_default = has_libc("aio-sys", triple, &[], false)?;
-        let aio = has_libc("aio", triple, &["--no-default-features"], false)?;
-        let aio_asm = has_libc("aio", triple, &["--no-default-features"], true)?;
+        let aio = has_libc("linux-aio", triple, &["--no-default-features"], false)?;
+        let aio_asm = has_libc("linux-aio", triple, &["--no-default-features"], true)?;
         println!(
             "| {name} | `{triple}` | {} | {} | {} | {} |",
             yes_no(sys_bare),

@@ -1,6 +1,6 @@
 //! Copies a file with tokio tasks keeping reads and writes in flight at queue depth.
 //!
-//! `cargo run --release -p aio --features tokio --example async_copy -- SRC DST [DEPTH] [BLOCK]`
+//! `cargo run --release -p linux-aio --features tokio --example async_copy -- SRC DST [DEPTH] [BLOCK]`
 //!
 //! DEPTH tasks share one [`aio::rt::tokio::Handle`]: each takes the next block number, reads
 //! it into an aligned buffer and writes the same buffer at the same offset. With `O_DIRECT`

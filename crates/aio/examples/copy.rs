@@ -1,6 +1,6 @@
 //! Copies a file with reads and writes kept in flight at queue depth.
 //!
-//! `cargo run --release -p aio --example copy -- SRC DST [DEPTH] [BLOCK]`
+//! `cargo run --release -p linux-aio --example copy -- SRC DST [DEPTH] [BLOCK]`
 //!
 //! Each block is read into an aligned buffer; when the read completes, the same buffer is
 //! written at the same offset. With `O_DIRECT` (used when both files accept it) the requests run

@@ -1,6 +1,6 @@
 //! Reads a pipe with `IOCB_CMD_POLL`, woken by the context's eventfd.
 //!
-//! `cargo run -p aio --example pipe_reader`
+//! `cargo run -p linux-aio --example pipe_reader`
 //!
 //! A thread writes a few messages with pauses; the main thread waits on the context's eventfd
 //! with `poll(2)` (as an event loop or async runtime would), collects the poll completion, reads
