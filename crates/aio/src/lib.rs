@@ -197,6 +197,13 @@ mod ring;
 #[cfg(feature = "std")]
 pub mod rt;
 
+/// The workspace README's Rust examples, compiled and run as doctests. They use the `tokio`
+/// feature, which `cargo test --workspace` (the README's test command) enables through
+/// aio-bench.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use aio_abi;
 pub use aio_abi::{IoprioClass, RwFlags, kernel_sigset_t as SignalSet};
 pub use aio_sys;
