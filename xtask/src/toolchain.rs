@@ -134,6 +134,7 @@ pub fn cargo_setup_with(arch: &Arch, all_linux_raw: bool) -> Result<CargoSetup> 
     let mut setup = base_setup(
         arch,
         rustix_linux_raw(arch, all_linux_raw),
+        &[],
         "std,panic_unwind",
         &cross_target_dir(),
     )?;
@@ -160,30 +161,30 @@ pub fn cargo_setup_with(arch: &Arch, all_linux_raw: bool) -> Result<CargoSetup> 
 /// rustix's inline-asm backend when `rustix_asm` (a program that uses rustix must not get its
 /// libc backend).
 pub fn freestanding_setup(arch: &Arch, rustix_asm: bool, target_dir: &Path) -> Result<CargoSetup> {
-    let mut setup = base_setup(arch, rustix_asm, "core,alloc", target_dir)?;
-    let flags = arch.cargo_env("RUSTFLAGS");
-    for (k, v) in &mut setup.env {
-        if *k == flags {
-            v.push_str(" -C relocation-model=static");
-        }
-    }
-    Ok(setup)
+    base_setup(
+        arch,
+        rustix_asm,
+        &["-C", "relocation-model=static"],
+        "core,alloc",
+        target_dir,
+    )
 }
 
 /// What every cross build shares: Debian's rustc, a static link through the cross gcc, the
-/// private sysroot (or build-std of `build_std`), rustix's asm backend if asked.
+/// private sysroot (or build-std of `build_std`), rustix's asm backend if asked, and the
+/// caller's `extra_rustflags`.
 fn base_setup(
     arch: &Arch,
     rustix_asm: bool,
+    extra_rustflags: &[&str],
     build_std: &str,
     target_dir: &Path,
 ) -> Result<CargoSetup> {
-    let mut rustflags = vec![
-        "-C".to_string(),
-        "target-feature=+crt-static".to_string(),
-        "-C".to_string(),
-        "strip=debuginfo".to_string(),
-    ];
+    let mut rustflags: Vec<String> = ["-C", "target-feature=+crt-static", "-C", "strip=debuginfo"]
+        .iter()
+        .chain(extra_rustflags)
+        .map(|f| f.to_string())
+        .collect();
     if rustix_asm {
         rustflags.push("--cfg".into());
         rustflags.push("rustix_use_experimental_asm".into());
