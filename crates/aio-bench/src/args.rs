@@ -37,7 +37,9 @@ how:
   --rwmix PCT          percentage of reads for randrw (default 50)
   --bs SIZE            block size per operation (default 4k)
   --depth N            operations in flight (default 32)
-  --batch N            operations per io_submit (default: --depth)
+  --batch N|auto       operations per io_submit (default auto: one per call while the device
+                       is working, all that are ready in one call when operations complete
+                       inside io_submit; see submission policy below)
   --direct             O_DIRECT, or fail (default: O_DIRECT if the file system allows it)
   --buffered           page-cache I/O (completes inside io_submit)
   --reap ring|syscall  reap completions from the mmap'd ring or by io_getevents (default ring)
@@ -54,6 +56,13 @@ output:
   --quiet              no progress line (it is only shown on a terminal anyway)
   -h, --help           this text
   -V, --version        the version
+
+submission policy: one io_submit of more than 2 operations runs under a block-layer plug,
+which hands the requests to the device only once all are prepared; on a device that completes
+in bursts the queue then drains and refills in lock-step (measured on ext4 on virtio, depth 32:
+~60k IOPS with --batch 32 against ~75k with --batch 1, fio ~70k). Where operations complete
+inside io_submit (tmpfs, page cache) the system call is the cost and batching wins (~710k
+against ~520k). auto does each where it fits; with --reap syscall it submits one per call.
 
 SIZE takes k, M, G, T suffixes (powers of 1024: 4k = 4096, 1M, 256M; KiB/MiB also accepted).";
 
@@ -148,8 +157,9 @@ pub struct Options {
     pub bs: u64,
     /// Operations in flight.
     pub depth: u32,
-    /// Operations per `io_submit`.
-    pub batch: u32,
+    /// Operations per `io_submit`: `None` is the adaptive default (`--batch auto`, see
+    /// [`crate::job`]).
+    pub batch: Option<u32>,
     /// Bytes of the file to use (`None`: the whole file, or the temporary file's default).
     pub size: Option<u64>,
     /// Stop issuing after this long (`None`: only `ops` limits the run).
@@ -182,7 +192,7 @@ impl Default for Options {
             rwmix: 50,
             bs: DEFAULT_BS,
             depth: DEFAULT_DEPTH,
-            batch: DEFAULT_DEPTH,
+            batch: None,
             size: None,
             runtime: Some(DEFAULT_RUNTIME),
             ops: None,
@@ -354,6 +364,7 @@ where
                     }
                     "--bs" => o.bs = parse_size(&value).map_err(|e| format!("--bs: {e}"))?,
                     "--depth" => o.depth = parse_u32(&name, &value)?,
+                    "--batch" if value == "auto" => batch = None,
                     "--batch" => batch = Some(parse_u32(&name, &value)?),
                     "--size" => {
                         o.size = Some(parse_size(&value).map_err(|e| format!("--size: {e}"))?)
@@ -429,14 +440,14 @@ where
     if o.depth == 0 {
         return Err("--depth must be at least 1".into());
     }
-    o.batch = batch.unwrap_or(o.depth);
-    if o.batch == 0 {
-        return Err("--batch must be at least 1".into());
+    o.batch = batch;
+    if o.batch == Some(0) {
+        return Err("--batch must be at least 1 (or auto)".into());
     }
-    if o.batch > o.depth {
+    if let Some(batch) = o.batch.filter(|b| *b > o.depth) {
         return Err(format!(
-            "--batch {} exceeds --depth {}: a submit cannot hold more operations than are in flight",
-            o.batch, o.depth
+            "--batch {batch} exceeds --depth {}: a submit cannot hold more operations than are in flight",
+            o.depth
         ));
     }
     if let Some(size) = o.size {
@@ -515,7 +526,10 @@ mod tests {
         let o = run(&[]).unwrap();
         assert_eq!(o, Options::default());
         assert_eq!(o.target, Target::Temp { dir: None });
-        assert_eq!((o.rw, o.bs, o.depth, o.batch), (Rw::RandRead, 4096, 32, 32));
+        assert_eq!(
+            (o.rw, o.bs, o.depth, o.batch),
+            (Rw::RandRead, 4096, 32, None)
+        );
         assert_eq!(o.runtime, Some(DEFAULT_RUNTIME));
         assert_eq!((o.io_mode, o.reap), (IoMode::Auto, Reap::Ring));
     }
@@ -555,7 +569,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.target, Target::File("/x".into()));
         assert_eq!((o.rw, o.rwmix, o.bs), (Rw::RandRw, 70, 16384));
-        assert_eq!((o.depth, o.batch, o.size), (64, 8, Some(1 << 30)));
+        assert_eq!((o.depth, o.batch, o.size), (64, Some(8), Some(1 << 30)));
         assert_eq!(
             (o.ops, o.runtime),
             (Some(1_000_000), Some(Duration::from_secs(3)))
@@ -567,9 +581,11 @@ mod tests {
     }
 
     #[test]
-    fn batch_defaults_to_depth_and_ops_lifts_the_time_limit() {
+    fn batch_is_auto_by_default_and_ops_lifts_the_time_limit() {
         let o = run(&["--depth", "1"]).unwrap();
-        assert_eq!((o.depth, o.batch), (1, 1));
+        assert_eq!((o.depth, o.batch), (1, None));
+        assert_eq!(run(&["--batch", "auto"]).unwrap().batch, None);
+        assert_eq!(run(&["--batch=4"]).unwrap().batch, Some(4));
         let o = run(&["--ops", "1000"]).unwrap();
         assert_eq!((o.ops, o.runtime), (Some(1000), None));
         let o = run(&["--device", "/dev/null", "--buffered"]).unwrap();

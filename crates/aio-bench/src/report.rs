@@ -161,7 +161,7 @@ pub fn json(o: &Options, p: &Prepared, r: &Outcome) -> String {
         o.rwmix,
         o.bs,
         o.depth,
-        o.batch,
+        o.batch.map_or("\"auto\"".to_string(), |b| b.to_string()),
         p.direct,
         if r.emulated { "emulated" } else { "kernel" },
         if r.ring { "ring" } else { "syscall" },
