@@ -4,7 +4,6 @@
 //! `cargo test --target <triple>` through the runner by hand.
 
 use crate::arch::{self, Arch};
-use crate::json;
 use crate::nolibc;
 use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
 use crate::report::{self, Counts, Row};
@@ -41,6 +40,28 @@ fn parse_modes(mode: Option<String>) -> Result<Vec<Mode>> {
     })
 }
 
+/// The fields read from one of cargo's `--message-format=json` lines (a `compiler-artifact`
+/// message; other messages fail to parse and are skipped).
+#[derive(serde::Deserialize)]
+struct Artifact {
+    reason: String,
+    profile: ArtifactProfile,
+    executable: Option<String>,
+    target: ArtifactTarget,
+    manifest_path: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ArtifactProfile {
+    test: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct ArtifactTarget {
+    kind: Vec<String>,
+    name: String,
+}
+
 /// A test binary built for a target.
 #[derive(Clone, Debug)]
 struct TestBin {
@@ -73,25 +94,19 @@ fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
     let mut bins: Vec<TestBin> = Vec::new();
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line.context("reading cargo's output")?;
-        let Some(msg) = json::parse(&line) else {
+        let Ok(msg) = serde_json::from_str::<Artifact>(&line) else {
             continue;
         };
-        if msg.get("reason").as_str() != Some("compiler-artifact")
-            || msg.get("profile").get("test").as_bool() != Some(true)
-        {
+        if msg.reason != "compiler-artifact" || !msg.profile.test {
             continue;
         }
-        let Some(exe) = msg.get("executable").as_str() else {
+        let Some(exe) = msg.executable else {
             continue;
         };
-        let target = msg.get("target");
-        let kind = target
-            .get("kind")
-            .as_array()
-            .first()
-            .and_then(|k| k.as_str());
-        let target_name = target.get("name").as_str().unwrap_or("?");
-        let manifest = PathBuf::from(msg.get("manifest_path").as_str().unwrap_or(""));
+        let target = msg.target;
+        let kind = target.kind.first().map(String::as_str);
+        let target_name = target.name;
+        let manifest = PathBuf::from(msg.manifest_path);
         let package_dir = manifest.parent().map(PathBuf::from).unwrap_or_else(root);
         let package = package_dir
             .file_name()
@@ -101,7 +116,7 @@ fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
             Some("lib") => format!("{package}/lib"),
             _ => format!("{package}/{target_name}"),
         };
-        if !bins.iter().any(|b| b.path.as_os_str() == exe) {
+        if !bins.iter().any(|b| b.path.as_os_str() == exe.as_str()) {
             bins.push(TestBin {
                 name,
                 path: PathBuf::from(exe),

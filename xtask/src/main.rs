@@ -8,7 +8,6 @@ mod bench;
 mod check_targets;
 mod cross;
 mod initramfs;
-mod json;
 mod libc_graph;
 mod nolibc;
 mod qemu;
