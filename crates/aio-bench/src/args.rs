@@ -1,6 +1,15 @@
-//! Command-line options, parsed by hand: `--name value` or `--name=value`.
+//! Command-line options, parsed with clap (derive): [`parse`] turns the arguments into
+//! [`Options`], checked across options.
+//!
+//! Single values are checked by their parsers ([`parse_size`], [`parse_count`],
+//! [`parse_duration`] and a few stricter wrappers), so that clap names the option in the error;
+//! what depends on several options (exclusive options, `--size` against `--bs`, `--batch`
+//! against `--depth`, …) is checked after parsing, in the same error format.
 
 use aio::{Backend, Reap};
+use clap::error::ErrorKind;
+use clap::{ArgAction, CommandFactory, Parser};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,49 +24,18 @@ pub const DEFAULT_DEPTH: u32 = 32;
 /// The default xorshift seed (any non-zero value; the C baseline uses the same).
 pub const DEFAULT_SEED: u64 = 0x2545_F491_4F6C_DD1D;
 
-/// The help text.
-pub const USAGE: &str = "\
-aio-bench: measure Linux native AIO (io_submit) on a file or block device
+/// The help's first line.
+const ABOUT: &str = "aio-bench: measure Linux native AIO (io_submit) on a file or block device";
 
-usage: aio-bench [options]
-
+/// The help's paragraph after the usage line: the default job.
+const DEFAULT_JOB: &str = "\
 With no options: 4 KiB random O_DIRECT reads at depth 32 for 5 s on a 256 MiB temporary file
 in the cargo target directory (removed afterwards; buffered I/O, with a note, where the file
-system refuses O_DIRECT).
+system refuses O_DIRECT).";
 
-what:
-  --file PATH          an existing file (never written without --write-ok)
-  --device PATH        a block device (never written without --write-ok)
-  --dir DIR            where to create the temporary file (default: the target directory)
-  --size SIZE          bytes of the file to use (default: 256M for the temporary file, else
-                       the whole file); a multiple of --bs
-  --write-ok           allow writing to --file or --device
-how:
-  --rw MODE            read | write | randread | randwrite | randrw   (default randread)
-  --rwmix PCT          percentage of reads for randrw (default 50)
-  --bs SIZE            block size per operation (default 4k)
-  --depth N            operations in flight (default 32)
-  --batch N|auto       operations per io_submit (default auto: one per call while the device
-                       is working, all that are ready in one call when operations complete
-                       inside io_submit; see submission policy below)
-  --direct             O_DIRECT, or fail (default: O_DIRECT if the file system allows it)
-  --buffered           page-cache I/O (completes inside io_submit)
-  --reap ring|syscall  reap completions from the mmap'd ring or by io_getevents (default ring)
-  --backend B          kernel (native AIO, the default) | emulated (the crate runs each
-                       operation itself with pread/pwrite, as where the kernel has no AIO) |
-                       auto (kernel, else emulated)
-  --nowait             RWF_NOWAIT: operations that would block fail with EAGAIN (counted)
-  --seed N             xorshift seed for random offsets (default fixed)
-how long:
-  --runtime TIME       e.g. 10, 10s, 500ms, 2m (default 5s, or unlimited with --ops)
-  --ops N              stop after N operations (k, M, G: ×1000)
-output:
-  --json               one JSON object on stdout instead of the table
-  --quiet              no progress line (it is only shown on a terminal anyway)
-  -h, --help           this text
-  -V, --version        the version
-
-submission policy: one io_submit of more than 2 operations runs under a block-layer plug,
+/// The help's closing paragraphs.
+const AFTER_HELP: &str = "\
+Submission policy: one io_submit of more than 2 operations runs under a block-layer plug,
 which hands the requests to the device only once all are prepared; on a device that completes
 in bursts the queue then drains and refills in lock-step (measured on ext4 on virtio, depth 32:
 ~60k IOPS with --batch 32 against ~75k with --batch 1, fio ~70k). Where operations complete
@@ -103,18 +81,15 @@ impl Rw {
         matches!(self, Self::Write | Self::RandWrite | Self::RandRw)
     }
 
-    fn parse(s: &str) -> Result<Self, String> {
+    /// Parses `--rw`'s value (`rw` is accepted for `randrw`).
+    pub fn parse(s: &str) -> Result<Self, String> {
         Ok(match s {
             "read" => Self::Read,
             "write" => Self::Write,
             "randread" => Self::RandRead,
             "randwrite" => Self::RandWrite,
             "randrw" | "rw" => Self::RandRw,
-            _ => {
-                return Err(format!(
-                    "--rw {s}: expected read, write, randread, randwrite or randrw"
-                ));
-            }
+            _ => return Err("expected read, write, randread, randwrite or randrw".into()),
         })
     }
 }
@@ -208,17 +183,6 @@ impl Default for Options {
     }
 }
 
-/// What the command line asks for.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    /// Run a job.
-    Run(Options),
-    /// Print the help.
-    Help,
-    /// Print the version.
-    Version,
-}
-
 /// Parses a size: a number with an optional binary suffix (`4k` = 4096, `1M`, `256M`, `1G`,
 /// `2T`; `KiB`, `KB` and `b` accepted; case-insensitive).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -285,192 +249,307 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is out of range"))
 }
 
-fn parse_u32(name: &str, s: &str) -> Result<u32, String> {
+// The stricter value parsers: clap prefixes their messages with the option and the value
+// ("invalid value '0' for '--depth <N>': must be at least 1").
+
+fn whole_number(s: &str) -> Result<u32, String> {
     s.trim()
         .parse::<u32>()
-        .map_err(|_| format!("{name} {s}: expected a whole number"))
+        .map_err(|_| "expected a whole number".to_string())
 }
 
-/// Parses the arguments (without the program name).
-pub fn parse<I, S>(args: I) -> Result<Command, String>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut o = Options::default();
-    let mut file = None;
-    let mut device = None;
-    let mut dir = None;
-    let mut runtime = None;
-    let mut batch = None;
-    let mut direct = false;
-    let mut buffered = false;
-    let mut rwmix_given = false;
-    let mut args = args.into_iter().map(Into::into);
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let flag = |inline: &Option<String>| match inline {
-            Some(_) => Err(format!("{name} takes no value")),
-            None => Ok(()),
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-V" | "--version" => return Ok(Command::Version),
-            "--direct" => {
-                flag(&inline)?;
-                direct = true;
-            }
-            "--buffered" => {
-                flag(&inline)?;
-                buffered = true;
-            }
-            "--nowait" => {
-                flag(&inline)?;
-                o.nowait = true;
-            }
-            "--json" => {
-                flag(&inline)?;
-                o.json = true;
-            }
-            "--write-ok" => {
-                flag(&inline)?;
-                o.write_ok = true;
-            }
-            "--quiet" | "-q" => {
-                flag(&inline)?;
-                o.progress = false;
-            }
-            "--file" | "--device" | "--dir" | "--rw" | "--rwmix" | "--bs" | "--depth"
-            | "--batch" | "--size" | "--runtime" | "--ops" | "--reap" | "--backend" | "--seed" => {
-                let value = match inline {
-                    Some(v) => v,
-                    None => args.next().ok_or_else(|| format!("{name} needs a value"))?,
-                };
-                match name.as_str() {
-                    "--file" => file = Some(PathBuf::from(value)),
-                    "--device" => device = Some(PathBuf::from(value)),
-                    "--dir" => dir = Some(PathBuf::from(value)),
-                    "--rw" => o.rw = Rw::parse(&value)?,
-                    "--rwmix" => {
-                        let pct = parse_u32(&name, &value)?;
-                        if pct > 100 {
-                            return Err(format!("--rwmix {pct}: a percentage, 0 to 100"));
-                        }
-                        o.rwmix = pct as u8;
-                        rwmix_given = true;
-                    }
-                    "--bs" => o.bs = parse_size(&value).map_err(|e| format!("--bs: {e}"))?,
-                    "--depth" => o.depth = parse_u32(&name, &value)?,
-                    "--batch" if value == "auto" => batch = None,
-                    "--batch" => batch = Some(parse_u32(&name, &value)?),
-                    "--size" => {
-                        o.size = Some(parse_size(&value).map_err(|e| format!("--size: {e}"))?)
-                    }
-                    "--runtime" => {
-                        runtime =
-                            Some(parse_duration(&value).map_err(|e| format!("--runtime: {e}"))?)
-                    }
-                    "--ops" => {
-                        o.ops = Some(parse_count(&value).map_err(|e| format!("--ops: {e}"))?)
-                    }
-                    "--reap" => {
-                        o.reap = match value.as_str() {
-                            "ring" => Reap::Ring,
-                            "syscall" => Reap::Syscall,
-                            _ => return Err(format!("--reap {value}: expected ring or syscall")),
-                        }
-                    }
-                    "--backend" => {
-                        o.backend = match value.as_str() {
-                            "kernel" => Backend::Kernel,
-                            "emulated" => Backend::Emulated,
-                            "auto" => Backend::KernelOrEmulated,
-                            _ => {
-                                return Err(format!(
-                                    "--backend {value}: expected kernel, emulated or auto"
-                                ));
-                            }
-                        }
-                    }
-                    "--seed" => {
-                        o.seed = parse_count(&value).map_err(|e| format!("--seed: {e}"))?;
-                        if o.seed == 0 {
-                            return Err("--seed must not be 0 (xorshift would stay at 0)".into());
-                        }
-                    }
-                    _ => unreachable!("listed above"),
-                }
-            }
-            _ if name.starts_with('-') => {
-                return Err(format!("unknown option {name} (see --help)"));
-            }
-            _ => return Err(format!("unexpected argument {arg:?} (see --help)")),
-        }
+fn at_least_one(s: &str) -> Result<u32, String> {
+    match whole_number(s)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
     }
+}
 
-    o.target = match (file, device, dir) {
-        (Some(_), Some(_), _) => return Err("--file and --device are exclusive".into()),
-        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
-            return Err(
-                "--dir is for the temporary file; it makes no sense with --file or --device".into(),
-            );
+fn block_size(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("must be at least 1 byte".into()),
+        n if n > 1 << 30 || usize::try_from(n).is_err() => {
+            Err(format!("{n} bytes: at most 1G per operation"))
         }
-        (Some(f), None, None) => Target::File(f),
-        (None, Some(d), None) => Target::Device(d),
-        (None, None, dir) => Target::Temp { dir },
-    };
-    o.io_mode = match (direct, buffered) {
-        (true, true) => return Err("--direct and --buffered are exclusive".into()),
-        (true, false) => IoMode::Direct,
-        (false, true) => IoMode::Buffered,
-        (false, false) => IoMode::Auto,
-    };
-    if rwmix_given && o.rw != Rw::RandRw {
-        return Err("--rwmix only applies to --rw randrw".into());
+        n => Ok(n),
     }
-    if o.bs == 0 {
-        return Err("--bs must be at least 1 byte".into());
+}
+
+fn file_size(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("must not be 0".into()),
+        n => Ok(n),
     }
-    if usize::try_from(o.bs).is_err() || o.bs > 1 << 30 {
-        return Err(format!("--bs {}: at most 1G per operation", o.bs));
+}
+
+fn percentage(s: &str) -> Result<u8, String> {
+    match whole_number(s) {
+        Ok(pct) if pct <= 100 => Ok(pct as u8),
+        _ => Err("a percentage, 0 to 100".into()),
     }
-    if o.depth == 0 {
-        return Err("--depth must be at least 1".into());
+}
+
+fn runtime(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        t if t.is_zero() => Err("must be above 0".into()),
+        t => Ok(t),
     }
-    o.batch = batch;
-    if o.batch == Some(0) {
-        return Err("--batch must be at least 1 (or auto)".into());
+}
+
+fn op_count(s: &str) -> Result<u64, String> {
+    match parse_count(s)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
     }
-    if let Some(batch) = o.batch.filter(|b| *b > o.depth) {
-        return Err(format!(
-            "--batch {batch} exceeds --depth {}: a submit cannot hold more operations than are in flight",
-            o.depth
-        ));
+}
+
+fn seed(s: &str) -> Result<u64, String> {
+    match parse_count(s)? {
+        0 => Err("must not be 0 (xorshift would stay at 0)".into()),
+        n => Ok(n),
     }
-    if let Some(size) = o.size {
-        if size == 0 {
-            return Err("--size must not be 0".into());
-        }
-        if size % o.bs != 0 {
-            return Err(format!(
-                "--size {size} is not a multiple of --bs {}: use a size of whole blocks",
-                o.bs
+}
+
+/// `--batch`'s value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Batch {
+    Auto,
+    Fixed(u32),
+}
+
+fn batch(s: &str) -> Result<Batch, String> {
+    if s.trim() == "auto" {
+        return Ok(Batch::Auto);
+    }
+    at_least_one(s)
+        .map(Batch::Fixed)
+        .map_err(|_| "expected auto or a number of operations, at least 1".into())
+}
+
+fn reap(s: &str) -> Result<Reap, String> {
+    match s {
+        "ring" => Ok(Reap::Ring),
+        "syscall" => Ok(Reap::Syscall),
+        _ => Err("expected ring or syscall".into()),
+    }
+}
+
+fn backend(s: &str) -> Result<Backend, String> {
+    match s {
+        "kernel" => Ok(Backend::Kernel),
+        "emulated" => Ok(Backend::Emulated),
+        "auto" => Ok(Backend::KernelOrEmulated),
+        _ => Err("expected kernel, emulated or auto".into()),
+    }
+}
+
+// The command line as clap sees it; `Cli::check` turns it into `Options`. (Plain comments:
+// a doc comment here would become clap's long help.) The help strings are wrapped by hand
+// (clap's `wrap_help` feature is off): a continuation line is indented under the first.
+#[derive(Debug, Parser)]
+#[command(
+    name = "aio-bench",
+    version,
+    about = ABOUT,
+    before_help = DEFAULT_JOB,
+    after_help = AFTER_HELP,
+    help_template = "{about-with-newline}\n{usage-heading} {usage}\n\n{before-help}{all-args}{after-help}",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+struct Cli {
+    // what
+    /// an existing file (never written without --write-ok)
+    #[arg(long, value_name = "PATH", help_heading = "What")]
+    file: Option<PathBuf>,
+    /// a block device (never written without --write-ok)
+    #[arg(long, value_name = "PATH", help_heading = "What")]
+    device: Option<PathBuf>,
+    /// where to create the temporary file (default: the target directory)
+    #[arg(long, value_name = "DIR", help_heading = "What")]
+    dir: Option<PathBuf>,
+    /// bytes of the file to use (default: 256M for the temporary file, else
+    /// the whole file); a multiple of --bs
+    #[arg(long, value_name = "SIZE", value_parser = file_size, help_heading = "What", verbatim_doc_comment)]
+    size: Option<u64>,
+    /// allow writing to --file or --device
+    #[arg(long, help_heading = "What")]
+    write_ok: bool,
+
+    // how
+    /// read | write | randread | randwrite | randrw   (default randread)
+    #[arg(long, value_name = "MODE", value_parser = Rw::parse, help_heading = "How")]
+    rw: Option<Rw>,
+    /// percentage of reads for randrw (default 50)
+    #[arg(long, value_name = "PCT", value_parser = percentage, help_heading = "How")]
+    rwmix: Option<u8>,
+    /// block size per operation (default 4k)
+    #[arg(long, value_name = "SIZE", value_parser = block_size, help_heading = "How")]
+    bs: Option<u64>,
+    /// operations in flight (default 32)
+    #[arg(long, value_name = "N", value_parser = at_least_one, help_heading = "How")]
+    depth: Option<u32>,
+    /// operations per io_submit (default auto: one per call while the device
+    /// is working, all that are ready in one call when operations complete
+    /// inside io_submit; see the submission policy below)
+    #[arg(long, value_name = "N|auto", value_parser = batch, help_heading = "How", verbatim_doc_comment)]
+    batch: Option<Batch>,
+    /// O_DIRECT, or fail (default: O_DIRECT if the file system allows it)
+    #[arg(long, help_heading = "How")]
+    direct: bool,
+    /// page-cache I/O (completes inside io_submit)
+    #[arg(long, help_heading = "How")]
+    buffered: bool,
+    /// ring (from the mmap'd ring, the default) | syscall (io_getevents)
+    #[arg(long, value_name = "HOW", value_parser = reap, help_heading = "How")]
+    reap: Option<Reap>,
+    /// kernel (native AIO, the default) | emulated (the crate runs each
+    /// operation itself with pread/pwrite, as where the kernel has no AIO) |
+    /// auto (kernel, else emulated)
+    #[arg(long, value_name = "B", value_parser = backend, help_heading = "How", verbatim_doc_comment)]
+    backend: Option<Backend>,
+    /// RWF_NOWAIT: operations that would block fail with EAGAIN (counted)
+    #[arg(long, help_heading = "How")]
+    nowait: bool,
+    /// xorshift seed for random offsets (default fixed)
+    #[arg(long, value_name = "N", value_parser = seed, help_heading = "How")]
+    seed: Option<u64>,
+
+    // how long
+    /// e.g. 10, 10s, 500ms, 2m (default 5s, or unlimited with --ops)
+    #[arg(long, value_name = "TIME", value_parser = runtime, help_heading = "How long")]
+    runtime: Option<Duration>,
+    /// stop after N operations (k, M, G: ×1000)
+    #[arg(long, value_name = "N", value_parser = op_count, help_heading = "How long")]
+    ops: Option<u64>,
+
+    // output
+    /// one JSON object on stdout instead of the table
+    #[arg(long, help_heading = "Output")]
+    json: bool,
+    /// no progress line (it is only shown on a terminal anyway)
+    #[arg(short, long, help_heading = "Output")]
+    quiet: bool,
+    /// this text
+    #[arg(short, long, action = ArgAction::Help, help_heading = "Output")]
+    help: Option<bool>,
+    /// the version
+    #[arg(short = 'V', long, action = ArgAction::Version, help_heading = "Output")]
+    version: Option<bool>,
+}
+
+/// A usage error found after parsing, in clap's format (and with clap's exit status, 2).
+fn usage_error(kind: ErrorKind, message: impl std::fmt::Display) -> clap::Error {
+    Cli::command().error(kind, message)
+}
+
+impl Cli {
+    /// The checks across options, and the defaults that depend on other options.
+    fn check(self) -> Result<Options, clap::Error> {
+        use ErrorKind::{ArgumentConflict, ValueValidation};
+        let target = match (self.file, self.device, self.dir) {
+            (Some(_), Some(_), _) => {
+                return Err(usage_error(
+                    ArgumentConflict,
+                    "--file and --device are exclusive: pick the one to run on",
+                ));
+            }
+            (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+                return Err(usage_error(
+                    ArgumentConflict,
+                    "--dir is for the temporary file; it makes no sense with --file or --device",
+                ));
+            }
+            (Some(f), None, None) => Target::File(f),
+            (None, Some(d), None) => Target::Device(d),
+            (None, None, dir) => Target::Temp { dir },
+        };
+        let io_mode = match (self.direct, self.buffered) {
+            (true, true) => {
+                return Err(usage_error(
+                    ArgumentConflict,
+                    "--direct and --buffered are exclusive",
+                ));
+            }
+            (true, false) => IoMode::Direct,
+            (false, true) => IoMode::Buffered,
+            (false, false) => IoMode::Auto,
+        };
+        let rw = self.rw.unwrap_or(Rw::RandRead);
+        if self.rwmix.is_some() && rw != Rw::RandRw {
+            return Err(usage_error(
+                ArgumentConflict,
+                format!(
+                    "--rwmix only applies to --rw randrw (this job is {})",
+                    rw.name()
+                ),
             ));
         }
+        let bs = self.bs.unwrap_or(DEFAULT_BS);
+        let depth = self.depth.unwrap_or(DEFAULT_DEPTH);
+        let batch = match self.batch {
+            None | Some(Batch::Auto) => None,
+            Some(Batch::Fixed(n)) => Some(n),
+        };
+        if let Some(batch) = batch.filter(|b| *b > depth) {
+            return Err(usage_error(
+                ValueValidation,
+                format!(
+                    "--batch {batch} exceeds --depth {depth}: a submit cannot hold more \
+                     operations than are in flight"
+                ),
+            ));
+        }
+        if let Some(size) = self.size.filter(|size| size % bs != 0) {
+            return Err(usage_error(
+                ValueValidation,
+                format!("--size {size} is not a multiple of --bs {bs}: use a size of whole blocks"),
+            ));
+        }
+        let runtime = match (self.runtime, self.ops) {
+            (Some(t), _) => Some(t),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_RUNTIME),
+        };
+        Ok(Options {
+            target,
+            rw,
+            rwmix: self.rwmix.unwrap_or(50),
+            bs,
+            depth,
+            batch,
+            size: self.size,
+            runtime,
+            ops: self.ops,
+            io_mode,
+            reap: self.reap.unwrap_or(Reap::Ring),
+            backend: self.backend.unwrap_or(Backend::Kernel),
+            nowait: self.nowait,
+            seed: self.seed.unwrap_or(DEFAULT_SEED),
+            json: self.json,
+            write_ok: self.write_ok,
+            progress: !self.quiet,
+        })
     }
-    if o.ops == Some(0) {
-        return Err("--ops must be at least 1".into());
-    }
-    o.runtime = match (runtime, o.ops) {
-        (Some(t), _) if t.is_zero() => return Err("--runtime must be above 0".into()),
-        (Some(t), _) => Some(t),
-        (None, Some(_)) => None,
-        (None, None) => Some(DEFAULT_RUNTIME),
-    };
-    Ok(Command::Run(o))
+}
+
+/// The clap command behind [`parse`] (its help: `command().render_help()`).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Parses the arguments (without the program name) and checks them across options.
+///
+/// `--help` and `--version` come back as errors of kind [`ErrorKind::DisplayHelp`] and
+/// [`ErrorKind::DisplayVersion`], as clap does: [`clap::Error::exit`] prints them on stdout and
+/// exits with status 0, and a usage error on stderr with status 2.
+pub fn parse<I, S>(args: I) -> Result<Options, clap::Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString> + Clone,
+{
+    let argv = std::iter::once(OsString::from("aio-bench")).chain(args.into_iter().map(Into::into));
+    Cli::try_parse_from(argv)?.check()
 }
 
 #[cfg(test)]
@@ -478,10 +557,12 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Options, String> {
-        match parse(args.iter().copied())? {
-            Command::Run(o) => Ok(o),
-            other => panic!("not a run: {other:?}"),
-        }
+        parse(args.iter().copied()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_command_is_consistent() {
+        command().debug_assert();
     }
 
     #[test]
@@ -578,6 +659,19 @@ mod tests {
         assert_eq!(o.backend, Backend::Emulated);
         assert!(o.nowait && o.json && o.write_ok && !o.progress);
         assert_eq!(o.seed, 7);
+        assert!(!run(&["-q"]).unwrap().progress);
+        assert_eq!(run(&["--rw", "rw"]).unwrap().rw, Rw::RandRw);
+        assert_eq!(
+            run(&["--backend=auto"]).unwrap().backend,
+            Backend::KernelOrEmulated
+        );
+        assert_eq!(
+            run(&["--backend", "kernel"]).unwrap().backend,
+            Backend::Kernel
+        );
+        for rw in [Rw::Read, Rw::Write, Rw::RandRead, Rw::RandWrite, Rw::RandRw] {
+            assert_eq!(run(&["--rw", rw.name()]).unwrap().rw, rw);
+        }
     }
 
     #[test]
@@ -602,9 +696,52 @@ mod tests {
 
     #[test]
     fn help_and_version() {
-        assert_eq!(parse(["--help"]), Ok(Command::Help));
-        assert_eq!(parse(["--depth", "4", "-h"]), Ok(Command::Help));
-        assert_eq!(parse(["-V"]), Ok(Command::Version));
+        let kind = |args: &[&str]| parse(args.iter().copied()).unwrap_err().kind();
+        assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);
+        assert_eq!(kind(&["--depth", "4", "-h"]), ErrorKind::DisplayHelp);
+        assert_eq!(kind(&["-V"]), ErrorKind::DisplayVersion);
+        assert_eq!(kind(&["--version"]), ErrorKind::DisplayVersion);
+        let version = parse(["-V"]).unwrap_err().to_string();
+        assert_eq!(
+            version.trim(),
+            format!("aio-bench {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
+    #[test]
+    fn the_help_has_its_sections_and_paragraphs() {
+        let shown = |flag: &str| {
+            let e = parse([flag]).unwrap_err();
+            assert_eq!((e.kind(), e.exit_code()), (ErrorKind::DisplayHelp, 0));
+            e.to_string()
+        };
+        let help = shown("--help");
+        let at = |needle: &str| {
+            help.find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} missing from the help:\n{help}"))
+        };
+        let order = [
+            at(ABOUT),
+            at("Usage: aio-bench [OPTIONS]"),
+            at("With no options: 4 KiB random O_DIRECT reads"),
+            at("What:"),
+            at("--file <PATH>"),
+            at("How:"),
+            at("--batch <N|auto>"),
+            at("How long:"),
+            at("--runtime <TIME>"),
+            at("Output:"),
+            at("-h, --help"),
+            at("-V, --version"),
+            at("Submission policy:"),
+            at("SIZE takes k, M, G, T suffixes"),
+        ];
+        assert!(order.is_sorted(), "sections out of order:\n{help}");
+        // The same text for -h and --help, and no line wider than 100 columns.
+        assert_eq!(help, shown("-h"));
+        for line in help.lines() {
+            assert!(line.chars().count() <= 100, "too wide: {line:?}");
+        }
     }
 
     #[test]
@@ -613,14 +750,16 @@ mod tests {
         assert!(err(&["--size", "1000"]).contains("not a multiple of --bs 4096"));
         assert!(err(&["--bs", "4k", "--size", "6k"]).contains("not a multiple"));
         assert!(err(&["--depth", "0"]).contains("at least 1"));
+        assert!(err(&["--depth", "x"]).contains("whole number"));
         assert!(err(&["--depth", "4", "--batch", "8"]).contains("exceeds --depth"));
+        assert!(err(&["--batch", "0"]).contains("auto or a number"));
         assert!(err(&["--rw", "scribble"]).contains("randread"));
         assert!(err(&["--reap", "magic"]).contains("ring or syscall"));
         assert!(err(&["--backend", "threads"]).contains("kernel, emulated or auto"));
-        assert!(err(&["--bogus"]).contains("unknown option --bogus"));
-        assert!(err(&["stray"]).contains("unexpected argument"));
-        assert!(err(&["--bs"]).contains("--bs needs a value"));
-        assert!(err(&["--json=yes"]).contains("takes no value"));
+        assert!(err(&["--bogus"]).contains("unexpected argument '--bogus'"));
+        assert!(err(&["stray"]).contains("unexpected argument 'stray'"));
+        assert!(err(&["--bs"]).contains("a value is required for '--bs <SIZE>'"));
+        assert!(err(&["--json=yes"]).contains("unexpected value 'yes' for '--json'"));
         assert!(err(&["--direct", "--buffered"]).contains("exclusive"));
         assert!(err(&["--file", "a", "--device", "b"]).contains("exclusive"));
         assert!(err(&["--file", "a", "--dir", "b"]).contains("--dir"));
@@ -628,9 +767,16 @@ mod tests {
         assert!(err(&["--rw", "randrw", "--rwmix", "130"]).contains("percentage"));
         assert!(err(&["--bs", "0"]).contains("--bs"));
         assert!(err(&["--bs", "4G"]).contains("at most 1G"));
+        assert!(err(&["--bs", "4x"]).contains("unknown size suffix"));
         assert!(err(&["--runtime", "0"]).contains("above 0"));
         assert!(err(&["--ops", "0"]).contains("at least 1"));
-        assert!(err(&["--seed", "0"]).contains("0"));
+        assert!(err(&["--seed", "0"]).contains("must not be 0"));
         assert!(err(&["--size", "0"]).contains("not be 0"));
+        // Usage errors exit with status 2 and name the option.
+        let e = parse(["--depth", "0"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--depth"));
+        let e = parse(["--direct", "--buffered"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
     }
 }

@@ -1,27 +1,14 @@
 //! `aio-bench`: measure Linux native AIO on a file or block device. See `--help`.
 
-use aio_bench::args::{self, Command, Options};
+use aio_bench::args::{self, Options};
 use aio_bench::{job, report, target};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 fn main() -> ExitCode {
-    let options = match args::parse(std::env::args().skip(1)) {
-        Ok(Command::Run(options)) => options,
-        Ok(Command::Help) => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Ok(Command::Version) => {
-            println!("aio-bench {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("aio-bench: {e}\n(see aio-bench --help)");
-            return ExitCode::from(2);
-        }
-    };
+    // Usage errors: clap's message on stderr and status 2; --help and --version on stdout.
+    let options = args::parse(std::env::args_os().skip(1)).unwrap_or_else(|e| e.exit());
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
