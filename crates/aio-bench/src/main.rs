@@ -82,7 +82,7 @@ fn run(o: &Options) -> Result<(), String> {
         );
     }
     if o.json {
-        println!("{}", report::json(o, &prepared, &outcome));
+        println!("{}", report::json(o, &prepared, &outcome)?);
     } else {
         print!("{}", report::text(o, &prepared, &outcome));
     }

@@ -3,6 +3,7 @@
 use crate::args::Options;
 use crate::job::{Outcome, describe};
 use crate::target::{Prepared, human_bytes};
+use serde::Serialize;
 use std::fmt::Write;
 
 /// `1234567` → `1,234,567`.
@@ -116,81 +117,203 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
     s
 }
 
-/// Escapes a string for JSON.
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// The job's fields of the JSON report: what ran, on what.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobJson {
+    /// Always `"aio-bench"`.
+    pub tool: &'static str,
+    /// The program's version.
+    pub version: &'static str,
+    /// The file's path (already removed for a temporary file).
+    pub file: String,
+    /// A temporary file made by this run.
+    pub temporary: bool,
+    /// The file system's name.
+    pub fs: String,
+    /// Bytes used.
+    pub size: u64,
+    /// `--rw`.
+    pub rw: &'static str,
+    /// `--rwmix`.
+    pub rwmix: u8,
+    /// `--bs`.
+    pub bs: u64,
+    /// `--depth` (absent in a sweep's common fields: each run has its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
+    /// `--batch`: a number, or `"auto"`.
+    pub batch: BatchJson,
+    /// Opened with O_DIRECT.
+    pub direct: bool,
+    /// `"kernel"` or `"emulated"`: what ran the operations.
+    pub backend: &'static str,
+    /// `"ring"` or `"syscall"`: how completions were reaped.
+    pub reap: &'static str,
+    /// `--nowait`.
+    pub nowait: bool,
+    /// The xorshift seed.
+    pub seed: u64,
 }
 
-/// One JSON object (one line).
-pub fn json(o: &Options, p: &Prepared, r: &Outcome) -> String {
-    let h = &r.latency;
-    let st = &r.stats;
-    format!(
-        concat!(
-            "{{\"tool\":\"aio-bench\",\"version\":{},\"file\":{},\"temporary\":{},\"fs\":{},",
-            "\"size\":{},\"rw\":\"{}\",\"rwmix\":{},\"bs\":{},\"depth\":{},\"batch\":{},",
-            "\"direct\":{},\"backend\":\"{}\",\"reap\":\"{}\",\"nowait\":{},\"seed\":{},",
-            "\"ops\":{},\"reads\":{},\"writes\":{},\"eagain\":{},\"seconds\":{:.6},",
-            "\"iops\":{:.1},\"mib_s\":{:.2},",
-            "\"lat_ns\":{{\"min\":{},\"mean\":{:.1},\"p50\":{},\"p90\":{},\"p99\":{},",
-            "\"p99_9\":{},\"max\":{}}},",
-            "\"submit_calls\":{},\"submitted\":{},\"getevents_calls\":{},",
-            "\"submit_per_op\":{:.4},\"getevents_per_op\":{:.4},\"syscalls_per_op\":{:.4},",
-            "\"ring_reaped\":{},\"syscall_reaped\":{},\"ring_fraction\":{:.4}}}"
-        ),
-        json_str(env!("CARGO_PKG_VERSION")),
-        json_str(&p.path.to_string_lossy()),
-        p.temp,
-        json_str(&p.fs),
-        p.size,
-        o.rw.name(),
-        o.rwmix,
-        o.bs,
-        o.depth,
-        o.batch.map_or("\"auto\"".to_string(), |b| b.to_string()),
-        p.direct,
-        if r.emulated { "emulated" } else { "kernel" },
-        if r.ring { "ring" } else { "syscall" },
-        o.nowait,
-        o.seed,
-        r.ops,
-        r.reads,
-        r.writes,
-        r.eagain,
-        r.elapsed.as_secs_f64(),
-        r.iops(),
-        mib_s(o, r),
-        h.min(),
-        h.mean(),
-        h.percentile(0.50),
-        h.percentile(0.90),
-        h.percentile(0.99),
-        h.percentile(0.999),
-        h.max(),
-        st.submit_calls,
-        st.submitted,
-        st.getevents_calls,
-        r.submit_per_op(),
-        r.getevents_per_op(),
-        r.syscalls_per_op(),
-        st.ring_reaped,
-        st.syscall_reaped,
-        r.ring_fraction(),
-    )
+/// `--batch` in the JSON report: the number of operations per `io_submit`, or `"auto"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum BatchJson {
+    /// `--batch N`.
+    Fixed(u32),
+    /// `--batch auto`: the string `"auto"`.
+    Auto(&'static str),
+}
+
+impl BatchJson {
+    /// From [`Options::batch`].
+    pub fn new(batch: Option<u32>) -> Self {
+        batch.map_or(Self::Auto("auto"), Self::Fixed)
+    }
+}
+
+/// Latency percentiles in the JSON report, nanoseconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyJson {
+    /// The fastest operation.
+    pub min: u64,
+    /// The mean.
+    pub mean: f64,
+    /// The median.
+    pub p50: u64,
+    /// The 90th percentile.
+    pub p90: u64,
+    /// The 99th percentile.
+    pub p99: u64,
+    /// The 99.9th percentile.
+    pub p99_9: u64,
+    /// The slowest operation.
+    pub max: u64,
+}
+
+/// A run's results in the JSON report.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunJson {
+    /// Operations completed successfully.
+    pub ops: u64,
+    /// Of which reads.
+    pub reads: u64,
+    /// Of which writes.
+    pub writes: u64,
+    /// `EAGAIN` failures under `--nowait` (not in `ops`).
+    pub eagain: u64,
+    /// The run's length.
+    pub seconds: f64,
+    /// Operations per second.
+    pub iops: f64,
+    /// MiB per second.
+    pub mib_s: f64,
+    /// Latency from push to reap.
+    pub lat_ns: LatencyJson,
+    /// `io_submit` calls.
+    pub submit_calls: u64,
+    /// Operations the kernel accepted.
+    pub submitted: u64,
+    /// `io_getevents` calls.
+    pub getevents_calls: u64,
+    /// `io_submit` calls per operation.
+    pub submit_per_op: f64,
+    /// `io_getevents` calls per operation.
+    pub getevents_per_op: f64,
+    /// System calls per operation.
+    pub syscalls_per_op: f64,
+    /// Completions read from the ring.
+    pub ring_reaped: u64,
+    /// Completions returned by `io_getevents`.
+    pub syscall_reaped: u64,
+    /// The fraction of completions read from the ring.
+    pub ring_fraction: f64,
+}
+
+/// The JSON report of one run: the job's fields, then the results, in one flat object.
+#[derive(Clone, Debug, Serialize)]
+pub struct SingleJson {
+    /// What ran.
+    #[serde(flatten)]
+    pub job: JobJson,
+    /// What it measured.
+    #[serde(flatten)]
+    pub run: RunJson,
+}
+
+/// `x` rounded to `decimals` places, so that the report does not print the noise digits of a
+/// measurement (`412345.6`, not `412345.61279182`).
+fn round(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}
+
+impl JobJson {
+    /// The job `o` on `p`, as run (`r` tells the backend and the reaping that were used).
+    pub fn new(o: &Options, p: &Prepared, r: &Outcome) -> Self {
+        Self {
+            tool: "aio-bench",
+            version: env!("CARGO_PKG_VERSION"),
+            file: p.path.to_string_lossy().into_owned(),
+            temporary: p.temp,
+            fs: p.fs.clone(),
+            size: p.size,
+            rw: o.rw.name(),
+            rwmix: o.rwmix,
+            bs: o.bs,
+            depth: Some(o.depth),
+            batch: BatchJson::new(o.batch),
+            direct: p.direct,
+            backend: if r.emulated { "emulated" } else { "kernel" },
+            reap: if r.ring { "ring" } else { "syscall" },
+            nowait: o.nowait,
+            seed: o.seed,
+        }
+    }
+}
+
+impl RunJson {
+    /// The results `r` of a job with block size `o.bs`.
+    pub fn new(o: &Options, r: &Outcome) -> Self {
+        let h = &r.latency;
+        let st = &r.stats;
+        Self {
+            ops: r.ops,
+            reads: r.reads,
+            writes: r.writes,
+            eagain: r.eagain,
+            seconds: round(r.elapsed.as_secs_f64(), 6),
+            iops: round(r.iops(), 1),
+            mib_s: round(mib_s(o, r), 2),
+            lat_ns: LatencyJson {
+                min: h.min(),
+                mean: round(h.mean(), 1),
+                p50: h.percentile(0.50),
+                p90: h.percentile(0.90),
+                p99: h.percentile(0.99),
+                p99_9: h.percentile(0.999),
+                max: h.max(),
+            },
+            submit_calls: st.submit_calls,
+            submitted: st.submitted,
+            getevents_calls: st.getevents_calls,
+            submit_per_op: round(r.submit_per_op(), 4),
+            getevents_per_op: round(r.getevents_per_op(), 4),
+            syscalls_per_op: round(r.syscalls_per_op(), 4),
+            ring_reaped: st.ring_reaped,
+            syscall_reaped: st.syscall_reaped,
+            ring_fraction: round(r.ring_fraction(), 4),
+        }
+    }
+}
+
+/// One JSON object (one line) for the run `r` of `o` on `p`.
+pub fn json(o: &Options, p: &Prepared, r: &Outcome) -> Result<String, String> {
+    let report = SingleJson {
+        job: JobJson::new(o, p, r),
+        run: RunJson::new(o, r),
+    };
+    serde_json::to_string(&report).map_err(|e| format!("cannot write the JSON report: {e}"))
 }
 
 #[cfg(test)]
@@ -208,6 +331,142 @@ mod tests {
         assert_eq!(duration_ns(456_000), "456 µs");
         assert_eq!(duration_ns(4_560_000), "4.56 ms");
         assert_eq!(duration_ns(1_200_000_000), "1.20 s");
-        assert_eq!(json_str("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+
+    /// A run of `ops` operations of `latency_ns` each in 0.5 s, with `submits` io_submit
+    /// calls, on a file whose path needs escaping.
+    fn sample(latency_ns: &[u64], submits: u64) -> (Prepared, Outcome) {
+        let prepared = Prepared {
+            file: std::fs::File::open("/dev/null").unwrap(),
+            path: "/tmp/a \"quoted\"\nname".into(),
+            temp: true,
+            device: false,
+            size: 256 << 20,
+            direct: true,
+            align: 4096,
+            dio: None,
+            fs: "tmpfs".into(),
+            notes: Vec::new(),
+        };
+        let mut latency = crate::hist::Histogram::new();
+        for &ns in latency_ns {
+            latency.record(ns);
+        }
+        let ops = latency_ns.len() as u64;
+        let outcome = Outcome {
+            ops,
+            reads: ops,
+            writes: 0,
+            eagain: 0,
+            elapsed: std::time::Duration::from_millis(500),
+            latency,
+            stats: aio::Stats {
+                submit_calls: submits,
+                submitted: ops,
+                ring_reaped: ops,
+                ..aio::Stats::default()
+            },
+            ring: true,
+            emulated: false,
+        };
+        (prepared, outcome)
+    }
+
+    #[test]
+    fn json_has_the_fields_programs_read() {
+        let (p, r) = sample(&[1000, 2000, 3000, 4000], 3);
+        let o = Options::default();
+        let text = json(&o, &p, &r).unwrap();
+        assert!(!text.contains('\n'), "one line: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["tool"], "aio-bench");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(v["file"], "/tmp/a \"quoted\"\nname");
+        assert_eq!(v["batch"], "auto");
+        assert_eq!(
+            (v["depth"].as_u64(), v["bs"].as_u64()),
+            (Some(32), Some(4096))
+        );
+        assert_eq!(
+            (v["rw"].as_str(), v["reap"].as_str()),
+            (Some("randread"), Some("ring"))
+        );
+        assert_eq!(v["backend"], "kernel");
+        assert_eq!(v["ops"].as_u64(), Some(4));
+        assert_eq!(v["iops"].as_f64(), Some(8.0));
+        assert_eq!(v["submit_per_op"].as_f64(), Some(0.75));
+        assert_eq!(v["getevents_per_op"].as_f64(), Some(0.0));
+        assert_eq!(v["syscalls_per_op"].as_f64(), Some(0.75));
+        assert_eq!(v["ring_fraction"].as_f64(), Some(1.0));
+        let lat = &v["lat_ns"];
+        let (p50, p99) = (r.latency.percentile(0.5), r.latency.percentile(0.99));
+        assert_eq!(
+            (lat["p50"].as_u64(), lat["p99"].as_u64()),
+            (Some(p50), Some(p99))
+        );
+        assert!(lat["mean"].is_f64() && lat["p99_9"].is_u64() && lat["max"].is_u64());
+        // The order and the names of the fields are those of the hand-written JSON before.
+        let keys = [
+            "tool",
+            "version",
+            "file",
+            "temporary",
+            "fs",
+            "size",
+            "rw",
+            "rwmix",
+            "bs",
+            "depth",
+            "batch",
+            "direct",
+            "backend",
+            "reap",
+            "nowait",
+            "seed",
+            "ops",
+            "reads",
+            "writes",
+            "eagain",
+            "seconds",
+            "iops",
+            "mib_s",
+            "lat_ns",
+            "min",
+            "mean",
+            "p50",
+            "p90",
+            "p99",
+            "p99_9",
+            "max",
+            "submit_calls",
+            "submitted",
+            "getevents_calls",
+            "submit_per_op",
+            "getevents_per_op",
+            "syscalls_per_op",
+            "ring_reaped",
+            "syscall_reaped",
+            "ring_fraction",
+        ];
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| {
+                text.find(&format!("\"{k}\":"))
+                    .unwrap_or_else(|| panic!("{k} missing"))
+            })
+            .collect();
+        assert!(at.is_sorted(), "field order: {text}");
+        assert_eq!(
+            v.as_object().unwrap().len(),
+            keys.len() - 7,
+            "no other field"
+        );
+        // A fixed batch is a number.
+        let o = Options {
+            batch: Some(8),
+            ..Options::default()
+        };
+        let v: serde_json::Value = serde_json::from_str(&json(&o, &p, &r).unwrap()).unwrap();
+        assert_eq!(v["batch"].as_u64(), Some(8));
     }
 }
