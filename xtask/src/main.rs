@@ -41,8 +41,10 @@ commands:
   cross-env --arch A [--mode system|user] [--rustix-linux-raw]
         print the environment that makes `cargo test --target <triple>` run through the runner
   bench [options]
-        build a plain C libaio loop and run it alternately with aio-bench on tmpfs and the
-        target dir's file system; prints IOPS, syscalls/op and the aio-bench / C ratios
+        aio-bench against the programs a user would pick instead (fio's libaio and io_uring
+        engines, a loop on the io-uring crate, a plain C libaio loop), alternating rounds on
+        tmpfs and the target dir's file system; IOPS, ratios to aio-bench, syscalls/op and
+        latency per runner, then the targets (`--help` lists the options)
   bench-async [aio-async-bench options]
         the async handle (aio::rt::tokio) against the synchronous Context and tokio::fs
         (spawn_blocking pread), alternating rounds on tmpfs and the target dir's file system;
