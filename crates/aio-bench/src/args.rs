@@ -157,6 +157,11 @@ pub struct Options {
     pub write_ok: bool,
     /// Show the progress line (on a terminal).
     pub progress: bool,
+    /// `--depths`: run the job once per depth (`depth` set to each), in this order; empty for
+    /// a single run at `depth`.
+    pub depths: Vec<u32>,
+    /// `--plot`: where to write the SVG chart of a sweep.
+    pub plot: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -179,6 +184,8 @@ impl Default for Options {
             json: false,
             write_ok: false,
             progress: true,
+            depths: Vec::new(),
+            plot: None,
         }
     }
 }
@@ -389,6 +396,10 @@ struct Cli {
     /// operations in flight (default 32)
     #[arg(long, value_name = "N", value_parser = at_least_one, help_heading = "How")]
     depth: Option<u32>,
+    /// a sweep: the job once per depth (e.g. 1,2,4,8,16,32,64,128,256) on the
+    /// same file, then one table; instead of --depth
+    #[arg(long, value_name = "D,..", value_delimiter = ',', value_parser = at_least_one, help_heading = "How", verbatim_doc_comment)]
+    depths: Vec<u32>,
     /// operations per io_submit (default auto: one per call while the device
     /// is working, all that are ready in one call when operations complete
     /// inside io_submit; see the submission policy below)
@@ -416,17 +427,21 @@ struct Cli {
     seed: Option<u64>,
 
     // how long
-    /// e.g. 10, 10s, 500ms, 2m (default 5s, or unlimited with --ops)
-    #[arg(long, value_name = "TIME", value_parser = runtime, help_heading = "How long")]
+    /// e.g. 10, 10s, 500ms, 2m (default 5s, or unlimited with --ops);
+    /// in a sweep, each depth runs this long
+    #[arg(long, value_name = "TIME", value_parser = runtime, help_heading = "How long", verbatim_doc_comment)]
     runtime: Option<Duration>,
-    /// stop after N operations (k, M, G: ×1000)
+    /// stop after N operations (k, M, G: ×1000); per depth in a sweep
     #[arg(long, value_name = "N", value_parser = op_count, help_heading = "How long")]
     ops: Option<u64>,
 
     // output
-    /// one JSON object on stdout instead of the table
+    /// one JSON object on stdout instead of the table (a sweep's runs in "sweep")
     #[arg(long, help_heading = "Output")]
     json: bool,
+    /// with --depths: write an SVG chart of IOPS and p99 latency against depth
+    #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
+    plot: Option<PathBuf>,
     /// no progress line (it is only shown on a terminal anyway)
     #[arg(short, long, help_heading = "Output")]
     quiet: bool,
@@ -500,6 +515,42 @@ impl Cli {
                 ),
             ));
         }
+        if self.depth.is_some() && !self.depths.is_empty() {
+            return Err(usage_error(
+                ArgumentConflict,
+                "--depth and --depths are exclusive: --depths runs the job once per depth in \
+                 its list",
+            ));
+        }
+        if let Some(dup) = self
+            .depths
+            .iter()
+            .enumerate()
+            .find_map(|(i, d)| self.depths[..i].contains(d).then_some(*d))
+        {
+            return Err(usage_error(
+                ValueValidation,
+                format!("--depths lists {dup} more than once: name each depth once"),
+            ));
+        }
+        if let (Some(batch), Some(&smallest)) = (batch, self.depths.iter().min()) {
+            if batch > smallest {
+                return Err(usage_error(
+                    ValueValidation,
+                    format!(
+                        "--batch {batch} exceeds depth {smallest} of --depths: a submit cannot \
+                         hold more operations than are in flight (use --batch auto, or a batch \
+                         no larger than the smallest depth)"
+                    ),
+                ));
+            }
+        }
+        if self.plot.is_some() && self.depths.is_empty() {
+            return Err(usage_error(
+                ArgumentConflict,
+                "--plot draws a sweep's chart: it needs --depths (e.g. --depths 1,2,4,8,16,32)",
+            ));
+        }
         if let Some(size) = self.size.filter(|size| size % bs != 0) {
             return Err(usage_error(
                 ValueValidation,
@@ -529,6 +580,8 @@ impl Cli {
             json: self.json,
             write_ok: self.write_ok,
             progress: !self.quiet,
+            depths: self.depths,
+            plot: self.plot,
         })
     }
 }
@@ -695,6 +748,24 @@ mod tests {
     }
 
     #[test]
+    fn sweeps() {
+        let o = run(&["--depths", "1,2,4,256", "--plot", "/tmp/s.svg"]).unwrap();
+        assert_eq!(o.depths, vec![1, 2, 4, 256]);
+        assert_eq!(o.plot, Some("/tmp/s.svg".into()));
+        assert_eq!(o.depth, DEFAULT_DEPTH);
+        assert_eq!(run(&["--depths=8"]).unwrap().depths, vec![8]);
+        assert_eq!(
+            run(&["--depths", "4,8", "--batch", "4"]).unwrap().batch,
+            Some(4)
+        );
+        assert_eq!(
+            run(&["--depths", "1,8", "--batch", "auto"]).unwrap().batch,
+            None
+        );
+        assert!(run(&[]).unwrap().depths.is_empty());
+    }
+
+    #[test]
     fn help_and_version() {
         let kind = |args: &[&str]| parse(args.iter().copied()).unwrap_err().kind();
         assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);
@@ -727,10 +798,12 @@ mod tests {
             at("What:"),
             at("--file <PATH>"),
             at("How:"),
+            at("--depths <D,..>"),
             at("--batch <N|auto>"),
             at("How long:"),
             at("--runtime <TIME>"),
             at("Output:"),
+            at("--plot <FILE.svg>"),
             at("-h, --help"),
             at("-V, --version"),
             at("Submission policy:"),
@@ -772,6 +845,13 @@ mod tests {
         assert!(err(&["--ops", "0"]).contains("at least 1"));
         assert!(err(&["--seed", "0"]).contains("must not be 0"));
         assert!(err(&["--size", "0"]).contains("not be 0"));
+        assert!(err(&["--depths", "1,0"]).contains("at least 1"));
+        assert!(err(&["--depths", "1,,4"]).contains("--depths"));
+        assert!(err(&["--depths", "1,x"]).contains("whole number"));
+        assert!(err(&["--depths", "1,2", "--depth", "4"]).contains("exclusive"));
+        assert!(err(&["--depths", "2,4,2"]).contains("more than once"));
+        assert!(err(&["--depths", "16,4", "--batch", "8"]).contains("exceeds depth 4 of --depths"));
+        assert!(err(&["--plot", "x.svg"]).contains("needs --depths"));
         // Usage errors exit with status 2 and name the option.
         let e = parse(["--depth", "0"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);

@@ -39,16 +39,21 @@ fn mib_s(o: &Options, r: &Outcome) -> f64 {
     r.iops() * o.bs as f64 / (1024.0 * 1024.0)
 }
 
-/// The table printed after a run.
-pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
-    let mut s = String::new();
+/// The summary's line about the file: `file  PATH (temporary, 256 MiB, tmpfs)`.
+pub fn file_line(p: &Prepared) -> String {
     let what = if p.temp {
         format!("temporary, {}, {}", human_bytes(p.size), p.fs)
     } else {
         format!("{} used, {}", human_bytes(p.size), p.fs)
     };
+    format!("file  {} ({what})", p.path.display())
+}
+
+/// The table printed after a run.
+pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
+    let mut s = String::new();
     let _ = writeln!(s, "aio-bench: {}", describe(o, p, r.ring));
-    let _ = writeln!(s, "  file  {} ({what})", p.path.display());
+    let _ = writeln!(s, "  {}", file_line(p));
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -239,6 +244,52 @@ pub struct SingleJson {
     /// What it measured.
     #[serde(flatten)]
     pub run: RunJson,
+}
+
+/// One run of a sweep in its JSON report: the depth, then the fields of a single run's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepRunJson {
+    /// The run's depth.
+    pub depth: u32,
+    /// What it measured.
+    #[serde(flatten)]
+    pub run: RunJson,
+}
+
+/// The JSON report of a sweep: the job's fields (without `depth`), then `"sweep"`, one object
+/// per depth in the order they ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepJson {
+    /// What ran.
+    #[serde(flatten)]
+    pub job: JobJson,
+    /// One object per depth.
+    pub sweep: Vec<SweepRunJson>,
+}
+
+/// One JSON object (one line) for the sweep `o` on `p`: `results` are each run's options and
+/// outcome. An error if there is no run.
+pub fn sweep_json(
+    o: &Options,
+    p: &Prepared,
+    results: &[(Options, Outcome)],
+) -> Result<String, String> {
+    let (_, first) = results
+        .first()
+        .ok_or("a sweep without runs has no report")?;
+    let mut job = JobJson::new(o, p, first);
+    job.depth = None;
+    let report = SweepJson {
+        job,
+        sweep: results
+            .iter()
+            .map(|(run, r)| SweepRunJson {
+                depth: run.depth,
+                run: RunJson::new(run, r),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&report).map_err(|e| format!("cannot write the JSON report: {e}"))
 }
 
 /// `x` rounded to `decimals` places, so that the report does not print the noise digits of a
@@ -468,5 +519,50 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_str(&json(&o, &p, &r).unwrap()).unwrap();
         assert_eq!(v["batch"].as_u64(), Some(8));
+    }
+
+    #[test]
+    fn sweep_json_has_the_job_then_one_run_per_depth() {
+        let o = Options {
+            depths: vec![1, 4],
+            ..Options::default()
+        };
+        let (p, r1) = sample(&[1000, 1000], 2);
+        let (_, r4) = sample(&[4000, 4000, 4000, 4000], 1);
+        let results = [
+            (
+                Options {
+                    depth: 1,
+                    ..o.clone()
+                },
+                r1,
+            ),
+            (
+                Options {
+                    depth: 4,
+                    ..o.clone()
+                },
+                r4,
+            ),
+        ];
+        let text = sweep_json(&o, &p, &results).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (v["tool"].as_str(), v["batch"].as_str()),
+            (Some("aio-bench"), Some("auto"))
+        );
+        assert!(v.get("depth").is_none(), "each run has its depth: {text}");
+        assert!(v.get("iops").is_none(), "results are per run: {text}");
+        let sweep = v["sweep"].as_array().unwrap();
+        assert_eq!(sweep.len(), 2);
+        assert_eq!(sweep[0]["depth"].as_u64(), Some(1));
+        assert_eq!(sweep[1]["depth"].as_u64(), Some(4));
+        assert_eq!(sweep[0]["iops"].as_f64(), Some(4.0));
+        assert_eq!(sweep[1]["syscalls_per_op"].as_f64(), Some(0.25));
+        assert_eq!(
+            sweep[1]["lat_ns"]["p50"].as_u64(),
+            Some(results[1].1.latency.percentile(0.5))
+        );
+        assert!(sweep_json(&o, &p, &[]).is_err());
     }
 }
