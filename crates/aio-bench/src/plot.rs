@@ -2,11 +2,15 @@
 //! depth, as an SVG drawn with `plotters`.
 //!
 //! The x axis is log2 of the depth (depths are usually powers of two, and each doubling gets
-//! the same room); IOPS is on the left axis, the p99 latency in microseconds on the right one.
-//! The SVG names a font family and lets the viewer lay out the text: the text sizes below are
+//! the same room), with a tick at each depth that ran; IOPS is on the left axis, linear from 0;
+//! the p99 latency is on the right axis, logarithmic with ticks at 1, 2 and 5 times a power of
+//! ten (`100 µs`, `200 µs`, `500 µs`, `1 ms`): from depth 1 to 256 it spans two or three orders
+//! of magnitude, and past saturation it doubles with each doubling of the depth, a straight
+//! line on these axes. The SVG names a font family and lets the viewer lay out the text: the text sizes below are
 //! chosen so that labels fit with a wide sans-serif font (DejaVu Sans).
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -44,23 +48,81 @@ pub fn short_count(v: f64) -> String {
     }
 }
 
-/// A latency axis label in microseconds: `0.25`, `0.5`, `8`, `1024`.
-fn short_us(v: f64) -> String {
-    if v < 1.0 && v > 0.0 {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').to_string()
+/// A latency axis label, `us` microseconds in the unit that suits it: `500 µs`, `1 ms`,
+/// `20 ms`, `2 s`.
+pub fn latency_label(us: f64) -> String {
+    let (v, unit) = if us >= 1e6 {
+        (us / 1e6, "s")
+    } else if us >= 1e3 {
+        (us / 1e3, "ms")
     } else {
-        format!("{v:.0}")
-    }
+        (us, "µs")
+    };
+    // Three significant digits at most, and no trailing zeros: 0.5, 2, 20, 500, 1.25.
+    let text = format!("{v:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} {unit}")
 }
 
-/// `2^x` where `x` is a whole number (a log2 axis position worth a label).
-fn power_of_two(x: f64) -> Option<f64> {
-    ((x - x.round()).abs() < 1e-9).then(|| 2f64.powi(x.round() as i32))
+/// The latency ticks for values from `lo` to `hi` µs: 1, 2 and 5 times powers of ten, from
+/// the largest at or below `lo` to the smallest at or above `hi` (only the powers of ten when
+/// that would be more than 12 ticks).
+fn latency_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let all: Vec<f64> = (-3..=9)
+        .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
+        .collect();
+    let first = all.iter().rposition(|&t| t <= lo).unwrap_or(0);
+    let last = all.iter().position(|&t| t >= hi).unwrap_or(all.len() - 1);
+    let ticks = &all[first..=last.max(first)];
+    if ticks.len() > 12 {
+        ticks
+            .iter()
+            .copied()
+            .filter(|t| (t.log10() - t.log10().round()).abs() < 1e-9)
+            .collect()
+    } else {
+        ticks.to_vec()
+    }
 }
 
 fn trim_zero(s: String) -> String {
     s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// A linear f64 axis with ticks (and grid lines) exactly at `ticks`: plotters' own f64 axis
+/// picks evenly spaced ticks, and its `with_key_points` wrapper loses the label formatter.
+#[derive(Clone, Debug)]
+struct Ticked {
+    range: std::ops::Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.range.end - self.range.start;
+        let t = if span > 0.0 {
+            (value - self.range.start) / span
+        } else {
+            0.5
+        };
+        limit.0 + (f64::from(limit.1 - limit.0) * t).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // No light (minor) points: only the ticks.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.clone()
+    }
 }
 
 /// A value range from 0 to a little above `max`, so that the highest point is not on the frame.
@@ -157,22 +219,28 @@ fn draw(
     let log2 = |d: u32| f64::from(d).log2();
     let (lo, hi) = (log2(points[0].depth), log2(points[points.len() - 1].depth));
     let x_range = (lo - 0.3)..(hi + 0.3);
+    let mut x_ticks: Vec<f64> = points.iter().map(|p| log2(p.depth)).collect();
+    x_ticks.dedup();
     let iops_max = points.iter().map(|p| p.iops).fold(0.0, f64::max);
-    // The latency axis is log2 too: from depth 1 to 256 the p99 spans two or three orders of
-    // magnitude, and past saturation it doubles with each doubling of the depth (a straight
-    // line here). Latencies under 1/8 µs (none in practice) are drawn at 1/8 µs.
-    let lat = |us: f64| us.max(0.125).log2();
-    let lat_lo = points
+    // Latencies under 1 ns (none in practice) are drawn at 1 ns.
+    let lat = |us: f64| us.max(1e-3).log10();
+    let us_lo = points
         .iter()
-        .map(|p| lat(p.p99_us))
+        .map(|p| p.p99_us.max(1e-3))
         .fold(f64::MAX, f64::min);
-    let lat_hi = points
+    let us_hi = points
         .iter()
-        .map(|p| lat(p.p99_us))
-        .fold(f64::MIN, f64::max);
-    let lat_range = (lat_lo.floor() - 0.25)..(lat_hi.ceil() + 0.25);
-    // As many labels as powers of two in the range: plotters then steps by one (or more).
-    let lat_labels = (lat_hi.ceil() - lat_lo.floor()) as usize + 1;
+        .map(|p| p.p99_us.max(1e-3))
+        .fold(0.0, f64::max);
+    let lat_ticks: Vec<f64> = latency_ticks(us_lo, us_hi)
+        .iter()
+        .map(|&t| lat(t))
+        .collect();
+    let (lat_lo, lat_hi) = (
+        lat_ticks.first().copied().unwrap_or(lat(us_lo)),
+        lat_ticks.last().copied().unwrap_or(lat(us_hi)),
+    );
+    let lat_range = (lat_lo - 0.04)..(lat_hi.max(lat_lo + 0.3) + 0.04);
 
     let mut chart = ChartBuilder::on(&body)
         .margin_left(16)
@@ -181,20 +249,30 @@ fn draw(
         .margin_top(8)
         .x_label_area_size(56)
         .y_label_area_size(68)
-        .right_y_label_area_size(72)
-        .build_cartesian_2d(x_range.clone(), headroom(iops_max))?
-        .set_secondary_coord(x_range, lat_range);
+        .right_y_label_area_size(84)
+        .build_cartesian_2d(
+            Ticked {
+                range: x_range.clone(),
+                ticks: x_ticks.clone(),
+            },
+            headroom(iops_max),
+        )?
+        .set_secondary_coord(
+            Ticked {
+                range: x_range,
+                ticks: x_ticks,
+            },
+            Ticked {
+                range: lat_range,
+                ticks: lat_ticks,
+            },
+        );
 
     let label_font = (FONT, 15).into_font().color(&TEXT);
     let desc_font = (FONT, 16).into_font().color(&TEXT);
-    // One x label per power of two in the range: log2 positions with integer values.
-    let first = lo.ceil() as i32;
-    let last = hi.floor() as i32;
-    let x_labels = usize::try_from(last - first + 1).unwrap_or(1).max(2);
     chart
         .configure_mesh()
-        .x_labels(x_labels)
-        .x_label_formatter(&|x| power_of_two(*x).map_or(String::new(), |d| format!("{d}")))
+        .x_label_formatter(&|x| format!("{}", 2f64.powf(*x).round()))
         .y_labels(8)
         .y_label_formatter(&|v| short_count(*v))
         .x_desc("queue depth (operations in flight, log2 scale)")
@@ -207,9 +285,8 @@ fn draw(
         .draw()?;
     chart
         .configure_secondary_axes()
-        .y_labels(lat_labels)
-        .y_label_formatter(&|v| power_of_two(*v).map_or(String::new(), short_us))
-        .y_desc("p99 latency (µs, log2 scale)")
+        .y_label_formatter(&|v| latency_label(10f64.powf(*v)))
+        .y_desc("p99 latency (log scale)")
         .label_style(label_font)
         .axis_desc_style(desc_font.clone())
         .axis_style(TEXT)
@@ -251,13 +328,22 @@ mod tests {
         assert_eq!(short_count(75_000.0), "75k");
         assert_eq!(short_count(1_200_000.0), "1.2M");
         assert_eq!(short_count(1_000_000.0), "1M");
-        assert_eq!(short_us(0.125), "0.125");
-        assert_eq!(short_us(0.5), "0.5");
-        assert_eq!(short_us(8.0), "8");
-        assert_eq!(short_us(1024.0), "1024");
-        assert_eq!(power_of_two(3.0), Some(8.0));
-        assert_eq!(power_of_two(-1.0), Some(0.5));
-        assert_eq!(power_of_two(2.5), None);
+        assert_eq!(latency_label(0.5), "0.5 µs");
+        assert_eq!(latency_label(20.0), "20 µs");
+        assert_eq!(latency_label(500.0), "500 µs");
+        assert_eq!(latency_label(1000.0), "1 ms");
+        assert_eq!(latency_label(1250.0), "1.25 ms");
+        assert_eq!(latency_label(20_000.0), "20 ms");
+        assert_eq!(latency_label(2e6), "2 s");
+        assert_eq!(
+            latency_ticks(7.0, 950.0),
+            [5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
+        );
+        assert_eq!(latency_ticks(100.0, 100.0), [100.0]);
+        assert_eq!(
+            latency_ticks(1.0, 1e6),
+            [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]
+        );
     }
 
     #[test]
@@ -279,13 +365,14 @@ mod tests {
             "randread 4 KiB on tmpfs",
             "queue depth (operations in flight, log2 scale)",
             "IOPS",
-            "p99 latency (µs, log2 scale)",
+            "p99 latency (log scale)",
             "IOPS (left axis)",
             "p99 latency (right axis)",
             "1",
             "256",
             "150k",
-            "1024",
+            "50 µs",
+            "1 ms",
         ] {
             assert!(texts.contains(&text), "{text:?} missing from {texts:?}");
         }
