@@ -8,7 +8,7 @@
 //! engines. Installs gcc, libaio-dev, fio and linux-perf with apt-get when missing; creates one
 //! test file on tmpfs (`/dev/shm`: O_DIRECT there is CPU-bound, completions land inside the
 //! submitting call) and one in the target directory's file system (device-bound); runs every
-//! runner once per configuration per round, rotating the order; prints per configuration the
+//! runner once per configuration per round, in a new order each time; prints per configuration the
 //! median IOPS, the median of each round's ratio to aio-bench, system calls per operation and
 //! latency, then the targets.
 
@@ -196,6 +196,19 @@ fn us(ns: f64) -> String {
     }
 }
 
+/// `items` in an order drawn from `seed` (Fisher-Yates with xorshift64).
+fn shuffled<T: Copy>(items: &[T], seed: u64) -> Vec<T> {
+    let mut v = items.to_vec();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
 /// Creates the test files `o.files` asks for, probing O_DIRECT on each with aio-bench.
 fn test_files(o: &Options, aio_bench: &Path) -> Result<Vec<TestFile>> {
     let mut files = Vec::new();
@@ -309,9 +322,13 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut done = 0;
     for round in 0..o.rounds {
         for &(f, depth) in &configs {
-            // Rotate the order every round so that no runner always runs first.
-            for k in 0..runners.len() {
-                let runner = runners[(k + round) % runners.len()];
+            // A new order every round (and configuration), so that no runner always runs
+            // first or right after the same other runner: a runner that leaves the machine
+            // busier or quieter would otherwise bias its successor's numbers.
+            for runner in shuffled(
+                runners,
+                (round * configs.len() + f) as u64 * 64 + u64::from(depth),
+            ) {
                 let sample = programs.run(runner, &files[f], depth, o.runtime)?;
                 results
                     .samples
@@ -496,6 +513,19 @@ fn print_targets(o: &Options, files: &[TestFile], res: &Results) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shuffles_are_permutations_that_vary() {
+        let items: Vec<u32> = (0..9).collect();
+        let mut firsts = std::collections::BTreeSet::new();
+        for seed in 0..20 {
+            let mut v = shuffled(&items, seed);
+            firsts.insert(v[0]);
+            v.sort();
+            assert_eq!(v, items);
+        }
+        assert!(firsts.len() > 3, "first places vary: {firsts:?}");
+    }
 
     #[test]
     fn medians() {
