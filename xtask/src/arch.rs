@@ -14,11 +14,28 @@ pub enum StdSource {
 }
 
 /// The Debian suite a kernel is taken from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Suite {
+    /// Debian 11: Linux 5.10.
+    Bullseye,
+    /// Debian 12: Linux 6.1.
     Bookworm,
-    /// riscv64 is not a bookworm port: its kernel comes from trixie.
+    /// Debian 13: Linux 6.12. riscv64 is not a bookworm port: its kernel comes from here.
     Trixie,
+    /// unstable: the newest kernel Debian packages.
+    Sid,
+}
+
+impl Suite {
+    /// The suite's name, as in `--kernel` and the kernel cache.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Bullseye => "bullseye",
+            Suite::Bookworm => "bookworm",
+            Suite::Trixie => "trixie",
+            Suite::Sid => "sid",
+        }
+    }
 }
 
 /// One architecture of `cargo xtask cross`.
@@ -34,11 +51,18 @@ pub struct Arch {
     /// The Debian packages of the cross gcc and libc.
     pub gcc_packages: &'static [&'static str],
     pub std: StdSource,
-    pub suite: Suite,
-    /// The kernel metapackage; its `Depends` names the versioned image.
+    /// The suites whose kernels the suite runs in (the kernel-version matrix); the first is the
+    /// architecture's own, the one `--kernels first` keeps.
+    pub kernels: &'static [Suite],
+    /// The kernel metapackage (the same name in every suite); its `Depends` names the versioned
+    /// image.
     pub kernel_meta: &'static str,
+    /// dpkg's architecture of the kernel, where it is not `deb_arch`'s (x32 runs on amd64's).
+    pub kernel_deb_arch: Option<&'static str>,
     /// `qemu-<x>` of qemu-user.
     pub qemu_user: &'static str,
+    /// Why the architecture has no qemu-user run, if it has none.
+    pub no_user_mode: Option<&'static str>,
     /// `qemu-system-<x>` and the package that ships it.
     pub qemu_system: &'static str,
     pub qemu_system_package: &'static str,
@@ -65,8 +89,10 @@ pub const ALL: &[Arch] = &[
         gcc: None,
         gcc_packages: &["gcc", "libc6-dev"],
         std: StdSource::Host,
-        suite: Suite::Bookworm,
+        kernels: &[Suite::Bookworm, Suite::Bullseye, Suite::Trixie, Suite::Sid],
         kernel_meta: "linux-image-amd64",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-x86_64",
         qemu_system: "qemu-system-x86_64",
         qemu_system_package: "qemu-system-x86",
@@ -76,14 +102,39 @@ pub const ALL: &[Arch] = &[
         append: APPEND_PC,
     },
     Arch {
+        name: "x32",
+        triple: "x86_64-unknown-linux-gnux32",
+        deb_arch: "amd64",
+        gcc: Some("x86_64-linux-gnux32-gcc"),
+        gcc_packages: &["gcc-x86-64-linux-gnux32", "libc6-dev-x32-cross"],
+        std: StdSource::BuildStd,
+        // Debian's amd64 kernel is built with the x32 ABI, off unless `syscall.x32=y`.
+        kernels: &[Suite::Bookworm],
+        kernel_meta: "linux-image-amd64",
+        kernel_deb_arch: Some("amd64"),
+        no_user_mode: Some(
+            "qemu-user has no x32 ABI (qemu-x86_64 loads 64-bit ELF only): the ENOSYS path is \
+             the x86_64 row's",
+        ),
+        qemu_user: "qemu-x86_64",
+        qemu_system: "qemu-system-x86_64",
+        qemu_system_package: "qemu-system-x86",
+        machine: &["-M", "pc"],
+        memory: 512,
+        nographic: true,
+        append: "console=ttyS0 quiet panic=-1 cryptomgr.notests isapnp=0 syscall.x32=y",
+    },
+    Arch {
         name: "aarch64",
         triple: "aarch64-unknown-linux-gnu",
         deb_arch: "arm64",
         gcc: Some("aarch64-linux-gnu-gcc"),
         gcc_packages: &["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
         std: StdSource::Debian,
-        suite: Suite::Bookworm,
+        kernels: &[Suite::Bookworm, Suite::Trixie],
         kernel_meta: "linux-image-arm64",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-aarch64",
         qemu_system: "qemu-system-aarch64",
         qemu_system_package: "qemu-system-arm",
@@ -99,8 +150,10 @@ pub const ALL: &[Arch] = &[
         gcc: Some("arm-linux-gnueabihf-gcc"),
         gcc_packages: &["gcc-arm-linux-gnueabihf", "libc6-dev-armhf-cross"],
         std: StdSource::Debian,
-        suite: Suite::Bookworm,
+        kernels: &[Suite::Bookworm],
         kernel_meta: "linux-image-armmp-lpae",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-arm",
         qemu_system: "qemu-system-arm",
         qemu_system_package: "qemu-system-arm",
@@ -116,8 +169,10 @@ pub const ALL: &[Arch] = &[
         gcc: Some("i686-linux-gnu-gcc"),
         gcc_packages: &["gcc-i686-linux-gnu", "libc6-dev-i386-cross"],
         std: StdSource::Debian,
-        suite: Suite::Bookworm,
+        kernels: &[Suite::Bookworm],
         kernel_meta: "linux-image-686",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-i386",
         qemu_system: "qemu-system-i386",
         qemu_system_package: "qemu-system-x86",
@@ -133,8 +188,10 @@ pub const ALL: &[Arch] = &[
         gcc: Some("riscv64-linux-gnu-gcc"),
         gcc_packages: &["gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross"],
         std: StdSource::BuildStd,
-        suite: Suite::Trixie,
+        kernels: &[Suite::Trixie],
         kernel_meta: "linux-image-riscv64",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-riscv64",
         qemu_system: "qemu-system-riscv64",
         qemu_system_package: "qemu-system-misc",
@@ -150,8 +207,10 @@ pub const ALL: &[Arch] = &[
         gcc: Some("s390x-linux-gnu-gcc"),
         gcc_packages: &["gcc-s390x-linux-gnu", "libc6-dev-s390x-cross"],
         std: StdSource::Debian,
-        suite: Suite::Bookworm,
+        kernels: &[Suite::Bookworm],
         kernel_meta: "linux-image-s390x",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-s390x",
         qemu_system: "qemu-system-s390x",
         qemu_system_package: "qemu-system-misc",
@@ -167,8 +226,10 @@ pub const ALL: &[Arch] = &[
         gcc: Some("powerpc64le-linux-gnu-gcc"),
         gcc_packages: &["gcc-powerpc64le-linux-gnu", "libc6-dev-ppc64el-cross"],
         std: StdSource::Debian,
-        suite: Suite::Bookworm,
+        kernels: &[Suite::Bookworm],
         kernel_meta: "linux-image-powerpc64le",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-ppc64le",
         qemu_system: "qemu-system-ppc64",
         qemu_system_package: "qemu-system-ppc",
@@ -194,8 +255,10 @@ pub const ALL: &[Arch] = &[
         gcc: Some("mips64el-linux-gnuabi64-gcc"),
         gcc_packages: &["gcc-mips64el-linux-gnuabi64", "libc6-dev-mips64el-cross"],
         std: StdSource::BuildStd,
-        suite: Suite::Bookworm,
+        kernels: &[Suite::Bookworm],
         kernel_meta: "linux-image-5kc-malta",
+        kernel_deb_arch: None,
+        no_user_mode: None,
         qemu_user: "qemu-mips64el",
         qemu_system: "qemu-system-mips64el",
         qemu_system_package: "qemu-system-mips",
@@ -204,9 +267,42 @@ pub const ALL: &[Arch] = &[
         nographic: true,
         append: APPEND_TTYS0,
     },
+    Arch {
+        name: "mipsel",
+        triple: "mipsel-unknown-linux-gnu",
+        deb_arch: "mipsel",
+        gcc: Some("mipsel-linux-gnu-gcc"),
+        gcc_packages: &["gcc-mipsel-linux-gnu", "libc6-dev-mipsel-cross"],
+        std: StdSource::BuildStd,
+        kernels: &[Suite::Bookworm],
+        kernel_meta: "linux-image-4kc-malta",
+        kernel_deb_arch: None,
+        no_user_mode: None,
+        qemu_user: "qemu-mipsel",
+        qemu_system: "qemu-system-mipsel",
+        qemu_system_package: "qemu-system-mips",
+        machine: &["-M", "malta"],
+        memory: 256,
+        nographic: true,
+        append: APPEND_TTYS0,
+    },
 ];
 
 impl Arch {
+    /// `little` or `big`, from the triple.
+    pub fn byte_order(&self) -> &'static str {
+        let arch = self.triple.split('-').next().unwrap_or("");
+        let big = matches!(arch, "s390x" | "mips" | "mips64" | "powerpc" | "powerpc64")
+            || arch.ends_with("_be")
+            || arch.starts_with("armeb");
+        if big { "big" } else { "little" }
+    }
+
+    /// dpkg's architecture of the kernel packages.
+    pub fn kernel_deb_arch(&self) -> &'static str {
+        self.kernel_deb_arch.unwrap_or(self.deb_arch)
+    }
+
     /// `CARGO_TARGET_<TRIPLE>_<what>`.
     pub fn cargo_env(&self, what: &str) -> String {
         format!(

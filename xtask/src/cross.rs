@@ -3,7 +3,7 @@
 //! prints a summary table. Also `cargo xtask cross-env`, the environment for running
 //! `cargo test --target <triple>` through the runner by hand.
 
-use crate::arch::{self, Arch};
+use crate::arch::{self, Arch, Suite};
 use crate::nolibc;
 use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
 use crate::report::{self, Counts, Row};
@@ -152,9 +152,30 @@ fn host_only(name: &str, mode: Mode) -> bool {
 struct Job {
     arch: &'static Arch,
     mode: Mode,
+    /// The suite whose kernel a system job boots (`None` in user mode).
+    suite: Option<Suite>,
     bins: Vec<TestBin>,
     /// A rough cost for ordering (longest first).
     weight: u32,
+}
+
+/// `bins` split into the loads of as few boots as `arch`'s guest memory allows.
+fn chunk_for_boot(arch: &Arch, bins: Vec<TestBin>) -> Vec<Vec<TestBin>> {
+    let capacity = qemu::boot_capacity(arch);
+    let mut chunk: Vec<TestBin> = Vec::new();
+    let mut size = 0;
+    let mut chunks = Vec::new();
+    for b in bins {
+        let len = std::fs::metadata(&b.path).map(|m| m.len()).unwrap_or(0);
+        if !chunk.is_empty() && size + len > capacity {
+            chunks.push(std::mem::take(&mut chunk));
+            size = 0;
+        }
+        size += len;
+        chunk.push(b);
+    }
+    chunks.push(chunk);
+    chunks
 }
 
 /// The result of one binary in one mode.
@@ -176,11 +197,24 @@ impl BinResult {
 struct JobResult {
     arch: &'static Arch,
     mode: Mode,
+    suite: Option<Suite>,
     kernel: Option<String>,
     bins: Vec<BinResult>,
     /// A boot-level problem (timeout, crash) and the console tail.
     problems: Vec<(String, String)>,
     elapsed: Duration,
+}
+
+impl JobResult {
+    /// `x86_64 system`, with the suite where the architecture boots more than one kernel.
+    fn label(&self) -> String {
+        match self.suite {
+            Some(s) if self.arch.kernels.len() > 1 => {
+                format!("{} {} ({})", self.arch.name, self.mode.name(), s.name())
+            }
+            _ => format!("{} {}", self.arch.name, self.mode.name()),
+        }
+    }
 }
 
 struct Options {
@@ -214,6 +248,7 @@ fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
     let mut result = JobResult {
         arch: job.arch,
         mode: job.mode,
+        suite: job.suite,
         kernel: None,
         bins: Vec::new(),
         problems: Vec::new(),
@@ -221,7 +256,8 @@ fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
     };
     match job.mode {
         Mode::System => {
-            let kernel = Kernel::load(job.arch)?;
+            let suite = job.suite.unwrap_or(job.arch.kernels[0]);
+            let kernel = Kernel::load(job.arch, suite)?;
             let init = qemu::init_path(job.arch);
             let entries = entries(&job.bins, &opts.harness);
             let boot: BootOutcome =
@@ -233,8 +269,7 @@ fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
                 .or_else(|| Some(format!("{} (pkg)", kernel.package)));
             let first = job.bins.first().map(|b| b.name.as_str()).unwrap_or("none");
             save_log(
-                job.arch,
-                job.mode,
+                &log_name(job.arch, job.mode, job.suite),
                 &format!("console-from-{first}"),
                 &boot.console,
             );
@@ -261,7 +296,11 @@ fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
         }
     }
     for b in &result.bins {
-        save_log(job.arch, job.mode, &b.name, &b.outcome.output);
+        save_log(
+            &log_name(job.arch, job.mode, job.suite),
+            &b.name,
+            &b.outcome.output,
+        );
     }
     result.elapsed = start.elapsed();
     Ok(result)
@@ -271,14 +310,22 @@ fn log_dir() -> PathBuf {
     cross_target_dir().join("logs")
 }
 
-fn save_log(arch: &Arch, mode: Mode, name: &str, text: &str) {
-    let dir = log_dir().join(format!("{}-{}", arch.name, mode.name()));
+/// `<arch>-<mode>`, with the suite of a kernel other than the architecture's first.
+fn log_name(arch: &Arch, mode: Mode, suite: Option<Suite>) -> String {
+    match suite {
+        Some(s) if s != arch.kernels[0] => format!("{}-{}-{}", arch.name, mode.name(), s.name()),
+        _ => format!("{}-{}", arch.name, mode.name()),
+    }
+}
+
+fn save_log(dir_name: &str, name: &str, text: &str) {
+    let dir = log_dir().join(dir_name);
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join(format!("{}.log", name.replace('/', "__"))), text);
 }
 
 /// Checks that what the runs need is in place before building anything.
-fn preflight(arches: &[&Arch], modes: &[Mode]) -> Result<()> {
+fn preflight(arches: &[&'static Arch], modes: &[Mode], kernels: Kernels) -> Result<()> {
     let mut missing = Vec::new();
     if let Err(e) = crate::toolchain::Manifest::load()?.rustc_version() {
         missing.push(e);
@@ -293,14 +340,16 @@ fn preflight(arches: &[&Arch], modes: &[Mode]) -> Result<()> {
             }
         }
         if modes.contains(&Mode::System) {
-            if let Err(e) = Kernel::load(a) {
-                missing.push(e);
+            for &suite in kernels.of(a) {
+                if let Err(e) = Kernel::load(a, suite) {
+                    missing.push(e);
+                }
             }
             if !on_path(a.qemu_system) {
                 missing.push(format!("{} is not installed", a.qemu_system));
             }
         }
-        if modes.contains(&Mode::User) && !on_path(a.qemu_user) {
+        if modes.contains(&Mode::User) && a.no_user_mode.is_none() && !on_path(a.qemu_user) {
             missing.push(format!("{} is not installed", a.qemu_user));
         }
     }
@@ -313,10 +362,37 @@ fn preflight(arches: &[&Arch], modes: &[Mode]) -> Result<()> {
     Ok(())
 }
 
+/// Which of an architecture's kernels the system mode boots (`--kernels`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernels {
+    /// Every suite of [`Arch::kernels`]: the kernel-version matrix.
+    All,
+    /// The architecture's own kernel only.
+    First,
+}
+
+impl Kernels {
+    fn parse(value: Option<String>) -> Result<Self> {
+        Ok(match value.as_deref().unwrap_or("all") {
+            "all" => Kernels::All,
+            "first" => Kernels::First,
+            other => bail!("--kernels must be all or first, not {other}"),
+        })
+    }
+
+    fn of(self, arch: &'static Arch) -> &'static [Suite] {
+        match self {
+            Kernels::All => arch.kernels,
+            Kernels::First => &arch.kernels[..1],
+        }
+    }
+}
+
 pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut args = Args::new(args);
     let arches = arch::select(&args.list("--arch")?)?;
     let modes = parse_modes(args.value("--mode")?)?;
+    let kernels = Kernels::parse(args.value("--kernels")?)?;
     let jobs = args.number("--jobs")?.unwrap_or(2).max(1) as usize;
     let batch = !args.flag("--boot-per-binary");
     let linux_raw = args.flag("--rustix-linux-raw");
@@ -337,7 +413,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         harness.push("--show-output".into());
     }
     let opts = Options { harness, limits };
-    preflight(&arches, &modes)?;
+    preflight(&arches, &modes, kernels)?;
     let total = Instant::now();
 
     // 1. Build (sequentially: each cargo uses both cores).
@@ -385,6 +461,12 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut queue: Vec<Job> = Vec::new();
     for (a, bins) in &built {
         for &mode in &modes {
+            if mode == Mode::User {
+                if let Some(why) = a.no_user_mode {
+                    println!("    {}: no user mode: {why}", a.name);
+                    continue;
+                }
+            }
             let bins: Vec<TestBin> = bins
                 .iter()
                 .filter(|b| !host_only(&b.name, mode))
@@ -396,46 +478,32 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 (Mode::System, "riscv64" | "s390x" | "mips64el") => 7,
                 (Mode::System, _) => 5,
             };
-            if mode == Mode::System && !batch {
-                for b in &bins {
-                    queue.push(Job {
-                        arch: a,
-                        mode,
-                        bins: vec![b.clone()],
-                        weight: boot_cost,
-                    });
-                }
-            } else if mode == Mode::System {
-                // As few boots as the guest's memory allows.
-                let capacity = qemu::boot_capacity(a);
-                let mut chunk: Vec<TestBin> = Vec::new();
-                let mut size = 0;
-                let mut chunks = Vec::new();
-                for b in bins {
-                    let len = std::fs::metadata(&b.path).map(|m| m.len()).unwrap_or(0);
-                    if !chunk.is_empty() && size + len > capacity {
-                        chunks.push(std::mem::take(&mut chunk));
-                        size = 0;
-                    }
-                    size += len;
-                    chunk.push(b);
-                }
-                chunks.push(chunk);
-                for chunk in chunks {
-                    queue.push(Job {
-                        arch: a,
-                        mode,
-                        weight: boot_cost * chunk.len() as u32 + 20,
-                        bins: chunk,
-                    });
-                }
-            } else {
+            if mode == Mode::User {
                 queue.push(Job {
                     arch: a,
                     mode,
+                    suite: None,
                     weight: boot_cost * bins.len() as u32,
                     bins,
                 });
+                continue;
+            }
+            // One boot per binary, or as few boots as the guest's memory allows.
+            let chunks = if batch {
+                chunk_for_boot(a, bins)
+            } else {
+                bins.into_iter().map(|b| vec![b]).collect()
+            };
+            for &suite in kernels.of(a) {
+                for chunk in &chunks {
+                    queue.push(Job {
+                        arch: a,
+                        mode,
+                        suite: Some(suite),
+                        weight: boot_cost * chunk.len() as u32 + 20,
+                        bins: chunk.clone(),
+                    });
+                }
             }
         }
     }
@@ -510,7 +578,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         match r {
             Ok(r) => match merged
                 .iter_mut()
-                .find(|m| m.arch.name == r.arch.name && m.mode == r.mode)
+                .find(|m| m.arch.name == r.arch.name && m.mode == r.mode && m.suite == r.suite)
             {
                 Some(m) => {
                     m.kernel = m.kernel.take().or(r.kernel);
@@ -524,7 +592,12 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         }
     }
     let order = |a: &Arch| arch::ALL.iter().position(|b| b.name == a.name).unwrap_or(0);
-    merged.sort_by_key(|m| (order(m.arch), m.mode));
+    let suite_order = |m: &JobResult| {
+        m.suite
+            .and_then(|s| m.arch.kernels.iter().position(|k| *k == s))
+            .unwrap_or(0)
+    };
+    merged.sort_by_key(|m| (order(m.arch), m.mode, suite_order(m)));
 
     let mut rows = Vec::new();
     let mut failures: Vec<String> = Vec::new();
@@ -546,9 +619,8 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                     format!("; failed: {}", b.counts.failed_names.join(", "))
                 };
                 failures.push(format!(
-                    "{} {} {}: {why}{names}\n{}",
-                    m.arch.name,
-                    m.mode.name(),
+                    "{} {}: {why}{names}\n{}",
+                    m.label(),
                     b.name,
                     indent(&qemu::tail(&b.outcome.output, 25))
                 ));
@@ -568,16 +640,15 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         if !unjustified.is_empty() {
             row_ok = false;
             failures.push(format!(
-                "{} system: skips on a real kernel that name no missing kernel feature:\n{}",
-                m.arch.name,
+                "{}: skips on a real kernel that name no missing kernel feature:\n{}",
+                m.label(),
                 indent(&unjustified.join("\n"))
             ));
         }
         for (p, console) in &m.problems {
             failures.push(format!(
-                "{} {}: {p}; console tail:\n{}",
-                m.arch.name,
-                m.mode.name(),
+                "{}: {p}; console tail:\n{}",
+                m.label(),
                 indent(console)
             ));
         }
@@ -595,6 +666,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         let emulated_failed = total.emulated_failed();
         rows.push(Row {
             arch: m.arch.name.into(),
+            byte_order: m.arch.byte_order().into(),
             kernel: kernel.clone(),
             mode: m.mode.name().into(),
             passed: total.passed.saturating_sub(total.emulated_ok),
@@ -605,6 +677,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         });
         rows.push(Row {
             arch: m.arch.name.into(),
+            byte_order: m.arch.byte_order().into(),
             kernel,
             mode: format!("{} emulated", m.mode.name()),
             passed: total.emulated_ok,
@@ -619,6 +692,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         for &mode in &modes {
             rows.push(Row {
                 arch: a.name.into(),
+                byte_order: a.byte_order().into(),
                 kernel: "(build failed)".into(),
                 mode: mode.name().into(),
                 passed: 0,
@@ -648,7 +722,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 .iter()
                 .chain(b.counts.ignored_lines.iter())
             {
-                skips.push(format!("{} {} {}: {s}", m.arch.name, m.mode.name(), b.name));
+                skips.push(format!("{} {}: {s}", m.label(), b.name));
             }
         }
     }

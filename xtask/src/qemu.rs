@@ -510,7 +510,7 @@ pub fn runner_main(args: &[String]) -> Result<ExitCode> {
     if mode != "system" {
         bail!("qemu-runner: --mode must be system or user");
     }
-    let kernel = Kernel::load(arch)?;
+    let kernel = Kernel::load(arch, arch.kernels[0])?;
     let init = init_path(arch);
     if !init.is_file() {
         bail!(

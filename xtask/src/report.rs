@@ -132,6 +132,8 @@ pub fn justified(skip: &str) -> bool {
 /// One row of the summary table.
 pub struct Row {
     pub arch: String,
+    /// `little` or `big`.
+    pub byte_order: String,
     pub kernel: String,
     pub mode: String,
     pub passed: u64,
@@ -144,13 +146,22 @@ pub struct Row {
 /// Prints the table in Markdown, so it can be pasted as it is.
 pub fn print_table(rows: &[Row]) {
     let header = [
-        "arch", "kernel", "mode", "passed", "failed", "skipped", "seconds", "",
+        "arch",
+        "byte order",
+        "kernel",
+        "mode",
+        "passed",
+        "failed",
+        "skipped",
+        "seconds",
+        "",
     ];
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             [
                 r.arch.clone(),
+                r.byte_order.clone(),
                 r.kernel.clone(),
                 r.mode.clone(),
                 r.passed.to_string(),
@@ -170,7 +181,7 @@ pub fn print_table(rows: &[Row]) {
     let line = |row: &[String]| {
         let mut s = String::from("|");
         for (i, c) in row.iter().enumerate() {
-            if (3..7).contains(&i) {
+            if (4..8).contains(&i) {
                 s.push_str(&format!(" {c:>w$} |", w = width[i]));
             } else {
                 s.push_str(&format!(" {c:<w$} |", w = width[i]));
@@ -183,7 +194,7 @@ pub fn print_table(rows: &[Row]) {
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            if (3..7).contains(&i) {
+            if (4..8).contains(&i) {
                 format!("{}:", "-".repeat(*w - 1))
             } else {
                 "-".repeat(*w)

@@ -37,9 +37,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
 fn private_apt(deb_arch: &str, suite: Suite) -> Result<PrivateApt> {
     let (name, suites): (String, &[&str]) = match suite {
         Suite::Bookworm => (deb_arch.to_string(), &["bookworm", "bookworm-updates"]),
-        // trixie alone: its kernels are there (point releases); trixie-updates was seen failing
-        // for riscv64 while mirrors synced, and holds nothing needed here.
+        // The other suites alone: their kernels are there (point releases); trixie-updates was
+        // seen failing for riscv64 while mirrors synced, and holds nothing needed here.
+        Suite::Bullseye => (format!("{deb_arch}-bullseye"), &["bullseye"]),
         Suite::Trixie => (format!("{deb_arch}-trixie"), &["trixie"]),
+        Suite::Sid => (format!("{deb_arch}-sid"), &["sid"]),
     };
     PrivateApt::new(&cache_dir(), &name, deb_arch, suites)
 }
@@ -186,7 +188,9 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
         if a.std == StdSource::Debian {
             fetch_std(a, &version, &mut states)?;
         }
-        fetch_kernel(a, &mut manifest, &mut states, refresh)?;
+        for &suite in a.kernels {
+            fetch_kernel(a, suite, &mut manifest, &mut states, refresh)?;
+        }
     }
     manifest.save()?;
 
@@ -267,22 +271,29 @@ fn fetch_std(a: &Arch, version: &str, states: &mut States) -> Result<()> {
 /// Downloads the newest kernel image of `a`'s flavour and keeps only what a boot needs.
 fn fetch_kernel(
     a: &Arch,
+    suite: Suite,
     manifest: &mut Manifest,
     states: &mut States,
     refresh: bool,
 ) -> Result<()> {
-    let dir = kernel_dir(a);
-    let key = format!("kernel.{}", a.name);
+    let dir = kernel_dir(a, suite);
+    let key = format!("kernel.{}.{}", a.name, suite.name());
+    let label = format!("{} ({})", a.name, suite.name());
     let info = std::fs::read_to_string(dir.join("INFO")).unwrap_or_default();
     if !refresh && dir.join("vmlinux").is_file() && !info.trim().is_empty() {
-        println!("kernel {}: cached ({})", a.name, info.trim());
+        println!("kernel {label}: cached ({})", info.trim());
         manifest.set(&key, info.trim());
         return Ok(());
     }
-    let state = states.get(a.deb_arch, a.suite)?;
+    let state = states.get(a.kernel_deb_arch(), suite)?;
     let depends = state.depends(a.kernel_meta)?;
-    // "linux-image-6.1.0-50-arm64 (= 6.1.176-1)[, ...]": the first alternative.
-    let first = depends.split([',', '|']).next().unwrap_or("").trim();
+    // "linux-image-6.1.0-50-arm64 (= 6.1.176-1)[, ...]": the first image among the
+    // alternatives (sid's metapackage names `linux-base-<flavour>` first).
+    let first = depends
+        .split([',', '|'])
+        .map(str::trim)
+        .find(|d| d.starts_with("linux-image-"))
+        .unwrap_or("");
     let (package, version) = match first.split_once('(') {
         Some((p, v)) => (
             p.trim().to_string(),
@@ -298,24 +309,27 @@ fn fetch_kernel(
     };
     let wanted = format!("{package} {version}");
     if dir.join("vmlinux").is_file() && info.trim() == wanted {
-        println!("kernel {}: cached ({wanted})", a.name);
+        println!("kernel {label}: cached ({wanted})");
         manifest.set(&key, &wanted);
         return Ok(());
     }
-    println!("kernel {}: {package}:{}={version}", a.name, a.deb_arch);
+    println!(
+        "kernel {label}: {package}:{}={version}",
+        a.kernel_deb_arch()
+    );
     let debs = cache_dir().join("debs");
-    let deb = state.download(&package, &version, &debs)?;
     let tmp = dir.with_extension("tmp");
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).context(tmp.display())?;
     }
-    apt::extract(
-        &deb,
-        &tmp,
-        &["./boot/vmlinu*", "*/kernel/drivers/block/brd.ko*"],
-    )?;
-    let image = find(&tmp.join("boot"), |n| n.starts_with("vmlinu"))
-        .ok_or_else(|| format!("{} has no /boot/vmlinu*", deb.display()))?;
+    let mut downloaded = Vec::new();
+    for (part, patterns) in image_parts(state, &package)? {
+        let deb = state.download(&part, &version, &debs)?;
+        apt::extract(&deb, &tmp, &patterns)?;
+        downloaded.push(deb);
+    }
+    let image = find_recursive(&tmp, "vmlinu")
+        .ok_or_else(|| format!("{package} has no vmlinu* image"))?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).context(dir.display())?;
     }
@@ -327,17 +341,40 @@ fn fetch_kernel(
     }
     std::fs::write(dir.join("INFO"), &wanted).context(dir.display())?;
     std::fs::remove_dir_all(&tmp).context(tmp.display())?;
-    let _ = std::fs::remove_file(&deb);
+    for deb in downloaded {
+        let _ = std::fs::remove_file(&deb);
+    }
     manifest.set(&key, &wanted);
     Ok(())
 }
 
-fn find(dir: &Path, pred: impl Fn(&str) -> bool) -> Option<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| pred(&n.to_string_lossy())))
+const IMAGE: &str = "./boot/vmlinu*";
+/// Where `linux-binary-<version>` keeps the image.
+const SPLIT_IMAGE: &str = "./usr/lib/modules/*/vmlinu*";
+const BRD: &str = "*/kernel/drivers/block/brd.ko*";
+
+/// The packages that hold the kernel image `package` and its `brd` module, with what to extract
+/// from each: the package itself up to Debian 13; from Linux 7 (sid) it is empty and depends on
+/// `linux-binary-<version>` (the image) and `linux-modules-<version>` (the modules).
+fn image_parts(state: &PrivateApt, package: &str) -> Result<Vec<(String, Vec<&'static str>)>> {
+    let Some(version) = package.strip_prefix("linux-image-") else {
+        return Ok(vec![(package.to_string(), vec![IMAGE, BRD])]);
+    };
+    let binary = format!("linux-binary-{version}");
+    let modules = format!("linux-modules-{version}");
+    let depends = state.depends(package)?;
+    let names: Vec<&str> = depends
+        .split([',', '|'])
+        .filter_map(|d| d.split_whitespace().next())
+        .collect();
+    if !names.contains(&binary.as_str()) {
+        return Ok(vec![(package.to_string(), vec![IMAGE, BRD])]);
+    }
+    let mut parts = vec![(binary, vec![SPLIT_IMAGE])];
+    if names.contains(&modules.as_str()) {
+        parts.push((modules, vec![BRD]));
+    }
+    Ok(parts)
 }
 
 fn find_recursive(dir: &Path, prefix: &str) -> Option<std::path::PathBuf> {

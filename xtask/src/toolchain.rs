@@ -1,7 +1,7 @@
 //! What `cross-setup` leaves behind (the manifest) and how cross builds use it: the cargo
 //! environment of each target.
 
-use crate::arch::{Arch, StdSource};
+use crate::arch::{Arch, StdSource, Suite};
 use crate::util::{Context, Result, bail, cache_dir, cross_target_dir};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,9 +67,16 @@ pub fn sysroot(arch: &Arch) -> PathBuf {
     cache_dir().join("sysroot").join(arch.name).join("usr")
 }
 
-/// Where `cross-setup` keeps `arch`'s kernel: `vmlinux` (the image), `brd.ko` and `INFO`.
-pub fn kernel_dir(arch: &Arch) -> PathBuf {
-    cache_dir().join("kernels").join(arch.name)
+/// Where `cross-setup` keeps `arch`'s kernel from `suite`: `vmlinux` (the image), `brd.ko` and
+/// `INFO`. Named by the package, so that architectures booting the same kernel (x86_64 and x32)
+/// share it.
+pub fn kernel_dir(arch: &Arch, suite: Suite) -> PathBuf {
+    cache_dir().join("kernels").join(format!(
+        "{}-{}-{}",
+        arch.kernel_deb_arch(),
+        suite.name(),
+        arch.kernel_meta
+    ))
 }
 
 /// The kernel image and the ramdisk module of `arch`, checked to exist.
@@ -81,12 +88,13 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn load(arch: &Arch) -> Result<Self> {
-        let dir = kernel_dir(arch);
+    pub fn load(arch: &Arch, suite: Suite) -> Result<Self> {
+        let dir = kernel_dir(arch, suite);
         let image = dir.join("vmlinux");
         if !image.is_file() {
             bail!(
-                "no kernel for {} in {}: run `cargo xtask cross-setup --arch {}`",
+                "no {} kernel for {} in {}: run `cargo xtask cross-setup --arch {}`",
+                suite.name(),
                 arch.name,
                 dir.display(),
                 arch.name
