@@ -102,29 +102,6 @@ pub const ALL: &[Arch] = &[
         append: APPEND_PC,
     },
     Arch {
-        name: "x32",
-        triple: "x86_64-unknown-linux-gnux32",
-        deb_arch: "amd64",
-        gcc: Some("x86_64-linux-gnux32-gcc"),
-        gcc_packages: &["gcc-x86-64-linux-gnux32", "libc6-dev-x32-cross"],
-        std: StdSource::BuildStd,
-        // Debian's amd64 kernel is built with the x32 ABI, off unless `syscall.x32=y`.
-        kernels: &[Suite::Bookworm],
-        kernel_meta: "linux-image-amd64",
-        kernel_deb_arch: Some("amd64"),
-        no_user_mode: Some(
-            "qemu-user has no x32 ABI (qemu-x86_64 loads 64-bit ELF only): the ENOSYS path is \
-             the x86_64 row's",
-        ),
-        qemu_user: "qemu-x86_64",
-        qemu_system: "qemu-system-x86_64",
-        qemu_system_package: "qemu-system-x86",
-        machine: &["-M", "pc"],
-        memory: 512,
-        nographic: true,
-        append: "console=ttyS0 quiet panic=-1 cryptomgr.notests isapnp=0 syscall.x32=y",
-    },
-    Arch {
         name: "aarch64",
         triple: "aarch64-unknown-linux-gnu",
         deb_arch: "arm64",
@@ -267,6 +244,34 @@ pub const ALL: &[Arch] = &[
         nographic: true,
         append: APPEND_TTYS0,
     },
+];
+
+/// Architectures being brought up: run only when named with `--arch` (not part of `all` or
+/// of CI) until their whole suite passes.
+pub const PENDING: &[Arch] = &[
+    Arch {
+        name: "x32",
+        triple: "x86_64-unknown-linux-gnux32",
+        deb_arch: "amd64",
+        gcc: Some("x86_64-linux-gnux32-gcc"),
+        gcc_packages: &["gcc-x86-64-linux-gnux32", "libc6-dev-x32-cross"],
+        std: StdSource::BuildStd,
+        // Debian's amd64 kernel is built with the x32 ABI, off unless `syscall.x32=y`.
+        kernels: &[Suite::Bookworm],
+        kernel_meta: "linux-image-amd64",
+        kernel_deb_arch: Some("amd64"),
+        no_user_mode: Some(
+            "qemu-user has no x32 ABI (qemu-x86_64 loads 64-bit ELF only): the ENOSYS path is \
+             the x86_64 row's",
+        ),
+        qemu_user: "qemu-x86_64",
+        qemu_system: "qemu-system-x86_64",
+        qemu_system_package: "qemu-system-x86",
+        machine: &["-M", "pc"],
+        memory: 512,
+        nographic: true,
+        append: "console=ttyS0 quiet panic=-1 cryptomgr.notests isapnp=0 syscall.x32=y",
+    },
     Arch {
         name: "mipsel",
         triple: "mipsel-unknown-linux-gnu",
@@ -314,11 +319,12 @@ impl Arch {
 
 /// Looks an architecture up by its `--arch` name (or its triple).
 pub fn by_name(name: &str) -> Result<&'static Arch> {
-    match ALL.iter().find(|a| a.name == name || a.triple == name) {
+    let known = || ALL.iter().chain(PENDING);
+    match known().find(|a| a.name == name || a.triple == name) {
         Some(a) => Ok(a),
         None => bail!(
             "unknown architecture {name}; known: {}",
-            ALL.iter().map(|a| a.name).collect::<Vec<_>>().join(" ")
+            known().map(|a| a.name).collect::<Vec<_>>().join(" ")
         ),
     }
 }

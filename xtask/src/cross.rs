@@ -591,7 +591,13 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             Err(e) => errors.push(e),
         }
     }
-    let order = |a: &Arch| arch::ALL.iter().position(|b| b.name == a.name).unwrap_or(0);
+    let order = |a: &Arch| {
+        arch::ALL
+            .iter()
+            .chain(arch::PENDING)
+            .position(|b| b.name == a.name)
+            .unwrap_or(0)
+    };
     let suite_order = |m: &JobResult| {
         m.suite
             .and_then(|s| m.arch.kernels.iter().position(|k| *k == s))

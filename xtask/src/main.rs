@@ -25,10 +25,12 @@ commands:
   cross-setup [--arch A,..] [--refresh]
         install (from Debian's archive only) and cache everything the cross runs need:
         qemu, cross gcc + libc, a pinned rustc-web with its target std, rust-web-src, kernels
-  cross [--arch A,..] [--mode system|user|all] [--jobs N] [--timeout S] [--idle-timeout S]
-        [--boot-per-binary] [--rustix-linux-raw] [-- <test harness args>]
+  cross [--arch A,..] [--mode system|user|all] [--kernels all|first] [--jobs N] [--timeout S]
+        [--idle-timeout S] [--boot-per-binary] [--rustix-linux-raw] [-- <test harness args>]
         build every crate's unit and integration tests statically for each target and run them
         in real kernels under qemu-system (system) and under qemu-user, where AIO is ENOSYS (user);
+        system mode boots each of an arch's kernels (x86_64: bookworm 6.1, bullseye 5.10,
+        trixie 6.12, sid; aarch64: bookworm, trixie), or its first only with --kernels first;
         one boot runs all binaries of an arch unless --boot-per-binary; --rustix-linux-raw builds
         rustix with its inline-asm backend on ppc64le and s390x too (always on mips64el)
   check-targets [--target T,..]
@@ -51,7 +53,8 @@ commands:
         IOPS, CPU per operation and paired ratios (`--help` lists the options)
   help  this text
 
-architectures: aarch64 armv7 i686 riscv64 s390x ppc64le mips64el x86_64";
+architectures: x86_64 aarch64 armv7 i686 riscv64 s390x ppc64le mips64el
+being brought up (only when named with --arch): x32 mipsel";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
