@@ -18,6 +18,7 @@ each_backend!(
     many_small_synchronous_operations,
     several_large_writes_in_one_submit,
     vectored_io_at_offset,
+    recent_rw_flags_by_kernel_version,
 );
 use std::fs::{File, OpenOptions};
 use std::time::Duration;
@@ -311,4 +312,62 @@ fn vectored_io_at_offset() {
     // An empty vector is a zero-length operation.
     let c = run_one(&mut ctx, Op::readv(file, Vec::new(), OFFSET));
     assert_eq!(c.result(), Ok(0));
+}
+
+/// The RWF flags of recent kernels, each asserted with what this run's kernel answers. An unknown
+/// flag is `EOPNOTSUPP` at submit (`kiocb_set_rw_flags`); a known one may still be refused by
+/// the file, so each expectation names the version and the reason:
+/// - `RWF_NOSIGNAL` (6.18): a write to a pipe without readers answers `EPIPE` (no `SIGPIPE`);
+///   before 6.18, `EOPNOTSUPP`;
+/// - `RWF_ATOMIC` (6.11) on a memfd: `EOPNOTSUPP` on every kernel (shmem files cannot write
+///   atomically; before 6.11 the flag is unknown);
+/// - `RWF_DONTCACHE` (6.14) on a memfd: `EOPNOTSUPP` on every kernel (shmem has no
+///   `FOP_DONTCACHE`; before 6.14 the flag is unknown).
+fn recent_rw_flags_by_kernel_version() {
+    const TEST: &str = "recent_rw_flags_by_kernel_version";
+    let Some(mut ctx) = context_or_skip(TEST, Context::builder().depth(4)) else {
+        return;
+    };
+    let version = common::kernel_version().expect("the kernel's version");
+    let no_flags = common::emulated_without_rwf_calls();
+    let expect = |since: (u32, u32), known: Result<usize, Errno>| {
+        if no_flags {
+            Err(Errno::OPNOTSUPP)
+        } else if version >= since {
+            known
+        } else {
+            Err(Errno::OPNOTSUPP)
+        }
+    };
+
+    let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+    drop(reader);
+    let c = run_one(
+        &mut ctx,
+        Op::write(File::from(writer), b"x".to_vec(), 0).flags(RwFlags::NOSIGNAL),
+    );
+    assert_eq!(
+        c.result(),
+        expect((6, 18), Err(Errno::PIPE)),
+        "RWF_NOSIGNAL (6.18) on a pipe without readers, kernel {version:?}"
+    );
+
+    let memfd = rustix::fs::memfd_create("aio-rw-flags", rustix::fs::MemfdFlags::CLOEXEC)
+        .expect("memfd_create");
+    let memfd = ctx.register(File::from(memfd)).unwrap();
+    for (flag, name, since) in [
+        (RwFlags::ATOMIC, "RWF_ATOMIC", (6, 11)),
+        (RwFlags::DONTCACHE, "RWF_DONTCACHE", (6, 14)),
+    ] {
+        let c = run_one(&mut ctx, Op::write(memfd, vec![b'a'; 512], 0).flags(flag));
+        assert_eq!(
+            c.result(),
+            expect(since, Err(Errno::OPNOTSUPP)),
+            "{name} ({}.{}) on a memfd, kernel {version:?}",
+            since.0,
+            since.1
+        );
+    }
+    let c = run_one(&mut ctx, Op::write(memfd, b"plain".to_vec(), 0));
+    assert_eq!(c.result(), Ok(5), "the same write without a flag");
 }

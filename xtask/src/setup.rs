@@ -328,8 +328,8 @@ fn fetch_kernel(
         apt::extract(&deb, &tmp, &patterns)?;
         downloaded.push(deb);
     }
-    let image = find_recursive(&tmp, "vmlinu")
-        .ok_or_else(|| format!("{package} has no vmlinu* image"))?;
+    let image =
+        find_recursive(&tmp, "vmlinu").ok_or_else(|| format!("{package} has no vmlinu* image"))?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).context(dir.display())?;
     }
