@@ -8,25 +8,39 @@
 //! and no return address; it clears the frame pointer and link register for debuggers (where the
 //! architecture has them), passes that stack pointer to [`entry`] as its first argument, sets up
 //! what compiled code assumes (the stack aligned for a call; the TOC pointer on powerpc64, the
-//! global pointer on riscv64, the back chain on s390x and powerpc64) and calls it. `entry` never
-//! returns; a trap follows the call anyway.
+//! global pointer on RISC-V, `$t9` and o32's argument save area on MIPS, the back chain on s390x
+//! and powerpc64) and calls it. `entry` never returns; a trap follows the call anyway.
+//!
+//! The ABIs: x86_64 (and x32, the same code with 32-bit pointers), i386, aarch64 (both byte
+//! orders), arm EABI (both byte orders; big-endian is BE8), riscv32 and riscv64, loongarch64,
+//! s390x, powerpc64 little-endian (ELFv2) and big-endian glibc (ELFv1: `_start` is a function
+//! descriptor), mips o32 (both byte orders) and mips64 n64 (both byte orders). Byte order
+//! changes no instruction here: each `_start` serves both orders of its architecture.
+//!
+//! PowerPC and MIPS inline assembly needs `#![feature(asm_experimental_arch)]` in the including
+//! crate's root, for `target_arch = "powerpc64"`, `"mips"` and `"mips64"`.
 
 #[cfg(not(all(
     target_os = "linux",
     any(
-        all(target_arch = "x86_64", target_pointer_width = "64"),
+        target_arch = "x86_64",
         target_arch = "x86",
         all(target_arch = "aarch64", target_pointer_width = "64"),
         target_arch = "arm",
+        target_arch = "riscv32",
         target_arch = "riscv64",
+        target_arch = "loongarch64",
         target_arch = "s390x",
         all(target_arch = "powerpc64", target_endian = "little"),
+        all(target_arch = "powerpc64", target_endian = "big", target_env = "gnu"),
+        all(target_arch = "mips", target_pointer_width = "32"),
         all(target_arch = "mips64", target_pointer_width = "64"),
     )
 )))]
 compile_error!(
-    "the no-libc programs have a _start for x86_64, x86, aarch64, arm, riscv64, s390x, \
-     powerpc64le and mips64 (n64) Linux only (see start.rs)"
+    "the no-libc programs have a _start for x86_64 and x32, x86, aarch64, arm, riscv32, riscv64, \
+     loongarch64, s390x, powerpc64 (ELFv2 little-endian, ELFv1 big-endian glibc), mips o32 and \
+     mips64 n64 Linux only (see start.rs)"
 );
 
 use aio_sys::raw::{Word, syscall3};
@@ -36,7 +50,8 @@ use core::arch::global_asm;
 pub const PANICKED: i32 = 101;
 
 // System V x86_64: `rsp` is 16-byte aligned at `argc`; aligned again before the call, as the ABI
-// expects at a call instruction.
+// expects at a call instruction. x32 runs the same code: its stack lies below 4 GiB, so `rsp`
+// is also its 32-bit pointer.
 #[cfg(target_arch = "x86_64")]
 global_asm!(
     ".globl _start",
@@ -85,6 +100,7 @@ global_asm!(
 );
 
 // Arm EABI (ARM state): AAPCS wants `sp` 8-byte aligned at a public interface; 16 costs nothing.
+// Big-endian (BE8) code is the same: instructions stay little-endian.
 #[cfg(target_arch = "arm")]
 global_asm!(
     ".globl _start",
@@ -102,9 +118,10 @@ global_asm!(
     entry = sym entry,
 );
 
-// RISC-V: `gp` must hold `__global_pointer$` (from the linker script) before any code the
-// linker relaxed to gp-relative accesses runs; its own load must not be relaxed.
-#[cfg(target_arch = "riscv64")]
+// RISC-V (RV32 and RV64): `gp` must hold `__global_pointer$` (from the linker script, or
+// defined by lld) before any code the linker relaxed to gp-relative accesses runs; its own load
+// must not be relaxed. The psABI wants `sp` 16-byte aligned on both.
+#[cfg(any(target_arch = "riscv32", target_arch = "riscv64"))]
 global_asm!(
     ".globl _start",
     ".type _start, %function",
@@ -117,6 +134,23 @@ global_asm!(
     "andi sp, sp, -16",
     "call {entry}",
     "unimp",
+    ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// LoongArch64 (LP64D): the argument in `a0`; `sp` 16-byte aligned (clear its low four bits);
+// `fp` and `ra` cleared. Code reaches its data PC-relative: no global pointer to set.
+#[cfg(target_arch = "loongarch64")]
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    "_start:",
+    "move $fp, $zero",
+    "move $ra, $zero",
+    "move $a0, $sp",
+    "bstrins.d $sp, $zero, 3, 0",
+    "bl {entry}",
+    "break 0",
     ".size _start, . - _start",
     entry = sym entry,
 );
@@ -141,7 +175,7 @@ global_asm!(
 // powerpc64le (ELFv2): compiled code reaches its data through the TOC pointer in r2, so compute
 // it from this code's own address (`bcl` gives it in the link register, without relying on what
 // the kernel left in r12); then a minimal 32-byte frame with a zero back chain, 16-byte aligned.
-#[cfg(target_arch = "powerpc64")]
+#[cfg(all(target_arch = "powerpc64", target_endian = "little"))]
 global_asm!(
     ".globl _start",
     ".type _start, %function",
@@ -160,6 +194,65 @@ global_asm!(
     "nop",
     "trap",
     ".size _start, . - _start",
+    entry = sym entry,
+);
+
+// powerpc64 big-endian glibc (ELFv1): a function symbol names a descriptor in `.opd` (code
+// address, TOC base, environment), and so does the ELF entry point: the kernel (and qemu-user)
+// reads the code address and the TOC pointer (r2) from the descriptor `_start`. The code then
+// needs only a minimal ELFv1 frame, 112 bytes (48 of header, where a call stub saves r2 at
+// 40(r1), and 64 of parameter save area), 16-byte aligned, with a zero back chain. `bl` to the
+// callee's descriptor symbol reaches its code (the linker resolves it through `.opd`); the
+// `nop` after it is the slot where the linker puts a TOC restore if it needs a stub.
+#[cfg(all(target_arch = "powerpc64", target_endian = "big"))]
+global_asm!(
+    ".pushsection .opd, \"aw\"",
+    ".balign 8",
+    ".globl _start",
+    ".type _start, @function",
+    "_start:",
+    ".quad .L_start_code, .TOC.@tocbase, 0",
+    ".size _start, 24",
+    ".popsection",
+    ".L_start_code:",
+    "mr 3, 1",
+    "clrrdi 1, 1, 4",
+    "li 0, 0",
+    "mtlr 0",
+    "stdu 0, -112(1)",
+    "bl {entry}",
+    "nop",
+    "trap",
+    entry = sym entry,
+);
+
+// mips o32: as mips64 below (`t9` holds the callee's address, for position-independent
+// callees that compute `gp` from it), with 32-bit words, and o32's argument save area: the 16
+// bytes at the stack pointer a callee is given are the caller's, for the callee to store
+// `a0`..`a3` in; so align (o32 wants 8 bytes, 16 costs nothing), then reserve them below.
+#[cfg(target_arch = "mips")]
+global_asm!(
+    ".set push",
+    ".set noreorder",
+    ".globl _start",
+    ".type _start, %function",
+    ".balign 4",
+    "_start:",
+    "bal 1f",
+    "nop",
+    ".word {entry}",
+    "1:",
+    "lw $25, 0($31)",
+    "move $4, $29",
+    "li $8, -16",
+    "and $29, $29, $8",
+    "addiu $29, $29, -16",
+    "move $31, $0",
+    "jalr $25",
+    "nop",
+    "break",
+    ".size _start, . - _start",
+    ".set pop",
     entry = sym entry,
 );
 
