@@ -12,7 +12,11 @@
 // `_start` in start.rs is inline assembly, still unstable on PowerPC and MIPS (the cross builds
 // set RUSTC_BOOTSTRAP=1, as for aio-sys).
 #![cfg_attr(
-    any(target_arch = "powerpc64", target_arch = "mips", target_arch = "mips64"),
+    any(
+        target_arch = "powerpc64",
+        target_arch = "mips",
+        target_arch = "mips64"
+    ),
     feature(asm_experimental_arch)
 )]
 // The memory functions of `mem` must not be compiled into calls to themselves.
