@@ -4,7 +4,8 @@
 //! [`io_setup`], [`io_destroy`], [`io_submit`], [`io_cancel`], [`io_getevents`] and
 //! [`io_pgetevents`] (with [`io_pgetevents_time64`] and the time32 forms of 32-bit ABIs); and
 //! [`ppoll`], the wait of the `aio` crate's emulation where the kernel has no AIO; and, in
-//! [`raw`], the instruction itself for the other calls a program without libc needs. Each
+//! [`raw`], the instruction itself for the other calls a program without libc needs; and, in
+//! [`ring`], reaping completions from the mapped ring without a system call. Each
 //! documents the kernel behaviour it maps to, including where today's kernel differs from the
 //! man pages. Errors are [`Errno`] values; compare them by name, never by number (MIPS numbers
 //! differ).
@@ -47,6 +48,7 @@ mod context;
 mod errno;
 mod poll;
 pub mod raw;
+pub mod ring;
 mod submit;
 mod wait;
 

@@ -193,7 +193,6 @@ mod error;
 mod fd;
 mod fork;
 mod op;
-mod ring;
 #[cfg(feature = "std")]
 pub mod rt;
 

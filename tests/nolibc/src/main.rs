@@ -8,7 +8,7 @@
 //! 1. `io_setup`, and the completion ring's header at the context address (magic, no
 //!    incompatible features);
 //! 2. `io_submit` of an `IOCB_CMD_PWRITE` into a pipe, reaped by reading the ring from user
-//!    space ([`ring`]), then the bytes read back from the pipe;
+//!    space ([`aio_sys::ring`]), then the bytes read back from the pipe;
 //! 3. `io_submit` of an `IOCB_CMD_POLL` (`POLLIN`) on the now empty pipe, `io_cancel` of it,
 //!    which answers `EINPROGRESS` (kernels since 3.12: cancellation started, the event comes
 //!    through the ring), and the cancelled poll's event, `res` 0 (no ready events: `fs/aio.c`
@@ -69,15 +69,14 @@ use aio_sys::abi::{
     aio_context_t, io_event, iocb, kernel_sigset_t,
 };
 use aio_sys::raw::{Word, syscall3};
+use aio_sys::ring::Ring;
 use aio_sys::{Errno, io_cancel, io_destroy, io_getevents, io_pgetevents, io_setup, io_submit};
 use core::ptr::{null, null_mut};
 use linux_raw_sys::general::{
     __NR_close, __NR_memfd_create, __NR_pipe2, __NR_read, MFD_CLOEXEC, O_CLOEXEC, POLLIN, SIGUSR1,
 };
-use ring::Ring;
 
 mod mem;
-mod ring;
 mod start;
 
 /// What a failing run reports as its exit status (the table in the module docs).
@@ -348,8 +347,11 @@ fn reap_from_ring(ring: &Ring) -> Option<io_event> {
         tv_nsec: 1_000_000,
     };
     for _ in 0..1000 {
-        if let Some(event) = ring.pop() {
-            return Some(event);
+        let mut event = [io_event::default()];
+        // SAFETY: `ring`'s context is live (see its creation in `run`) and this program reads
+        // its ring only here, never while an io_getevents call runs.
+        if unsafe { ring.reap(&mut event) } == 1 {
+            return Some(event[0]);
         }
         // SAFETY: no descriptors; the timeout is readable; no mask. A failure only shortens
         // the wait.
