@@ -208,13 +208,17 @@ struct JobResult {
 impl JobResult {
     /// `x86_64 system`, with the suite where the architecture boots more than one kernel.
     fn label(&self) -> String {
-        match self.suite {
-            Some(s) if self.arch.kernels.len() > 1 => {
-                format!("{} {} ({})", self.arch.name, self.mode.name(), s.name())
-            }
-            _ => format!("{} {}", self.arch.name, self.mode.name()),
+        match shown_suite(self.arch, self.suite) {
+            Some(s) => format!("{} {} ({})", self.arch.name, self.mode.name(), s.name()),
+            None => format!("{} {}", self.arch.name, self.mode.name()),
         }
     }
+}
+
+/// The suite that names a run of `arch` (in its label and log directory): only where the
+/// architecture boots more than one kernel.
+fn shown_suite(arch: &Arch, suite: Option<Suite>) -> Option<Suite> {
+    suite.filter(|_| arch.kernels.len() > 1)
 }
 
 struct Options {
@@ -310,11 +314,11 @@ fn log_dir() -> PathBuf {
     cross_target_dir().join("logs")
 }
 
-/// `<arch>-<mode>`, with the suite of a kernel other than the architecture's first.
+/// `<arch>-<mode>`, and `-<suite>` as in [`shown_suite`].
 fn log_name(arch: &Arch, mode: Mode, suite: Option<Suite>) -> String {
-    match suite {
-        Some(s) if s != arch.kernels[0] => format!("{}-{}-{}", arch.name, mode.name(), s.name()),
-        _ => format!("{}-{}", arch.name, mode.name()),
+    match shown_suite(arch, suite) {
+        Some(s) => format!("{}-{}-{}", arch.name, mode.name(), s.name()),
+        None => format!("{}-{}", arch.name, mode.name()),
     }
 }
 
