@@ -20,6 +20,8 @@ use std::process::Command;
 
 #[path = "../nolibc/freestanding.rs"]
 mod freestanding;
+#[path = "../nolibc/steps.rs"]
+mod steps;
 
 /// Whether the kernel has native AIO; see `crates/aio-sys/tests/kernel.rs` for the convention:
 /// `ENOSYS` is accepted only with `AIO_TEST_EXPECT_ENOSYS=1`, and panics otherwise.
@@ -50,35 +52,6 @@ fn kernel_has_aio() -> bool {
             }
         }
         Err(e) => panic!("io_setup(1) failed: {e:?}"),
-    }
-}
-
-/// What `tests/nolibc`'s exit statuses mean (`Step` in its `src/main.rs`).
-fn describe_raw(status: i32) -> &'static str {
-    match status {
-        0 => "success",
-        1 => "io_setup failed",
-        2 => "the ring header forbids user-space reaping (magic, incompatible features)",
-        3 => "pipe failed",
-        4 => "io_submit did not queue the pipe write",
-        5 => "the pipe write's event did not appear in the ring",
-        6 => "the ring event's data/obj/res/res2 are not the pipe write's",
-        7 => "reading the pipe failed",
-        8 => "the pipe does not hold the message",
-        9 => "io_submit did not queue the poll",
-        10 => "io_cancel of the poll did not answer EINPROGRESS",
-        11 => "io_getevents did not return the cancelled poll's event",
-        12 => "the cancelled poll's event is not its own, or res/res2 are not 0",
-        13 => "io_pgetevents with a signal mask did not time out with 0 events",
-        14 => "memfd_create failed",
-        15 => "the AIO write of AAAA to the memfd failed",
-        16 => "io_submit rejected the RWF_APPEND write",
-        17 => "the RWF_APPEND write's event is not its own, or res is not 4",
-        18 => "the AIO read-back of the memfd failed",
-        19 => "the memfd is not AAAABBBB: RWF_APPEND did not reach the kernel (byte order?)",
-        20 => "io_destroy failed",
-        101 => "panicked",
-        _ => "unknown status",
     }
 }
 
@@ -201,7 +174,7 @@ fn build_check_run(dir: &str, bin: &str, describe: fn(i32) -> &'static str) {
 
 #[test]
 fn aio_sys_round_trip_without_libc() {
-    build_check_run("nolibc", "aio-nolibc", describe_raw);
+    build_check_run("nolibc", "aio-nolibc", steps::describe);
 }
 
 #[test]

@@ -296,11 +296,7 @@ pub const PENDING: &[Arch] = &[
 impl Arch {
     /// `little` or `big`, from the triple.
     pub fn byte_order(&self) -> &'static str {
-        let arch = self.triple.split('-').next().unwrap_or("");
-        let big = matches!(arch, "s390x" | "mips" | "mips64" | "powerpc" | "powerpc64")
-            || arch.ends_with("_be")
-            || arch.starts_with("armeb");
-        if big { "big" } else { "little" }
+        byte_order(self.triple)
     }
 
     /// dpkg's architecture of the kernel packages.
@@ -310,10 +306,7 @@ impl Arch {
 
     /// `CARGO_TARGET_<TRIPLE>_<what>`.
     pub fn cargo_env(&self, what: &str) -> String {
-        format!(
-            "CARGO_TARGET_{}_{what}",
-            self.triple.to_uppercase().replace(['-', '.'], "_")
-        )
+        crate::toolchain::cargo_env(self.triple, what)
     }
 }
 
@@ -342,4 +335,13 @@ pub fn select(names: &[String]) -> Result<Vec<&'static Arch>> {
         }
     }
     Ok(out)
+}
+
+/// `big` or `little`: the byte order of a target triple.
+pub fn byte_order(triple: &str) -> &'static str {
+    let arch = triple.split('-').next().unwrap_or("");
+    let big = matches!(arch, "s390x" | "mips" | "mips64" | "powerpc" | "powerpc64")
+        || arch.ends_with("_be")
+        || arch.starts_with("armeb");
+    if big { "big" } else { "little" }
 }

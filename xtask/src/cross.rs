@@ -4,6 +4,7 @@
 //! `cargo test --target <triple>` through the runner by hand.
 
 use crate::arch::{self, Arch, Suite};
+use crate::bare;
 use crate::nolibc;
 use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
 use crate::report::{self, Counts, Row};
@@ -394,9 +395,48 @@ impl Kernels {
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut args = Args::new(args);
-    let arches = arch::select(&args.list("--arch")?)?;
+    let everything = args.flag("--all");
+    let names = args.list("--arch")?;
     let modes = parse_modes(args.value("--mode")?)?;
-    let kernels = Kernels::parse(args.value("--kernels")?)?;
+    let mut kernels = Kernels::parse(args.value("--kernels")?)?;
+    // The ABIs booted with the no-libc program only (`bare`), and the architectures whose whole
+    // suite runs.
+    let (bare_names, arch_names): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| bare::by_name(n).is_some());
+    let (arches, mut bare_abis) = if everything {
+        kernels = Kernels::All;
+        let arches: Vec<&'static Arch> = arch::ALL.iter().chain(arch::PENDING).collect();
+        (arches, bare::ABIS.iter().collect::<Vec<_>>())
+    } else if arch_names.is_empty() && !bare_names.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let defaults = if arch_names.is_empty() {
+            bare::DEFAULT
+                .iter()
+                .filter_map(|n| bare::by_name(n))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (arch::select(&arch_names)?, defaults)
+    };
+    for n in &bare_names {
+        let abi = bare::by_name(n).expect("partitioned by by_name");
+        if !bare_abis.iter().any(|a| a.name == abi.name) {
+            bare_abis.push(abi);
+        }
+    }
+    if !modes.contains(&Mode::System) && !bare_abis.is_empty() {
+        println!(
+            "    not run without --mode system: {} (their only run is a boot)",
+            bare_abis
+                .iter()
+                .map(|a| a.name)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        bare_abis.clear();
+    }
     let jobs = args.number("--jobs")?.unwrap_or(2).max(1) as usize;
     let batch = !args.flag("--boot-per-binary");
     let linux_raw = args.flag("--rustix-linux-raw");
@@ -712,6 +752,14 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 ok: false,
             });
         }
+    }
+    // 4. The ABIs booted with the no-libc program, after the rest (their kernel builds use
+    // every core).
+    if !bare_abis.is_empty() {
+        let outcomes = bare::boot_all(&bare_abis, opts.limits);
+        let (bare_rows, bare_failures) = bare::rows(&outcomes);
+        rows.extend(bare_rows);
+        failures.extend(bare_failures);
     }
     if !failures.is_empty() {
         println!("\n==> failures");

@@ -4,6 +4,7 @@
 
 mod apt;
 mod arch;
+mod bare;
 mod bench;
 mod check_targets;
 mod cross;
@@ -25,14 +26,19 @@ commands:
   cross-setup [--arch A,..] [--refresh]
         install (from Debian's archive only) and cache everything the cross runs need:
         qemu, cross gcc + libc, a pinned rustc-web with its target std, rust-web-src, kernels
-  cross [--arch A,..] [--mode system|user|all] [--kernels all|first] [--jobs N] [--timeout S]
-        [--idle-timeout S] [--boot-per-binary] [--rustix-linux-raw] [-- <test harness args>]
+  cross [--all | --arch A,..] [--mode system|user|all] [--kernels all|first] [--jobs N]
+        [--timeout S] [--idle-timeout S] [--boot-per-binary] [--rustix-linux-raw]
+        [-- <test harness args>]
         build every crate's unit and integration tests statically for each target and run them
         in real kernels under qemu-system (system) and under qemu-user, where AIO is ENOSYS (user);
         system mode boots each of an arch's kernels (x86_64: bookworm 6.1, bullseye 5.10,
         trixie 6.12, sid; aarch64: bookworm, trixie), or its first only with --kernels first;
         one boot runs all binaries of an arch unless --boot-per-binary; --rustix-linux-raw builds
-        rustix with its inline-asm backend on ppc64le and s390x too (always on mips64el)
+        rustix with its inline-asm backend on ppc64le and s390x too (always on mips64el);
+        the ABIs without a Debian userland boot the no-libc program of tests/nolibc as /init
+        on Debian's kernel (loongarch64, run by default) or on Linux 6.1 built here from
+        linux-source-6.1 (the others: minutes per kernel, cached; run when named);
+        --all runs every architecture, ABI and kernel
   check-targets [--target T,..]
         build aio-abi, aio-sys and aio (no std) with -Zbuild-std=core,alloc for the ABIs
         without a runnable kernel
@@ -53,8 +59,10 @@ commands:
         IOPS, CPU per operation and paired ratios (`--help` lists the options)
   help  this text
 
-architectures: x86_64 aarch64 armv7 i686 riscv64 s390x ppc64le mips64el
-being brought up (only when named with --arch): x32 mipsel";
+architectures (whole suite): x86_64 aarch64 armv7 i686 riscv64 s390x ppc64le mips64el,
+  and x32 mipsel (with --all or when named)
+ABIs booted with the no-libc program: loongarch64 (by default), riscv32 ppc64 mips mips64
+  aarch64_be armeb (with --all or when named)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

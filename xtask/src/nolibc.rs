@@ -10,7 +10,7 @@ use crate::util::{Context, Result, cross_target_dir, root, run};
 use std::path::PathBuf;
 
 #[path = "../../tests/nolibc/freestanding.rs"]
-mod freestanding;
+pub mod freestanding;
 
 /// One program: its directory under the root, its binary, and whether it uses rustix (so
 /// needs rustix's inline-asm backend, which is what keeps libc out).
@@ -35,6 +35,13 @@ const PROGRAMS: [Program; 2] = [
 
 /// Why `program` cannot be built for `arch` without libc, if it cannot.
 fn unbuildable(arch: &Arch, program: &Program) -> Option<&'static str> {
+    if program.uses_rustix && arch.name == "x32" {
+        return Some(
+            "not built for x32: it needs rustix, which has no libc-free (linux_raw) backend for \
+             the x32 ABI (`cargo xtask libc-graph` shows libc in its graph there). The raw \
+             aio-sys program runs there.",
+        );
+    }
     (program.uses_rustix && arch.name == "ppc64le").then_some(
         "not built for powerpc64le: it needs rustix, whose libc-free (linux_raw) backend there \
          needs a newer rustc than 1.85, the only cross compiler here (its asm names the ctr \

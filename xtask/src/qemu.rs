@@ -212,7 +212,7 @@ pub fn system_command(arch: &Arch, kernel: &Kernel, rd: &Path) -> Command {
 }
 
 /// Reads a child's stream into a shared buffer, noting the time of the last output.
-fn pump(
+pub fn pump(
     mut from: impl Read + Send + 'static,
     into: Arc<Mutex<(String, Instant)>>,
     echo: bool,
@@ -238,7 +238,7 @@ fn pump(
 }
 
 /// Waits for `child`, killing it on a limit. Returns why it was killed, if it was.
-fn supervise(
+pub fn supervise(
     child: &mut Child,
     console: &Arc<Mutex<(String, Instant)>>,
     limits: Limits,

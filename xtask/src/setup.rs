@@ -10,7 +10,7 @@
 
 use crate::apt::{self, PrivateApt, system};
 use crate::arch::{self, Arch, StdSource, Suite};
-use crate::toolchain::{Manifest, kernel_dir, sysroot};
+use crate::toolchain::{Manifest, kernel_dir_of, sysroot};
 use crate::util::{Args, Context, Result, bail, cache_dir, dir_size, human_size, output, secs};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,7 +48,7 @@ fn private_apt(deb_arch: &str, suite: Suite) -> Result<PrivateApt> {
 
 /// Private apt states, each updated at most once per run.
 #[derive(Default)]
-struct States {
+pub struct States {
     states: BTreeMap<String, PrivateApt>,
 }
 
@@ -276,17 +276,44 @@ fn fetch_kernel(
     states: &mut States,
     refresh: bool,
 ) -> Result<()> {
-    let dir = kernel_dir(a, suite);
-    let key = format!("kernel.{}.{}", a.name, suite.name());
-    let label = format!("{} ({})", a.name, suite.name());
+    let package = KernelPackage {
+        name: a.name,
+        deb_arch: a.kernel_deb_arch(),
+        suite,
+        meta: a.kernel_meta,
+    };
+    fetch_kernel_package(&package, manifest, states, refresh)
+}
+
+/// A Debian kernel: its metapackage in a suite, for the architecture `name` of the cache's
+/// manifest.
+pub struct KernelPackage {
+    pub name: &'static str,
+    pub deb_arch: &'static str,
+    pub suite: Suite,
+    pub meta: &'static str,
+}
+
+/// Downloads the newest image `k.meta` depends on into [`kernel_dir_of`] and keeps only what a
+/// boot needs (the image as `vmlinux`, `brd.ko`, `INFO`).
+pub fn fetch_kernel_package(
+    k: &KernelPackage,
+    manifest: &mut Manifest,
+    states: &mut States,
+    refresh: bool,
+) -> Result<()> {
+    let suite = k.suite;
+    let dir = kernel_dir_of(k.deb_arch, suite, k.meta);
+    let key = format!("kernel.{}.{}", k.name, suite.name());
+    let label = format!("{} ({})", k.name, suite.name());
     let info = std::fs::read_to_string(dir.join("INFO")).unwrap_or_default();
     if !refresh && dir.join("vmlinux").is_file() && !info.trim().is_empty() {
         println!("kernel {label}: cached ({})", info.trim());
         manifest.set(&key, info.trim());
         return Ok(());
     }
-    let state = states.get(a.kernel_deb_arch(), suite)?;
-    let depends = state.depends(a.kernel_meta)?;
+    let state = states.get(k.deb_arch, suite)?;
+    let depends = state.depends(k.meta)?;
     // "linux-image-6.1.0-50-arm64 (= 6.1.176-1)[, ...]": the first image among the
     // alternatives (sid's metapackage names `linux-base-<flavour>` first).
     let first = depends
@@ -302,10 +329,7 @@ fn fetch_kernel(
                 .trim()
                 .to_string(),
         ),
-        None => bail!(
-            "cannot read the image package of {}: {depends}",
-            a.kernel_meta
-        ),
+        None => bail!("cannot read the image package of {}: {depends}", k.meta),
     };
     let wanted = format!("{package} {version}");
     if dir.join("vmlinux").is_file() && info.trim() == wanted {
@@ -313,10 +337,7 @@ fn fetch_kernel(
         manifest.set(&key, &wanted);
         return Ok(());
     }
-    println!(
-        "kernel {label}: {package}:{}={version}",
-        a.kernel_deb_arch()
-    );
+    println!("kernel {label}: {package}:{}={version}", k.deb_arch);
     let debs = cache_dir().join("debs");
     let tmp = dir.with_extension("tmp");
     if tmp.exists() {

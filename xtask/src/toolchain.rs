@@ -71,12 +71,14 @@ pub fn sysroot(arch: &Arch) -> PathBuf {
 /// `INFO`. Named by the package, so that architectures booting the same kernel (x86_64 and x32)
 /// share it.
 pub fn kernel_dir(arch: &Arch, suite: Suite) -> PathBuf {
-    cache_dir().join("kernels").join(format!(
-        "{}-{}-{}",
-        arch.kernel_deb_arch(),
-        suite.name(),
-        arch.kernel_meta
-    ))
+    kernel_dir_of(arch.kernel_deb_arch(), suite, arch.kernel_meta)
+}
+
+/// Where the kernel of metapackage `meta` for `deb_arch` from `suite` is kept.
+pub fn kernel_dir_of(deb_arch: &str, suite: Suite, meta: &str) -> PathBuf {
+    cache_dir()
+        .join("kernels")
+        .join(format!("{deb_arch}-{}-{meta}", suite.name()))
 }
 
 /// The kernel image and the ramdisk module of `arch`, checked to exist.
@@ -178,11 +180,105 @@ pub fn freestanding_setup(arch: &Arch, rustix_asm: bool, target_dir: &Path) -> R
     )
 }
 
-/// What every cross build shares: Debian's rustc, a static link through the cross gcc, the
-/// private sysroot (or build-std of `build_std`), rustix's asm backend if asked, and the
-/// caller's `extra_rustflags`.
+/// The target a cross build is for: its triple, where its std comes from, and its linker.
+pub struct Target<'a> {
+    pub triple: &'a str,
+    pub std: StdSource,
+    /// The private sysroot, for [`StdSource::Debian`].
+    pub sysroot: Option<PathBuf>,
+    /// The linker, if not the host's `cc`: a gcc driver, or `rust-lld` with
+    /// `-C linker-flavor=ld.lld` among the rustflags.
+    pub linker: Option<String>,
+    /// The `--arch` name, for the hint of a missing sysroot.
+    pub name: &'a str,
+}
+
+impl<'a> Target<'a> {
+    pub fn of(arch: &'a Arch) -> Self {
+        Target {
+            triple: arch.triple,
+            std: arch.std,
+            sysroot: Some(sysroot(arch)),
+            linker: arch.gcc.map(String::from),
+            name: arch.name,
+        }
+    }
+}
+
+/// `CARGO_TARGET_<TRIPLE>_<what>`.
+pub fn cargo_env(triple: &str, what: &str) -> String {
+    format!(
+        "CARGO_TARGET_{}_{what}",
+        triple.to_uppercase().replace(['-', '.'], "_")
+    )
+}
+
+/// What every cross build of `arch` shares: see [`target_setup`].
 fn base_setup(
     arch: &Arch,
+    rustix_asm: bool,
+    extra_rustflags: &[&str],
+    build_std: &str,
+    target_dir: &Path,
+) -> Result<CargoSetup> {
+    let mut rustflags: Vec<String> = extra_rustflags.iter().map(|f| f.to_string()).collect();
+    if let Some(dir) = fixed_link_scripts(arch)? {
+        rustflags.push("-L".into());
+        rustflags.push(format!("native={}", dir.display()));
+    }
+    let rustflags: Vec<&str> = rustflags.iter().map(String::as_str).collect();
+    target_setup(
+        &Target::of(arch),
+        rustix_asm,
+        &rustflags,
+        build_std,
+        target_dir,
+    )
+}
+
+/// Corrected copies of the cross libc's linker scripts that name files where only the native
+/// package puts them, in a directory searched first; `None` if there are none.
+///
+/// libc6-dev-x32-cross's `libm.a` is `GROUP ( /usr/lib/x86_64-linux-gnux32/libm-2.36.a
+/// /usr/lib/x86_64-linux-gnux32/libmvec.a )`, while the cross package installs those under
+/// `/usr/x86_64-linux-gnux32/lib`. (The native libc6-dev-x32 would need gcc-multilib, which
+/// Debian makes conflict with every cross gcc.)
+fn fixed_link_scripts(arch: &Arch) -> Result<Option<PathBuf>> {
+    let Some(gnu) = arch.gcc.and_then(|g| g.strip_suffix("-gcc")) else {
+        return Ok(None);
+    };
+    let lib = PathBuf::from(format!("/usr/{gnu}/lib"));
+    let native = format!("/usr/lib/{gnu}/");
+    let Ok(entries) = std::fs::read_dir(&lib) else {
+        return Ok(None);
+    };
+    let out = cache_dir().join("link-scripts").join(gnu);
+    let mut any = false;
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "a") || e.metadata().is_ok_and(|m| m.len() > 4096) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // an archive, not a script
+        };
+        if !text.starts_with("/* GNU ld script") || !text.contains(&native) {
+            continue;
+        }
+        std::fs::create_dir_all(&out).context(out.display())?;
+        let fixed = text.replace(&native, &format!("{}/", lib.display()));
+        let dest = out.join(e.file_name());
+        std::fs::write(&dest, fixed).context(dest.display())?;
+        any = true;
+    }
+    Ok(any.then_some(out))
+}
+
+/// What every cross build shares: Debian's rustc, a static link through the target's linker,
+/// the private sysroot (or build-std of `build_std`), rustix's asm backend if asked, and the
+/// caller's `extra_rustflags`.
+pub fn target_setup(
+    target: &Target,
     rustix_asm: bool,
     extra_rustflags: &[&str],
     build_std: &str,
@@ -199,21 +295,21 @@ fn base_setup(
     }
     let mut args = vec![
         "--target".to_string(),
-        arch.triple.to_string(),
+        target.triple.to_string(),
         "--target-dir".to_string(),
         target_dir.display().to_string(),
     ];
-    match arch.std {
+    match target.std {
         StdSource::Host => {}
         StdSource::Debian => {
-            let sysroot = sysroot(arch);
-            let lib = sysroot.join("lib/rustlib").join(arch.triple).join("lib");
+            let sysroot = target.sysroot.clone().unwrap_or_default();
+            let lib = sysroot.join("lib/rustlib").join(target.triple).join("lib");
             if !lib.is_dir() {
                 bail!(
                     "no std for {} in {}: run `cargo xtask cross-setup --arch {}`",
-                    arch.triple,
+                    target.triple,
                     lib.display(),
-                    arch.name
+                    target.name
                 );
             }
             rustflags.push("--sysroot".into());
@@ -229,10 +325,10 @@ fn base_setup(
     let mut env = vec![
         ("RUSTC".to_string(), RUSTC.to_string()),
         ("RUSTC_BOOTSTRAP".to_string(), "1".to_string()),
-        (arch.cargo_env("RUSTFLAGS"), rustflags.join(" ")),
+        (cargo_env(target.triple, "RUSTFLAGS"), rustflags.join(" ")),
     ];
-    if let Some(gcc) = arch.gcc {
-        env.push((arch.cargo_env("LINKER"), gcc.to_string()));
+    if let Some(linker) = &target.linker {
+        env.push((cargo_env(target.triple, "LINKER"), linker.clone()));
     }
     Ok(CargoSetup {
         env,

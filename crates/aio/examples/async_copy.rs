@@ -12,7 +12,7 @@ use aio::{AlignedBuf, Context, dio_alignment};
 use rustix::fs::{Mode, OFlags};
 use std::error::Error;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -52,14 +52,15 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let input = aio.register(input)?;
     let output = aio.register(output)?;
     let blocks = len.div_ceil(block as u64);
-    let next = Arc::new(AtomicU64::new(0));
+    // The next block to copy (`AtomicUsize`: 32-bit MIPS and PowerPC have no 64-bit atomics).
+    let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..depth {
         let (aio, next) = (aio.clone(), next.clone());
         tasks.spawn(async move {
             let mut buf = AlignedBuf::new(block, align)?;
             loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
+                let n = next.fetch_add(1, Ordering::Relaxed) as u64;
                 if n >= blocks {
                     return Ok::<_, Box<dyn Error + Send + Sync>>(());
                 }

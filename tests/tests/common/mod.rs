@@ -28,7 +28,7 @@ use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 thread_local! {
@@ -320,9 +320,13 @@ impl Direct {
     }
 }
 
-/// The next free region of the block device within this process, so that tests running in
-/// parallel threads do not overwrite each other's data.
-static BLOCK_DEV_NEXT: AtomicU64 = AtomicU64::new(0);
+/// The block device is handed out in regions of this size.
+const REGION: u64 = 1 << 20;
+
+/// The next free region of the block device within this process (its number: `AtomicUsize`, as
+/// 32-bit MIPS and PowerPC have no 64-bit atomics), so that tests running in parallel threads do
+/// not overwrite each other's data.
+static BLOCK_DEV_NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn open_direct(path: &Path, create: bool) -> std::io::Result<File> {
     OpenOptions::new()
@@ -346,9 +350,9 @@ fn block_dev_target(dev: &str, len: u64) -> Direct {
     let dio = aio::dio_alignment(&file).unwrap_or_else(|e| panic!("dio_alignment({dev}): {e}"));
     let align = dio.memory.max(dio.offset).max(512) as usize;
     let size = file.seek(SeekFrom::End(0)).expect("block device size");
-    const REGION: u64 = 1 << 20;
-    let len = len.div_ceil(REGION) * REGION;
-    let base = BLOCK_DEV_NEXT.fetch_add(len, Ordering::Relaxed);
+    let regions = len.div_ceil(REGION);
+    let len = regions * REGION;
+    let base = BLOCK_DEV_NEXT.fetch_add(regions as usize, Ordering::Relaxed) as u64 * REGION;
     assert!(
         base + len <= size,
         "{BLOCK_DEV_VAR}={dev}: {size} bytes, not enough for {len} more bytes at {base}"
@@ -539,7 +543,7 @@ pub fn direct_room() -> Option<u64> {
     }
     let dev = std::env::var_os(BLOCK_DEV_VAR)?;
     let size = File::open(&dev).ok()?.seek(SeekFrom::End(0)).ok()?;
-    Some(size.saturating_sub(BLOCK_DEV_NEXT.load(Ordering::Relaxed)))
+    Some(size.saturating_sub(BLOCK_DEV_NEXT.load(Ordering::Relaxed) as u64 * REGION))
 }
 
 /// An `iocb` for a read or write (`cmd`) of `len` bytes at `buf`, on descriptor `fd` at `offset`,
