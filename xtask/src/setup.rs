@@ -10,6 +10,7 @@
 
 use crate::apt::{self, PrivateApt, system};
 use crate::arch::{self, Arch, StdSource, Suite};
+use crate::bare;
 use crate::toolchain::{Manifest, kernel_dir_of, sysroot};
 use crate::util::{Args, Context, Result, bail, cache_dir, dir_size, human_size, output, secs};
 use std::collections::BTreeMap;
@@ -19,11 +20,34 @@ use std::time::Instant;
 
 pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut args = Args::new(args);
-    let arches = arch::select(&args.list("--arch")?)?;
+    let names = args.list("--arch")?;
     let refresh = args.flag("--refresh");
     args.finish()?;
+    // The ABIs booted with the no-libc program (`bare`) are prepared by their own code; with no
+    // `--arch`, the ones `cross` boots by default.
+    let (bare_names, arch_names): (Vec<String>, Vec<String>) = names
+        .iter()
+        .cloned()
+        .partition(|n| bare::by_name(n).is_some());
+    let bare_abis: Vec<&'static bare::Abi> = if names.is_empty() {
+        bare::DEFAULT
+            .iter()
+            .filter_map(|n| bare::by_name(n))
+            .collect()
+    } else {
+        bare_names.iter().filter_map(|n| bare::by_name(n)).collect()
+    };
+    let arches = if arch_names.is_empty() && !bare_names.is_empty() {
+        Vec::new()
+    } else {
+        arch::select(&arch_names)?
+    };
     let start = Instant::now();
     setup(&arches, refresh)?;
+    for abi in bare_abis {
+        println!("\n{} (no-libc program): qemu, firmware, kernel", abi.name);
+        bare::prepare_only(abi)?;
+    }
     println!(
         "cross-setup: done in {} s; cache {} ({})",
         secs(start.elapsed()),

@@ -124,7 +124,27 @@ unsafe impl IoBufMut for Grenade {
     }
 }
 
+/// Whether this target can catch a panic, printing the test's skip line if it cannot.
+///
+/// x32: Rust's std declares `_Unwind_Exception`'s private words as pointers (4 bytes there)
+/// where libgcc's unwinder writes 8-byte words; the second one lands on the panic's canary, so
+/// `catch_unwind` takes every panic for a foreign exception and aborts the process.
+fn can_catch_panics(test: &str) -> bool {
+    if cfg!(all(target_arch = "x86_64", target_pointer_width = "32")) {
+        println!(
+            "SKIPPED: {test}: rustc's std lacks working panic unwinding on x32 (its \
+             _Unwind_Exception has 4-byte private words, libgcc's are 8), so a caught panic \
+             aborts"
+        );
+        return false;
+    }
+    true
+}
+
 fn a_buffer_panicking_inside_push_leaves_every_slot_usable() {
+    if !can_catch_panics("a_buffer_panicking_inside_push_leaves_every_slot_usable") {
+        return;
+    }
     let Some(mut ctx) = context::<Grenade>("panic_push", 2) else {
         return;
     };
@@ -390,6 +410,9 @@ impl Drop for DropBomb {
 }
 
 fn a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot() {
+    if !can_catch_panics("a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot") {
+        return;
+    }
     let Some(mut ctx) = context::<Vec<u8>>("panic_hand_back", 1) else {
         return;
     };

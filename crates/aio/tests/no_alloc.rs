@@ -1,13 +1,14 @@
 //! Steady state allocates nothing: push, submit, wait and completions reuse the context's
 //! preallocated slots, queues and event buffer. Counted with a global allocator, on the test's
-//! own thread only (the test harness's main thread allocates while the test runs).
+//! own thread only (the test harness's main thread allocates while the test runs). The thread is
+//! told by its id, not by a `thread_local!`: where the target has no native TLS (x32) a
+//! thread-local allocates on first use, and the allocator would recurse into itself.
 
 mod support;
 
 use aio::{Context, Op, Reap};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 use support::{build_or_enosys, each_backend, temp_file};
 
@@ -17,13 +18,16 @@ struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
-thread_local! {
-    /// Set on the thread whose allocations are counted.
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
+/// The id of the thread whose allocations are counted (0: none).
+static COUNTED: AtomicI32 = AtomicI32::new(0);
+
+fn this_thread() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
 }
 
 fn count() {
-    if COUNTED.with(Cell::get) {
+    let counted = COUNTED.load(Ordering::Relaxed);
+    if counted != 0 && counted == this_thread() {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -76,11 +80,11 @@ fn steady_state_push_submit_reap_allocates_nothing() {
         };
         round(&mut ctx, &mut pool); // warm-up
         let before = ALLOCATIONS.load(Ordering::Relaxed);
-        COUNTED.with(|c| c.set(true));
+        COUNTED.store(this_thread(), Ordering::Relaxed);
         for _ in 0..100 {
             round(&mut ctx, &mut pool);
         }
-        COUNTED.with(|c| c.set(false));
+        COUNTED.store(0, Ordering::Relaxed);
         let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
         assert_eq!(
             allocated, 0,

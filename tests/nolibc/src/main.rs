@@ -24,7 +24,8 @@
 //!    rejects the request;
 //! 6. `io_destroy`.
 //!
-//! Exit status: 0 on success, else the [`Step`] that failed:
+//! Exit status: 0 on success, else the [`Step`] that failed (`../steps.rs` has the same
+//! descriptions for the tests and the xtask that run this program and include that file):
 //!
 //! | status | step             | what failed                                                   |
 //! |-------:|------------------|---------------------------------------------------------------|

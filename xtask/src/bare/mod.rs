@@ -502,6 +502,15 @@ struct Prepared {
     firmware: Option<PathBuf>,
 }
 
+/// What `cross-setup` does for `abi`: everything its boot needs, fetched, installed and built.
+pub fn prepare_only(abi: &Abi) -> Result<()> {
+    if let Some(why) = abi.unbootable {
+        println!("    not booted: {why}");
+        return Ok(());
+    }
+    prepare(abi).map(|_| ())
+}
+
 /// Fetches, installs and builds what `abi`'s boot needs (each cached).
 fn prepare(abi: &Abi) -> Result<Prepared> {
     let qemu = match abi.qemu {

@@ -340,10 +340,9 @@ fn read_with_flags(
     offset: u64,
     flags: ReadWriteFlags,
 ) -> rustix::io::Result<usize> {
-    flagged(or_stream(
-        rustix::io::preadv2(fd, bufs, offset, flags),
-        || rustix::io::preadv2(fd, bufs, u64::MAX, flags),
-    ))
+    flagged(or_stream(preadv2(fd, bufs, offset, flags), || {
+        preadv2(fd, bufs, u64::MAX, flags)
+    }))
 }
 
 /// `pwritev2`, as [`read_with_flags`].
@@ -353,10 +352,97 @@ fn write_with_flags(
     offset: u64,
     flags: ReadWriteFlags,
 ) -> rustix::io::Result<usize> {
-    flagged(or_stream(
-        rustix::io::pwritev2(fd, bufs, offset, flags),
-        || rustix::io::pwritev2(fd, bufs, u64::MAX, flags),
-    ))
+    flagged(or_stream(pwritev2(fd, bufs, offset, flags), || {
+        pwritev2(fd, bufs, u64::MAX, flags)
+    }))
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
+use rustix::io::{preadv2, pwritev2};
+
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+use x32::{preadv2, pwritev2};
+
+/// `preadv2`/`pwritev2` on x32 by the system call itself. rustix takes its libc backend there,
+/// and in a static program (no `dlsym` to find glibc's `preadv64v2`) its fallback system call
+/// loses the flags: measured on Linux 6.1 with `syscall.x32=y`, `RWF_APPEND` was ignored and an
+/// unknown flag accepted. The x32 entries (`arch/x86/entry/syscalls/syscall_64.tbl`: 546
+/// `compat_sys_preadv64v2`, 547 `compat_sys_pwritev64v2`, with `__X32_SYSCALL_BIT`) take the
+/// 64-bit offset in one register and an x32 `iovec`, which is `IoSlice`'s layout there.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+mod x32 {
+    use aio_sys::raw::{Word, syscall6};
+    use rustix::fd::{AsRawFd, BorrowedFd};
+    use rustix::io::{IoSlice, IoSliceMut, ReadWriteFlags};
+
+    const X32_SYSCALL_BIT: usize = 0x4000_0000;
+    const PREADV2: usize = X32_SYSCALL_BIT | 546;
+    const PWRITEV2: usize = X32_SYSCALL_BIT | 547;
+
+    /// The call `nr` on `fd` with `count` iovecs at `iov`.
+    ///
+    /// # Safety
+    /// `iov` must point to `count` iovecs whose buffers the kernel may read (pwritev2) or write
+    /// (preadv2) for the length of the call.
+    unsafe fn call(
+        nr: usize,
+        fd: BorrowedFd<'_>,
+        iov: *const u8,
+        count: usize,
+        offset: u64,
+        flags: ReadWriteFlags,
+    ) -> rustix::io::Result<usize> {
+        let args: [Word; 6] = [
+            fd.as_raw_fd() as i64 as Word,
+            iov as usize as Word,
+            count as Word,
+            offset as Word,
+            Word::from(flags.bits()),
+            0,
+        ];
+        // SAFETY: the numbers are x32's, and the caller vouches for the iovecs.
+        unsafe { syscall6(nr, args) }
+            .map(|n| n as usize)
+            .map_err(rustix::io::Errno::from)
+    }
+
+    pub(super) fn preadv2(
+        fd: BorrowedFd<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+        offset: u64,
+        flags: ReadWriteFlags,
+    ) -> rustix::io::Result<usize> {
+        // SAFETY: `bufs` are live, writable for their lengths, and borrowed for the call.
+        unsafe {
+            call(
+                PREADV2,
+                fd,
+                bufs.as_mut_ptr().cast(),
+                bufs.len(),
+                offset,
+                flags,
+            )
+        }
+    }
+
+    pub(super) fn pwritev2(
+        fd: BorrowedFd<'_>,
+        bufs: &[IoSlice<'_>],
+        offset: u64,
+        flags: ReadWriteFlags,
+    ) -> rustix::io::Result<usize> {
+        // SAFETY: `bufs` are live, readable for their lengths, and borrowed for the call.
+        unsafe {
+            call(
+                PWRITEV2,
+                fd,
+                bufs.as_ptr().cast(),
+                bufs.len(),
+                offset,
+                flags,
+            )
+        }
+    }
 }
 
 /// `CLOCK_MONOTONIC` (through the vDSO where there is one), as `std::time::Instant` reads it;
