@@ -364,9 +364,9 @@ use rustix::io::{preadv2, pwritev2};
 use x32::{preadv2, pwritev2};
 
 /// `preadv2`/`pwritev2` on x32 by the system call itself. rustix takes its libc backend there,
-/// and in a static program (no `dlsym` to find glibc's `preadv64v2`) its fallback system call
-/// loses the flags: measured on Linux 6.1 with `syscall.x32=y`, `RWF_APPEND` was ignored and an
-/// unknown flag accepted. The x32 entries (`arch/x86/entry/syscalls/syscall_64.tbl`: 546
+/// and through it the flags did not reach the kernel (measured in the static test programs on
+/// Linux 6.1 with `syscall.x32=y`: `RWF_APPEND` ignored, an unknown flag accepted; the path
+/// rustix takes there, glibc's `preadv64v2` or its own fallback system call, was not traced). The x32 entries (`arch/x86/entry/syscalls/syscall_64.tbl`: 546
 /// `compat_sys_preadv64v2`, 547 `compat_sys_pwritev64v2`, with `__X32_SYSCALL_BIT`) take the
 /// 64-bit offset in one register and an x32 `iovec`, which is `IoSlice`'s layout there.
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
