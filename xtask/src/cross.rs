@@ -405,7 +405,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         names.into_iter().partition(|n| bare::by_name(n).is_some());
     let (arches, mut bare_abis) = if everything {
         kernels = Kernels::All;
-        let arches: Vec<&'static Arch> = arch::ALL.iter().chain(arch::PENDING).collect();
+        let arches: Vec<&'static Arch> = arch::ALL.iter().chain(arch::EXTRA).collect();
         (arches, bare::ABIS.iter().collect::<Vec<_>>())
     } else if arch_names.is_empty() && !bare_names.is_empty() {
         (Vec::new(), Vec::new())
@@ -638,7 +638,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let order = |a: &Arch| {
         arch::ALL
             .iter()
-            .chain(arch::PENDING)
+            .chain(arch::EXTRA)
             .position(|b| b.name == a.name)
             .unwrap_or(0)
     };
@@ -753,10 +753,14 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             });
         }
     }
+    let mut bare_time = None;
     // 4. The ABIs booted with the no-libc program, after the rest (their kernel builds use
     // every core).
     if !bare_abis.is_empty() {
+        bare_abis.sort_by_key(|a| bare::ABIS.iter().position(|b| b.name == a.name));
+        let t = Instant::now();
         let outcomes = bare::boot_all(&bare_abis, opts.limits);
+        bare_time = Some(t.elapsed());
         let (bare_rows, bare_failures) = bare::rows(&outcomes);
         rows.extend(bare_rows);
         failures.extend(bare_failures);
@@ -793,7 +797,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     println!("\n==> summary");
     report::print_table(&rows);
     println!(
-        "\nphases: build {} s ({}), run {} s, total {} s",
+        "\nphases: build {} s ({}), run {} s,{} total {} s",
         secs(build_time),
         phases
             .iter()
@@ -801,6 +805,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", "),
         secs(run_time),
+        bare_time
+            .map(|t| format!(" no-libc boots {} s (kernel builds included),", secs(t)))
+            .unwrap_or_default(),
         secs(total.elapsed())
     );
     let ok = errors.is_empty() && failures.is_empty() && rows.iter().all(|r| r.ok);

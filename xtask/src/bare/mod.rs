@@ -151,8 +151,8 @@ CONFIG_POWER_RESET_SYSCON_POWEROFF=y
         name: "loongarch64",
         triple: "loongarch64-unknown-linux-gnu",
         linker: Linker::RustLld,
-        // QEMU's la464 model has no LSX (128-bit SIMD), which the target enables by default.
-        rustflags: &["-C", "target-feature=-lsx"],
+        // The target's default features (LSX included): QEMU 10's la464 has them.
+        rustflags: &[],
         kernel: KernelFrom::Debian {
             deb_arch: "loong64",
             suite: Suite::Sid,
