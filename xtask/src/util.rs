@@ -39,6 +39,20 @@ pub fn cache_dir() -> PathBuf {
     root().join("target/xtask-cache")
 }
 
+/// Where the kernels the xtask builds are kept, outside the build tree so that `cargo clean`
+/// and a fresh clone on the same machine reuse them: `$XTASK_KBUILD_DIR`, else
+/// `$XDG_CACHE_HOME/aio-xtask/kbuild`, else `~/.cache/aio-xtask/kbuild`.
+pub fn kbuild_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XTASK_KBUILD_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| cache_dir().join("home-cache"));
+    base.join("aio-xtask").join("kbuild")
+}
+
 /// The target dir of cross builds, apart from the host's so no cargo lock is shared:
 /// `target/cross`, or `$XTASK_CROSS_TARGET_DIR`.
 pub fn cross_target_dir() -> PathBuf {

@@ -7,14 +7,15 @@
 //! more. Every line of the fragment is then checked against the `.config` (a symbol whose
 //! dependencies are not met is dropped silently by Kconfig; here it is an error).
 //!
-//! The source is extracted once into `target/xtask-cache/kbuild/src-<version>`; each build goes
-//! to `target/xtask-cache/kbuild/<abi>-<key>`, the key a hash of the source package's version,
-//! the configuration, the make target and the cross gcc's version, and is reused while present
-//! (outside the build tree: `cargo clean` keeps it).
+//! Everything lives outside the build tree ([`kbuild_cache_dir`]: `~/.cache/aio-xtask/kbuild`
+//! by default), so `cargo clean` and a fresh clone on the same machine reuse it: the source is
+//! extracted once into `src-<version>`; each build goes to `<abi>-<key>`, the key a hash of the
+//! source package's version, the configuration, the make target and the cross gcc's version,
+//! and is reused while present.
 
 use super::ensure_installed;
 use crate::apt::system;
-use crate::util::{Context, Result, bail, cache_dir, human_size, output, run, secs};
+use crate::util::{Context, Result, bail, human_size, kbuild_cache_dir, output, run, secs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -198,9 +199,8 @@ pub fn build(abi: &str, config: &Config, jobs: usize) -> Result<Built> {
     Ok(Built { image, label })
 }
 
-/// `target/xtask-cache/kbuild`.
 fn kbuild_dir() -> PathBuf {
-    cache_dir().join("kbuild")
+    kbuild_cache_dir()
 }
 
 fn file_size(path: &Path) -> u64 {
