@@ -650,14 +650,25 @@ fn backports_package(package: &str, members: &[&str]) -> Result<(PathBuf, PathBu
         }
     }
     let state = backports()?;
-    let version = state
-        .versions(package)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("bookworm-backports has no {package}"))?;
-    let dir = base.join(format!("{package}-{}", version.replace(':', "_")));
+    let newest = |state: &PrivateApt| -> Result<String> {
+        state
+            .versions(package)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("bookworm-backports has no {package}"))
+    };
     let debs = base.join("debs");
-    let downloaded = state.download(package, &version, &debs)?;
+    let mut version = newest(&state)?;
+    // Lists from an earlier run may name a version the archive has since replaced.
+    let downloaded = match state.download(package, &version, &debs) {
+        Ok(deb) => deb,
+        Err(_) => {
+            state.update()?;
+            version = newest(&state)?;
+            state.download(package, &version, &debs)?
+        }
+    };
+    let dir = base.join(format!("{package}-{}", version.replace(':', "_")));
     let deb = dir.join("package.deb");
     std::fs::create_dir_all(&dir).context(dir.display())?;
     std::fs::rename(&downloaded, &deb).context(deb.display())?;
