@@ -59,8 +59,8 @@ commands:
         IOPS, CPU per operation and paired ratios (`--help` lists the options)
   help  this text
 
-architectures (whole suite): x86_64 aarch64 armv7 i686 riscv64 s390x ppc64le mips64el x32,
-  and mipsel (with --all or when named)
+architectures (whole suite): x86_64 aarch64 armv7 i686 riscv64 s390x ppc64le mips64el,
+  and x32 mipsel (with --all or when named)
 ABIs booted with the no-libc program: loongarch64 (by default), riscv32 ppc64 mips mips64
   aarch64_be armeb (with --all or when named)";
 
