@@ -76,6 +76,20 @@ pub struct Arch {
     pub append: &'static str,
 }
 
+/// QEMU's pseries machine as TCG can run it (no Spectre mitigation capabilities TCG lacks),
+/// its console on the spapr VTY (`console=hvc0`): ppc64le here, and big-endian ppc64 in `bare`.
+pub const PSERIES: &[&str] = &[
+    "-M",
+    "pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-chardev",
+    "stdio,id=con0",
+    "-device",
+    "spapr-vty,chardev=con0",
+];
+
 const APPEND_ARM: &str = "console=ttyAMA0 quiet panic=-1 cryptomgr.notests";
 const APPEND_TTYS0: &str = "console=ttyS0 quiet panic=-1 cryptomgr.notests";
 const APPEND_PC: &str = "console=ttyS0 quiet panic=-1 cryptomgr.notests isapnp=0";
@@ -210,17 +224,7 @@ pub const ALL: &[Arch] = &[
         qemu_user: "qemu-ppc64le",
         qemu_system: "qemu-system-ppc64",
         qemu_system_package: "qemu-system-ppc",
-        machine: &[
-            "-M",
-            "pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-chardev",
-            "stdio,id=con0",
-            "-device",
-            "spapr-vty,chardev=con0",
-        ],
+        machine: PSERIES,
         memory: 1024,
         nographic: false,
         append: "console=hvc0 quiet panic=-1 cryptomgr.notests",

@@ -212,7 +212,7 @@ pub fn system_command(arch: &Arch, kernel: &Kernel, rd: &Path) -> Command {
 }
 
 /// Reads a child's stream into a shared buffer, noting the time of the last output.
-pub fn pump(
+fn pump(
     mut from: impl Read + Send + 'static,
     into: Arc<Mutex<(String, Instant)>>,
     echo: bool,
@@ -238,7 +238,7 @@ pub fn pump(
 }
 
 /// Waits for `child`, killing it on a limit. Returns why it was killed, if it was.
-pub fn supervise(
+fn supervise(
     child: &mut Child,
     console: &Arc<Mutex<(String, Instant)>>,
     limits: Limits,
@@ -275,6 +275,44 @@ pub fn supervise(
     }
 }
 
+/// What a supervised qemu printed, and why it was killed, if it was.
+pub struct Console {
+    pub console: String,
+    pub stderr: String,
+    pub killed: Option<String>,
+}
+
+/// Runs `cmd` (a qemu-system) to its end or to a limit of [`supervise`]: its standard output
+/// is the console (echoed if `echo`), its standard error kept apart.
+pub fn run_supervised(
+    cmd: &mut Command,
+    limits: Limits,
+    done_marker: Option<&str>,
+    echo: bool,
+) -> Result<Console> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().context(format!("cannot start {}", show(cmd)))?;
+    // Keep stdin open (and silent): a closed stdin can end qemu's stdio console.
+    let stdin = child.stdin.take();
+    let console = Arc::new(Mutex::new((String::new(), Instant::now())));
+    let errors = Arc::new(Mutex::new((String::new(), Instant::now())));
+    let t_out = pump(child.stdout.take().expect("piped"), console.clone(), echo);
+    let t_err = pump(child.stderr.take().expect("piped"), errors.clone(), false);
+    let killed = supervise(&mut child, &console, limits, done_marker);
+    drop(stdin);
+    let _ = t_out.join();
+    let _ = t_err.join();
+    let console = std::mem::take(&mut console.lock().expect("console lock").0);
+    let stderr = std::mem::take(&mut errors.lock().expect("stderr lock").0);
+    Ok(Console {
+        console,
+        stderr,
+        killed,
+    })
+}
+
 /// Boots `arch`'s kernel with `init` as PID 1 running `entries` in turn.
 pub fn boot(
     arch: &Arch,
@@ -294,26 +332,18 @@ pub fn boot(
         UNIQUE.fetch_add(1, Ordering::Relaxed)
     ));
     pack(&rd, init, kernel, entries)?;
-    let mut cmd = system_command(arch, kernel, &rd);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .context(format!("cannot start {}", show(&cmd)))?;
-    // Keep stdin open (and silent): a closed stdin can end qemu's stdio console.
-    let stdin = child.stdin.take();
-    let console = Arc::new(Mutex::new((String::new(), Instant::now())));
-    let errors = Arc::new(Mutex::new((String::new(), Instant::now())));
-    let t_out = pump(child.stdout.take().expect("piped"), console.clone(), echo);
-    let t_err = pump(child.stderr.take().expect("piped"), errors.clone(), false);
-    let mut problem = supervise(&mut child, &console, limits, Some(DONE));
-    drop(stdin);
-    let _ = t_out.join();
-    let _ = t_err.join();
+    let run = run_supervised(
+        &mut system_command(arch, kernel, &rd),
+        limits,
+        Some(DONE),
+        echo,
+    );
     let _ = std::fs::remove_file(&rd);
-    let console = std::mem::take(&mut console.lock().expect("console lock").0);
-    let stderr = std::mem::take(&mut errors.lock().expect("stderr lock").0);
+    let Console {
+        console,
+        stderr,
+        killed: mut problem,
+    } = run?;
     let mut outcome = parse_console(&console, entries);
     // What the kernel or the init said went wrong, if anything.
     let said = console

@@ -29,8 +29,7 @@ use crate::setup::{KernelPackage, States, fetch_kernel_package};
 use crate::toolchain::{Manifest, Target, kernel_dir_of, target_setup};
 use crate::util::{Context, Result, bail, cache_dir, cross_target_dir, output, root, run, show};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "../../../tests/nolibc/steps.rs"]
@@ -200,19 +199,7 @@ CONFIG_PPC_4K_PAGES=n
         }),
         qemu_system: "qemu-system-ppc64",
         qemu: QemuFrom::Bookworm("qemu-system-ppc"),
-        // As the ppc64le runs: no Spectre mitigation capabilities TCG lacks, the console on
-        // the spapr VTY.
-        machine: &[
-            "-M",
-            "pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-chardev",
-            "stdio,id=con0",
-            "-device",
-            "spapr-vty,chardev=con0",
-        ],
+        machine: crate::arch::PSERIES,
         memory: 512,
         nographic: false,
         append: "console=hvc0 panic=-1",
@@ -802,28 +789,17 @@ fn boot(abi: &'static Abi, p: &Prepared, limits: Limits) -> Result<Outcome> {
         .arg(&rd)
         .args(["-append", &format!("{} rdinit=/init", abi.append)])
         // A QEMU from another suite must not load this system's (7.2) modules.
-        .env("QEMU_MODULE_DIR", "/nonexistent")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("QEMU_MODULE_DIR", "/nonexistent");
     println!("    $ {}", show(&cmd));
-    let mut child = cmd
-        .spawn()
-        .context(format!("cannot start {}", p.qemu.display()))?;
-    let stdin = child.stdin.take();
-    let console = Arc::new(Mutex::new((String::new(), Instant::now())));
-    let errors = Arc::new(Mutex::new((String::new(), Instant::now())));
-    let t_out = qemu::pump(child.stdout.take().expect("piped"), console.clone(), false);
-    let t_err = qemu::pump(child.stderr.take().expect("piped"), errors.clone(), false);
     // Not every machine ends on the kernel's reboot after the panic (loongarch64's virt
     // spins): the line with the exit status ends the boot.
-    let killed = qemu::supervise(&mut child, &console, limits, Some(INIT_EXIT));
-    drop(stdin);
-    let _ = t_out.join();
-    let _ = t_err.join();
+    let run = qemu::run_supervised(&mut cmd, limits, Some(INIT_EXIT), false);
     let _ = std::fs::remove_file(&rd);
-    let console = std::mem::take(&mut console.lock().expect("console lock").0);
-    let stderr = std::mem::take(&mut errors.lock().expect("stderr lock").0);
+    let qemu::Console {
+        console,
+        stderr,
+        killed,
+    } = run?;
     let log = cross_target_dir()
         .join("logs")
         .join(format!("{}-nolibc.log", abi.name));
