@@ -6,6 +6,7 @@ mod support;
 
 use aio::rt::tokio::Handle;
 use aio::{AlignedBuf, Backend, Context, Error, IoBuf, IoBufMut, Op, PollFlags};
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ support::each_backend!(
     cold_buffered_read_does_not_block_the_worker,
     refused_operations_give_their_buffers_back,
     dropping_the_last_handle_releases_the_context,
+    quiet_reads_then_queued_reads_on_one_handle,
 );
 
 /// Runs `test` on a two-worker multi-thread runtime under a 120 s timeout.
@@ -168,6 +170,120 @@ fn concurrent_direct_reads_and_writes() {
             assert_eq!(stats.offloaded, 0, "O_DIRECT goes to the kernel: {stats:?}");
         }
         println!("direct ({:?}): {stats:?}", backend());
+    });
+}
+
+/// Page-cache reads complete inside `io_submit`: after a streak of them the driver submits
+/// reads and writes without the eventfd (`Stats::unsignalled`). Then `O_DIRECT` reads that the
+/// kernel queues (a block-based file system) are mixed in on the same handle: one that went
+/// quiet is found by the driver without the eventfd, the eventfd comes back on, and every
+/// read of both files completes exactly once with the right data.
+fn quiet_reads_then_queued_reads_on_one_handle() {
+    run("quiet_reads_then_queued_reads", async move {
+        let Some(aio) = handle::<AlignedBuf>("quiet", Context::builder().depth(32)) else {
+            return;
+        };
+        const LEN: usize = 4096;
+        const BLOCKS: u64 = 64;
+        let buffered = aio.register(temp_file("async-quiet")).unwrap();
+        // On the target directory's file system (block-based on a development machine), not
+        // tmpfs, which completes O_DIRECT reads inside io_submit too.
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "aio-async-quiet-direct-{:?}-{}",
+            backend(),
+            std::process::id()
+        ));
+        let direct = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+            .open(&path)
+        {
+            Ok(file) => {
+                std::fs::remove_file(&path).unwrap();
+                Some(aio.register(file).unwrap())
+            }
+            Err(e) => {
+                println!(
+                    "quiet: the mixed part is skipped: {} refuses O_DIRECT ({e})",
+                    path.display()
+                );
+                None
+            }
+        };
+        let block = |task: u64, i: u64| {
+            let mut buf = AlignedBuf::new(LEN, LEN).unwrap();
+            buf.copy_from_slice(&pattern(task, i, LEN));
+            buf
+        };
+        for i in 0..BLOCKS {
+            let (written, _) = aio.write_at(buffered, block(0, i), i * LEN as u64).await;
+            assert_eq!(written.unwrap(), LEN);
+            if let Some(direct) = direct {
+                let (written, _) = aio.write_at(direct, block(1, i), i * LEN as u64).await;
+                assert_eq!(written.unwrap(), LEN);
+            }
+        }
+        let reads = |file, task: u64, rounds: u64| {
+            let aio = aio.clone();
+            async move {
+                for r in 0..rounds {
+                    let i = (r * 13 + task) % BLOCKS;
+                    let buf = AlignedBuf::new(LEN, LEN).unwrap();
+                    let (read, buf) = aio.read_at(file, buf, i * LEN as u64).await;
+                    assert_eq!(read.unwrap(), LEN);
+                    assert!(
+                        buf[..] == pattern(task % 2, i, LEN)[..],
+                        "file {task} block {i}"
+                    );
+                }
+            }
+        };
+        // 32 tasks × 40 page-cache reads: well past the streak that turns quiet on.
+        let before = aio.stats();
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..32 {
+            tasks.spawn(reads(buffered, 2 * t, 40));
+        }
+        while let Some(result) = tasks.join_next().await {
+            result.unwrap();
+        }
+        let quiet = aio.stats();
+        println!("quiet ({:?}), page-cache reads: {quiet:?}", backend());
+        if backend() == aio::Backend::Emulated {
+            assert_eq!(quiet.unsignalled, 0, "no eventfd to spare: {quiet:?}");
+        } else if quiet.local_completions > before.local_completions {
+            println!(
+                "quiet: not checked: the kernel refused RWF_NOWAIT on this file system \
+                 (tmpfs before Linux 6.6), so the reads ran on blocking threads"
+            );
+        } else {
+            assert!(
+                quiet.unsignalled > 0,
+                "page-cache reads went quiet: {quiet:?}"
+            );
+        }
+        // Both files at once: the O_DIRECT reads may stay in flight past their io_submit.
+        let Some(direct) = direct else {
+            return;
+        };
+        for t in 0..16 {
+            tasks.spawn(reads(buffered, 2 * t, 40));
+            tasks.spawn(reads(direct, 2 * t + 1, 40));
+        }
+        while let Some(result) = tasks.join_next().await {
+            result.unwrap();
+        }
+        assert_eq!(aio.outstanding(), 0);
+        let mixed = aio.stats();
+        println!(
+            "quiet ({:?}), both files: {} of {} reads unsignalled",
+            backend(),
+            mixed.unsignalled - quiet.unsignalled,
+            mixed.submitted - quiet.submitted
+        );
     });
 }
 

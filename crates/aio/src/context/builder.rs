@@ -212,6 +212,10 @@ impl Builder {
             eventfd,
             fork_guard,
             in_flight: 0,
+            quiet_io: false,
+            quiet_in_flight: 0,
+            #[cfg(test)]
+            quiet_all: false,
             offloaded: 0,
             stats: Default::default(),
         })

@@ -114,7 +114,7 @@ impl<B> Context<B> {
                 let slot = &mut self.slots[index as usize];
                 slot.cancelled = true;
                 slot.state = State::Ready;
-                self.in_flight -= 1;
+                self.landed(index);
                 self.ready.push_back((index, result.res));
                 Ok(CancelOutcome::Cancelled)
             }

@@ -25,6 +25,9 @@ pub(crate) struct Batch {
     /// The slots' own `iocb`s (their addresses name them to `io_cancel`).
     iocbs: Vec<*mut iocb>,
     indices: Vec<u32>,
+    /// Per position: the operation's sequence number, and whether it is a read or write
+    /// (for [`Context::batch_unfinished`]).
+    seqs: Vec<(u64, bool)>,
     /// After `run`: entries before this were accepted or rejected, the rest deferred.
     done: usize,
     /// After `run`: positions the kernel rejected, with its answer.
@@ -42,6 +45,19 @@ impl Batch {
     /// full (`EAGAIN`).
     pub(crate) fn deferred(&self) -> usize {
         self.indices.len() - self.done
+    }
+
+    /// After [`Context::finish_submit`]: the reads and writes the kernel accepted, as (slot,
+    /// sequence number).
+    pub(super) fn accepted_io(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let mut rejected = self.rejected.iter().map(|&(p, _)| p).peekable();
+        (0..self.done).filter_map(move |position| {
+            if rejected.next_if_eq(&position).is_some() {
+                return None;
+            }
+            let (seq, io) = self.seqs[position];
+            io.then_some((self.indices[position], seq))
+        })
     }
 
     /// `io_submit` of the whole batch, as [`Context::submit`] does it: a short count submits
@@ -94,6 +110,7 @@ impl<B> Context<B> {
         batch.ctx = self.ctx;
         batch.iocbs.clear();
         batch.indices.clear();
+        batch.seqs.clear();
         batch.rejected.clear();
         batch.done = 0;
         batch.calls = 0;
@@ -105,7 +122,12 @@ impl<B> Context<B> {
                 .iocbs
                 .push(unsafe { &raw mut (*base.add(index as usize)).iocb });
             batch.indices.push(index);
-            self.slots[index as usize].state = State::Submitting;
+            let slot = &mut self.slots[index as usize];
+            batch.seqs.push((slot.seq, slot.kind.may_complete_inline()));
+            slot.state = State::Submitting;
+            if slot.quiet {
+                self.quiet_in_flight += 1;
+            }
         }
         // Counted in flight from now: a completion may come before the batch is settled.
         self.in_flight += self.pending.len();
@@ -127,27 +149,27 @@ impl<B> Context<B> {
         for (position, &index) in batch.indices[..batch.done].iter().enumerate() {
             if let Some(&(_, errno)) = rejected.next_if(|(p, _)| *p == position) {
                 // The kernel never had it.
-                self.in_flight -= 1;
+                self.landed(index);
                 self.complete_locally(index, errno);
                 continue;
             }
             self.stats.submitted += 1;
             let slot = &mut self.slots[index as usize];
+            self.stats.unsignalled += u64::from(slot.quiet);
             if slot.state == State::Submitting {
                 slot.state = State::InFlight;
             }
         }
         if deferred > 0 {
-            self.in_flight -= deferred;
             for &index in &batch.indices[batch.done..] {
+                self.landed(index);
                 self.slots[index as usize].state = State::Queued;
             }
             // Before what was pushed meanwhile: submission order is push order.
             self.pending
                 .splice(0..0, batch.indices[batch.done..].iter().copied());
         }
-        batch.iocbs.clear();
-        batch.indices.clear();
+        // `indices`, `seqs` and `rejected` stay for `batch_unfinished`.
         if batch.unsupported {
             return Err(Error::Unsupported { call: "io_submit" });
         }

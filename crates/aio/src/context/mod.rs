@@ -2,7 +2,8 @@
 //!
 //! By role: [`builder`] creates it, [`slots`] hold the operations, [`files`] the registered
 //! descriptors, [`queue`] pushes and submits, [`reap`] collects completions, [`cancel`] cancels
-//! and drains; [`emulated`] runs the operations itself where the kernel has no AIO.
+//! and drains; [`emulated`] runs the operations itself where the kernel has no AIO; [`quiet`]
+//! lets the async driver submit reads and writes without the eventfd.
 
 mod builder;
 mod cancel;
@@ -15,6 +16,7 @@ mod handoff;
 #[cfg(feature = "std")]
 mod offload;
 mod queue;
+mod quiet;
 mod reap;
 mod slots;
 
@@ -106,6 +108,10 @@ pub struct Stats {
     /// Operations the async driver (`aio::rt`) ran on blocking threads: would-block
     /// answers to `RWF_NOWAIT`, and every read, write and sync of the emulated backend.
     pub offloaded: u64,
+    /// Operations the async driver (`aio::rt`) submitted without asking the kernel to signal
+    /// the eventfd (`IOCB_FLAG_RESFD`), because the kernel was completing its reads and
+    /// writes inside `io_submit`; see `aio::rt::tokio::Handle`.
+    pub unsignalled: u64,
 }
 
 /// A kernel AIO context that owns its operations' buffers and descriptors from push to
@@ -156,6 +162,13 @@ pub struct Context<B = Vec<u8>> {
     eventfd: Option<OwnedFd>,
     fork_guard: ForkGuard,
     in_flight: usize,
+    /// Reads and writes are pushed without `IOCB_FLAG_RESFD` ([`quiet`]).
+    quiet_io: bool,
+    /// Operations in flight pushed that way: their completions do not signal the eventfd.
+    quiet_in_flight: usize,
+    /// Tests only: every kind goes quiet, polls too (an operation that surely stays in flight).
+    #[cfg(test)]
+    quiet_all: bool,
     /// Operations a blocking thread runs for the async driver ([`offload`]).
     offloaded: usize,
     stats: Stats,

@@ -97,6 +97,8 @@ impl<B: IoBuf> Context<B> {
             fill_iovecs,
             offload_on_again,
         } = op;
+        // Quiet reads and writes go without the eventfd (`super::quiet`).
+        let quiet = self.quiet_io && self.eventfd.is_some() && self.may_go_quiet(kind);
         let slot = &mut self.slots[index as usize];
         slot.iocb = iocb;
         if let (Some(fill), Bufs::Many(list)) = (fill_iovecs, &mut bufs) {
@@ -132,7 +134,8 @@ impl<B: IoBuf> Context<B> {
             slot.iocb.aio_fildes = raw as u32;
             self.files.acquire(entry);
         }
-        if let Some(eventfd) = &self.eventfd {
+        slot.quiet = quiet;
+        if let (Some(eventfd), false) = (&self.eventfd, quiet) {
             slot.iocb.aio_flags |= IOCB_FLAG_RESFD;
             slot.iocb.aio_resfd = eventfd.as_raw_fd() as u32;
         }
@@ -206,7 +209,10 @@ impl<B: IoBuf> Context<B> {
                 Ok(0) => break,
                 Ok(accepted) => {
                     for &index in &self.pending[..accepted] {
-                        self.slots[index as usize].state = State::InFlight;
+                        let slot = &mut self.slots[index as usize];
+                        slot.state = State::InFlight;
+                        self.quiet_in_flight += usize::from(slot.quiet);
+                        self.stats.unsignalled += u64::from(slot.quiet);
                     }
                     if accepted == self.pending.len() {
                         self.pending.clear();

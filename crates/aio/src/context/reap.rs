@@ -208,7 +208,7 @@ impl<B> Context<B> {
                 // A completion may overtake the settling of its batch (`handoff`).
                 Some(slot) if matches!(slot.state, State::InFlight | State::Submitting) => {
                     slot.state = State::Ready;
-                    self.in_flight -= 1;
+                    self.landed(index);
                     self.ready.push_back((index, event.res));
                 }
                 // Not an operation of ours: the kernel echoes aio_data, and each accepted iocb

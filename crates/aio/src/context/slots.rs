@@ -52,6 +52,9 @@ pub(super) struct Slot<B> {
     /// Submitted with `RWF_NOWAIT` by the async driver: an `EAGAIN`/`EOPNOTSUPP` answer is
     /// retried on a blocking thread instead of being handed back ([`super::offload`]).
     pub(super) offload_on_again: bool,
+    /// Pushed without `IOCB_FLAG_RESFD` ([`super::quiet`]): its completion does not signal the
+    /// eventfd.
+    pub(super) quiet: bool,
     pub(super) bufs: Bufs<B>,
     /// The descriptor, held until the completion is handed back.
     pub(super) fd: Option<Fd>,
@@ -70,6 +73,7 @@ impl<B> Slot<B> {
             cancel_requested: false,
             cancelled: false,
             offload_on_again: false,
+            quiet: false,
             bufs: Bufs::None,
             fd: None,
             iovecs: Vec::new(),

@@ -64,3 +64,71 @@ fn serials_are_unique_per_context() {
     };
     assert_ne!(a.serial, b.serial);
 }
+
+/// Quiet operations (`super::quiet`): no `IOCB_FLAG_RESFD`, so their completions leave the
+/// eventfd alone, and the context counts those in flight; the others still signal.
+#[test]
+fn quiet_operations_do_not_signal_the_eventfd() {
+    let mut ctx: Context = match Context::builder().depth(4).eventfd(true).build() {
+        Ok(ctx) => ctx,
+        Err(Error::Unsupported { .. })
+            if std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1") =>
+        {
+            println!("ENOSYS path: quiet_operations: no kernel AIO here, as expected");
+            return;
+        }
+        Err(e) => panic!("quiet_operations: io_setup failed: {e}"),
+    };
+    let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let reader = Arc::new(reader);
+
+    // A quiet read of /dev/zero completes inside io_submit, unsignalled.
+    ctx.set_quiet_io(true);
+    ctx.push(Op::read(zero.clone(), vec![1; 64], 0)).unwrap();
+    assert_eq!(ctx.submit().unwrap(), 1);
+    assert_eq!(ctx.quiet_in_flight(), 1, "counted until collected");
+    let done = ctx
+        .completions()
+        .next()
+        .expect("completed inside io_submit");
+    assert_eq!(ctx.quiet_in_flight(), 0);
+    assert_eq!(done.result(), Ok(64));
+    assert_eq!(
+        ctx.take_eventfd_count().unwrap(),
+        0,
+        "a quiet read signals nothing"
+    );
+    assert_eq!(ctx.stats().unsignalled, 1);
+
+    // A poll is never quiet (the kernel completes it later by design): it signals.
+    ctx.push(Op::poll(reader.clone(), PollFlags::IN)).unwrap();
+    ctx.submit().unwrap();
+    assert_eq!(ctx.quiet_in_flight(), 0);
+    rustix::io::write(&writer, b"x").unwrap();
+    ctx.wait(1, None).unwrap();
+    drop(ctx.completions().next().unwrap());
+    assert_eq!(ctx.take_eventfd_count().unwrap(), 1);
+
+    // Forced quiet, a poll stays in flight unsignalled and is counted until reaped.
+    let mut byte = [0u8];
+    rustix::io::read(&*reader, &mut byte).unwrap();
+    ctx.set_quiet_all();
+    ctx.push(Op::poll(reader.clone(), PollFlags::IN)).unwrap();
+    ctx.submit().unwrap();
+    assert_eq!(ctx.quiet_in_flight(), 1);
+    rustix::io::write(&writer, b"y").unwrap();
+    ctx.wait(1, None).unwrap();
+    assert_eq!(ctx.quiet_in_flight(), 0);
+    drop(ctx.completions().next().unwrap());
+    assert_eq!(ctx.take_eventfd_count().unwrap(), 0);
+    assert_eq!(ctx.stats().unsignalled, 2);
+
+    // Back to signalled submissions.
+    ctx.set_quiet_io(false);
+    ctx.quiet_all = false;
+    ctx.push(Op::read(zero, vec![1; 64], 0)).unwrap();
+    ctx.submit().unwrap();
+    drop(ctx.completions().next().unwrap());
+    assert_eq!(ctx.take_eventfd_count().unwrap(), 1);
+}

@@ -17,7 +17,10 @@
 //!   `O_DIRECT` go with `RWF_NOWAIT`; those that would block run on the runtime's blocking
 //!   threads instead (`preadv2`/`pwritev2`), and so do all reads and writes of the emulated
 //!   backend, so that no worker thread ever blocks in `io_submit`.
+//! - **Quiet** (only with a runtime): where the kernel completes reads and writes inside
+//!   `io_submit`, they are submitted without asking it to signal the eventfd (`super::quiet`).
 
+use super::quiet::QuietPolicy;
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
 use crate::context::{Batch, Context, Next, Offload, OpId, PushError, kernel_timespec, negative};
@@ -29,6 +32,7 @@ use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -50,8 +54,11 @@ pub(crate) struct Driver<B> {
     /// Wakes whoever sleeps in [`park`](Self::park): written when new polls start or are
     /// cancelled on the emulated backend, and at shutdown.
     unpark: OwnedFd,
-    /// The context's eventfd, signalled for every completion.
+    /// The context's eventfd, signalled for every completion except quiet ones.
     eventfd: RawFd,
+    /// Quiet operations in flight after the last round: their completions will not signal
+    /// the eventfd (`super::quiet`).
+    unsignalled: AtomicUsize,
     runtime: Option<Box<dyn Runtime>>,
     /// The context runs on the emulated backend.
     emulated: bool,
@@ -80,6 +87,8 @@ struct State<B> {
     resubmit: bool,
     /// Polls abandoned while a batch was being submitted: cancelled once it is settled.
     cancel_after_submit: Vec<OpId>,
+    /// Whether reads and writes go quiet (with a runtime only).
+    quiet: QuietPolicy,
 }
 
 struct Entry<B> {
@@ -201,10 +210,12 @@ impl<B: IoBuf + Send> Driver<B> {
                 submitting: false,
                 resubmit: false,
                 cancel_after_submit: Vec::new(),
+                quiet: QuietPolicy::new(),
             }),
             turn: Condvar::new(),
             unpark,
             eventfd: eventfd_raw,
+            unsignalled: AtomicUsize::new(0),
             runtime,
             emulated,
         }))
@@ -232,6 +243,13 @@ impl<B> Driver<B> {
     /// Wakes whoever sleeps in [`park`](Self::park).
     pub(crate) fn unpark(&self) {
         let _ = rustix::io::write(&self.unpark, &1u64.to_ne_bytes());
+    }
+
+    /// Quiet operations in flight after the last round (`super::quiet`): nothing signals the
+    /// eventfd when they complete.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn unsignalled(&self) -> usize {
+        self.unsignalled.load(Ordering::Acquire)
     }
 }
 
@@ -376,6 +394,15 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             }
             let freed_before = after.freed;
             state.collect(after);
+            if state.offload {
+                let State {
+                    ctx, batch, quiet, ..
+                } = &mut *state;
+                let (accepted, unfinished) = ctx.batch_unfinished(batch);
+                if let Some(on) = quiet.observe(accepted, unfinished) {
+                    ctx.set_quiet_io(on);
+                }
+            }
             if let Err(error) = settled {
                 state.fail_queued(&error);
                 result = Err(error);
@@ -388,6 +415,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             }
         }
         state.collect(after);
+        self.unsignalled
+            .store(state.ctx.quiet_in_flight(), Ordering::Release);
         (state, result)
     }
 
@@ -501,6 +530,24 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         }
         drop(garbage);
         drop(dropped_ops);
+    }
+
+    /// Signals the context's eventfd after `period`, from a blocking thread, and then clears
+    /// `armed`: the timer of `super::quiet::SilentWatch`. Without a runtime, nothing.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn signal_after(self: &Arc<Self>, period: Duration, armed: Arc<AtomicBool>) {
+        let Some(runtime) = &self.runtime else {
+            armed.store(false, Ordering::Release);
+            return;
+        };
+        let driver = Arc::downgrade(self);
+        runtime.spawn_blocking(Box::new(move || {
+            std::thread::sleep(period);
+            armed.store(false, Ordering::Release);
+            if let Some(driver) = driver.upgrade() {
+                let _ = rustix::io::write(driver.eventfd(), &1u64.to_ne_bytes());
+            }
+        }));
     }
 
     fn spawn_offload(self: &Arc<Self>, offload: Offload) {

@@ -2,6 +2,7 @@
 //! [`AsyncFd`], and [`Handle`], the async API.
 
 use super::driver::{Driver, Poll as OpPoll, Runtime, Token, drain_eventfd};
+use super::quiet::{SilentWatch, Watch};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::completion::Completion;
 use crate::context::{Backend, Builder, PushError, Stats};
@@ -276,14 +277,20 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
 }
 
 /// The driver task: submits on every kick, collects on every eventfd wake-up; ends when the
-/// last handle and future are gone.
+/// last handle and future are gone. While quiet operations are in flight, whose completions
+/// do not signal the eventfd, it looks at the ring by itself (`super::quiet`).
 async fn drive<B: IoBuf + Send + 'static>(
     driver: Weak<Driver<B>>,
     eventfd: AsyncFd<OwnedFd>,
     notify: Arc<Notify>,
 ) {
+    let mut silent = SilentWatch::new();
+    let mut spin = false;
     loop {
-        let kicked = {
+        let kicked = if spin {
+            ::tokio::task::yield_now().await;
+            false
+        } else {
             let mut kicked = std::pin::pin!(notify.notified());
             poll_fn(|cx| {
                 if kicked.as_mut().poll(cx).is_ready() {
@@ -313,6 +320,12 @@ async fn drive<B: IoBuf + Send + 'static>(
         };
         // An error has already ended the operations it concerns.
         let _ = driver.turn();
+        spin = false;
+        match silent.after_turn(driver.unsignalled()) {
+            Watch::Wait => {}
+            Watch::Spin => spin = true,
+            Watch::Timer(period) => driver.signal_after(period, silent.armed()),
+        }
         if driver.needs_poll_watcher() {
             let watcher = driver.clone();
             drop(::tokio::task::spawn_blocking(move || {
@@ -429,4 +442,58 @@ fn many_bufs<B>(result: Result<Completion<B>, PushError<B>>) -> (io::Result<usiz
 
 fn no_buf<B>(result: Result<Completion<B>, PushError<B>>) -> io::Result<usize> {
     outcome(result).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A quiet operation that stays in flight signals nothing: the driver task must find its
+    /// completion by itself (yielding, then on its timer), and the future still resolves.
+    /// Polls never go quiet outside tests; forced here, a poll is an operation that surely
+    /// stays in flight until the test writes to the pipe.
+    #[test]
+    fn an_unsignalled_operation_in_flight_is_found_without_the_eventfd() {
+        let runtime = ::tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let handle: Handle = match Handle::new(Builder::default().depth(4)) {
+                Ok(handle) => handle,
+                Err(Error::Unsupported { .. })
+                    if std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1") =>
+                {
+                    println!("ENOSYS path: unsignalled_operation: no kernel AIO here, as expected");
+                    return;
+                }
+                Err(e) => panic!("io_setup failed on a kernel that should have AIO: {e}"),
+            };
+            handle.driver.with_context(|ctx| ctx.set_quiet_all());
+            let (reader, writer) = rustix::pipe::pipe().unwrap();
+            for round in 0..3u8 {
+                let poll = ::tokio::spawn(
+                    handle.poll_ready(Arc::new(reader.try_clone().unwrap()), PollFlags::IN),
+                );
+                // Long enough for the spins to end and a few timers to fire.
+                ::tokio::time::sleep(Duration::from_millis(30)).await;
+                assert!(!poll.is_finished(), "nothing to read yet");
+                assert_eq!(handle.outstanding(), 1);
+                rustix::io::write(&writer, &[round]).unwrap();
+                let ready = ::tokio::time::timeout(Duration::from_secs(10), poll)
+                    .await
+                    .expect("the unsignalled completion was found")
+                    .unwrap()
+                    .unwrap();
+                assert!(ready.contains(PollFlags::IN), "{ready:?}");
+                let mut byte = [0u8];
+                rustix::io::read(&reader, &mut byte).unwrap();
+                assert_eq!(byte[0], round);
+                assert_eq!(handle.outstanding(), 0);
+            }
+            assert_eq!(handle.stats().unsignalled, 3);
+        });
+    }
 }
