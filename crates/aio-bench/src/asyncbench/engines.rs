@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -168,7 +169,8 @@ struct TaskSetup {
     bufs: Vec<AlignedBuf>,
     rng: XorShift,
     blocks: u64,
-    deadline: Instant,
+    /// Set at the deadline by a timer thread (one load per operation, no clock read).
+    stop: Arc<AtomicBool>,
 }
 
 type TaskFuture = std::pin::Pin<Box<dyn Future<Output = Result<Tally, String>> + Send>>;
@@ -211,7 +213,14 @@ fn run_tokio(job: &Job<'_>, engine: Engine) -> Result<Run, String> {
 
         let cpu0 = CpuSample::now();
         let start = Instant::now();
-        let deadline = start + job.runtime;
+        let stop = Arc::new(AtomicBool::new(false));
+        let timer = {
+            let (stop, runtime) = (stop.clone(), job.runtime);
+            std::thread::spawn(move || {
+                std::thread::sleep(runtime);
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
         let mut set = JoinSet::new();
         for (t, bufs) in setups {
             set.spawn(task(TaskSetup {
@@ -221,7 +230,7 @@ fn run_tokio(job: &Job<'_>, engine: Engine) -> Result<Run, String> {
                 bufs,
                 rng: job.rng(t),
                 blocks: job.file.blocks(),
-                deadline,
+                stop: stop.clone(),
             }));
         }
         let mut tally = Tally::default();
@@ -238,6 +247,7 @@ fn run_tokio(job: &Job<'_>, engine: Engine) -> Result<Run, String> {
             }
         }
         let mut run = finish(tally, start, &cpu0, None);
+        let _ = timer.join();
         if let Ok(run) = &mut run {
             run.submit_calls = (engine == Engine::Async).then(|| handle.stats().submit_calls);
         }
@@ -261,7 +271,7 @@ fn async_task(s: TaskSetup) -> TaskFuture {
             mut bufs,
             mut rng,
             blocks,
-            deadline,
+            stop,
             ..
         } = s;
         let mut tally = Tally::default();
@@ -272,7 +282,7 @@ fn async_task(s: TaskSetup) -> TaskFuture {
                 let (result, back) = handle.read_at(fixed, buf, block * BS as u64).await;
                 tally.record(result, &back, block)?;
                 buf = back;
-                if Instant::now() >= deadline {
+                if stop.load(Ordering::Relaxed) {
                     return Ok(tally);
                 }
             }
@@ -291,11 +301,9 @@ fn async_task(s: TaskSetup) -> TaskFuture {
         for buf in bufs {
             reads.push(start(buf, &mut rng));
         }
-        let mut stop = false;
         while let Some((result, buf, block)) = reads.next().await {
             tally.record(result, &buf, block)?;
-            stop = stop || Instant::now() >= deadline;
-            if !stop {
+            if !stop.load(Ordering::Relaxed) {
                 reads.push(start(buf, &mut rng));
             }
         }
@@ -312,7 +320,7 @@ fn fs_task(s: TaskSetup) -> TaskFuture {
             mut bufs,
             mut rng,
             blocks,
-            deadline,
+            stop,
             ..
         } = s;
         let mut tally = Tally::default();
@@ -330,7 +338,7 @@ fn fs_task(s: TaskSetup) -> TaskFuture {
                         .map_err(|e| format!("a blocking read failed: {e}"))?;
                 tally.record(result, &back, block)?;
                 (buf, file) = (back, f);
-                if Instant::now() >= deadline {
+                if stop.load(Ordering::Relaxed) {
                     return Ok(tally);
                 }
             }
@@ -340,13 +348,11 @@ fn fs_task(s: TaskSetup) -> TaskFuture {
             let (block, file) = (rng.next_u64() % blocks, file.clone());
             set.spawn_blocking(move || read(file, buf, block));
         }
-        let mut stop = false;
         while let Some(joined) = set.join_next().await {
             let (result, buf, block, file) =
                 joined.map_err(|e| format!("a blocking read failed: {e}"))?;
             tally.record(result, &buf, block)?;
-            stop = stop || Instant::now() >= deadline;
-            if !stop {
+            if !stop.load(Ordering::Relaxed) {
                 let block = rng.next_u64() % blocks;
                 set.spawn_blocking(move || read(file, buf, block));
             }

@@ -96,6 +96,14 @@ impl Batch {
 }
 
 impl<B> Context<B> {
+    /// Whether `id` is in a batch between [`begin_submit`](Self::begin_submit) and
+    /// [`finish_submit`](Self::finish_submit).
+    pub(crate) fn is_submitting(&self, id: super::OpId) -> bool {
+        self.slots
+            .get(id.index as usize)
+            .is_some_and(|slot| slot.seq == id.seq && slot.state == State::Submitting)
+    }
+
     /// Moves every queued operation into `batch` for [`Batch::run`]; `false` when there is
     /// nothing to submit this way (an empty queue, or the emulated backend, which submits with
     /// [`submit`](Context::submit)).

@@ -37,6 +37,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+/// How many threads or tasks may be in an `io_submit` of the driver's at once. Where the
+/// kernel does the copy inside `io_submit` (tmpfs, the page cache), a second submitter on
+/// another core submits what was started meanwhile instead of waiting for the first.
+const MAX_SUBMITTERS: u32 = 2;
+
 /// What a runtime layer gives the driver.
 pub(crate) trait Runtime: Send + Sync + 'static {
     /// Runs `job` on a thread that may block (tokio's `spawn_blocking`).
@@ -80,12 +85,11 @@ struct State<B> {
     offloads: Vec<Offload>,
     /// A runtime runs blocking work: offload what would block (see the module docs).
     offload: bool,
-    /// The batch of the `io_submit` made outside the lock; `submitting` while it runs.
-    batch: Batch,
-    submitting: bool,
-    /// Operations were queued while a batch was being submitted: its submitter goes again.
-    resubmit: bool,
-    /// Polls abandoned while a batch was being submitted: cancelled once it is settled.
+    /// Batches for the `io_submit`s made outside the lock, kept for their memory.
+    batches: Vec<Batch>,
+    /// Threads or tasks in an `io_submit` of theirs now (at most [`MAX_SUBMITTERS`]).
+    submitters: u32,
+    /// Polls abandoned while in a batch being submitted: cancelled once it is settled.
     cancel_after_submit: Vec<OpId>,
     /// Whether reads and writes go quiet (with a runtime only).
     quiet: QuietPolicy,
@@ -206,9 +210,8 @@ impl<B: IoBuf + Send> Driver<B> {
                 direct: Vec::new(),
                 offloads: Vec::new(),
                 offload: runtime.is_some(),
-                batch: Batch::default(),
-                submitting: false,
-                resubmit: false,
+                batches: Vec::new(),
+                submitters: 0,
                 cancel_after_submit: Vec::new(),
                 quiet: QuietPolicy::new(),
             }),
@@ -337,8 +340,10 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     /// the lock again. With the kernel backend `io_submit` runs with the lock released
     /// (`context::handoff`), so that others start and collect operations meanwhile; what they
     /// start then goes in the next round, up to a few rounds before the driver is kicked
-    /// again. The emulated backend submits under the lock (its reads and writes run on
-    /// blocking threads, or here without a runtime).
+    /// again, or in a batch of a second submitter's (up to [`MAX_SUBMITTERS`] at once: the
+    /// batches then reach the kernel in either order, as operations in flight together
+    /// complete in any order). The emulated backend submits under the lock (its reads and
+    /// writes run on blocking threads, or here without a runtime).
     fn pump<'a>(
         self: &'a Arc<Self>,
         mut state: MutexGuard<'a, State<B>>,
@@ -352,9 +357,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 result = state.submit_locked(after);
                 break;
             }
-            if state.submitting {
-                // The thread submitting now goes again when it is done.
-                state.resubmit = true;
+            if state.submitters >= MAX_SUBMITTERS {
+                // The threads submitting now go again when they are done.
                 break;
             }
             if rounds_left == 0 {
@@ -363,46 +367,39 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 break;
             }
             rounds_left -= 1;
-            let mut batch = std::mem::take(&mut state.batch);
+            let mut batch = state.batches.pop().unwrap_or_default();
             match state.ctx.begin_submit(&mut batch) {
                 Ok(true) => {}
                 Ok(false) => {
-                    state.batch = batch;
+                    state.batches.push(batch);
                     break;
                 }
                 Err(error) => {
-                    state.batch = batch;
+                    state.batches.push(batch);
                     state.fail_queued(&error);
                     result = Err(error);
                     break;
                 }
             }
-            state.submitting = true;
-            state.resubmit = false;
+            state.submitters += 1;
             drop(state);
             // SAFETY: `self` keeps the context alive, and the batch is settled just below.
             unsafe { batch.run() };
             let ring_full = batch.deferred() > 0;
             state = self.lock();
             let settled = state.ctx.finish_submit(&mut batch);
-            state.batch = batch;
-            state.submitting = false;
-            for id in std::mem::take(&mut state.cancel_after_submit) {
-                // The poll may have completed meanwhile (NotCancellable, NotFound): then its
-                // completion is on its way as it is.
-                let _ = state.ctx.cancel(id);
-            }
+            state.submitters -= 1;
+            state.cancel_settled();
             let freed_before = after.freed;
             state.collect(after);
             if state.offload {
-                let State {
-                    ctx, batch, quiet, ..
-                } = &mut *state;
-                let (accepted, unfinished) = ctx.batch_unfinished(batch);
+                let State { ctx, quiet, .. } = &mut *state;
+                let (accepted, unfinished) = ctx.batch_unfinished(&batch);
                 if let Some(on) = quiet.observe(accepted, unfinished) {
                     ctx.set_quiet_io(on);
                 }
             }
+            state.batches.push(batch);
             if let Err(error) = settled {
                 state.fail_queued(&error);
                 result = Err(error);
@@ -449,7 +446,6 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 entries,
                 free,
                 backlog,
-                submitting,
                 cancel_after_submit,
                 ..
             } = &mut *state;
@@ -483,8 +479,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     if entry.kind == OpKind::Poll {
                         // Nobody waits for it, and it may never complete by itself. A read or
                         // write runs to its end; the kernel cannot cancel those.
-                        if *submitting {
-                            // It may be in the batch being submitted: cancel it after.
+                        if ctx.is_submitting(id) {
+                            // In a batch being submitted: cancelled once that is settled.
                             cancel_after_submit.push(id);
                         } else if let Ok(CancelOutcome::InProgress) = ctx.cancel(id) {
                             after.unpark = ctx.backend() == crate::Backend::Emulated;
@@ -825,6 +821,24 @@ impl<B: IoBuf + Send + 'static> State<B> {
         self.ctx.fail_queued(error.errno().unwrap_or(Errno::INVAL));
     }
 
+    /// Cancels the abandoned polls whose batch is settled now (see [`Driver::abandon`]).
+    fn cancel_settled(&mut self) {
+        let State {
+            ctx,
+            cancel_after_submit,
+            ..
+        } = self;
+        cancel_after_submit.retain(|&id| {
+            if ctx.is_submitting(id) {
+                return true;
+            }
+            // The poll may have completed meanwhile (NotCancellable, NotFound): then its
+            // completion is on its way as it is.
+            let _ = ctx.cancel(id);
+            false
+        });
+    }
+
     /// Collects what completed and hands it to its entries; freed slots take the backlog.
     fn collect(&mut self, after: &mut AfterUnlock<B>) {
         if self.ctx.ready() == 0 {
@@ -854,11 +868,9 @@ impl<B: IoBuf + Send + 'static> State<B> {
     /// needs a round of the driver.
     fn collect_and_kick(&mut self, after: &mut AfterUnlock<B>) {
         self.collect(after);
-        if self.ctx.queued() > 0 && !self.submitting {
+        // A submitter at work takes what is queued in its next round.
+        if self.ctx.queued() > 0 && self.submitters == 0 {
             after.kick = true;
-        }
-        if self.submitting {
-            self.resubmit = true;
         }
     }
 
