@@ -64,6 +64,8 @@ pub(crate) struct Driver<B> {
     /// Quiet operations in flight after the last round: their completions will not signal
     /// the eventfd (`super::quiet`).
     unsignalled: AtomicUsize,
+    /// Operations the kernel accepted so far (wrapping), after the last round.
+    submitted: AtomicUsize,
     runtime: Option<Box<dyn Runtime>>,
     /// The context runs on the emulated backend.
     emulated: bool,
@@ -219,6 +221,7 @@ impl<B: IoBuf + Send> Driver<B> {
             unpark,
             eventfd: eventfd_raw,
             unsignalled: AtomicUsize::new(0),
+            submitted: AtomicUsize::new(0),
             runtime,
             emulated,
         }))
@@ -246,6 +249,12 @@ impl<B> Driver<B> {
     /// Wakes whoever sleeps in [`park`](Self::park).
     pub(crate) fn unpark(&self) {
         let _ = rustix::io::write(&self.unpark, &1u64.to_ne_bytes());
+    }
+
+    /// Operations the kernel accepted so far, wrapping (by every submitter).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn submitted(&self) -> usize {
+        self.submitted.load(Ordering::Acquire)
     }
 
     /// Quiet operations in flight after the last round (`super::quiet`): nothing signals the
@@ -414,6 +423,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         state.collect(after);
         self.unsignalled
             .store(state.ctx.quiet_in_flight(), Ordering::Release);
+        self.submitted
+            .store(state.ctx.stats().submitted as usize, Ordering::Release);
         (state, result)
     }
 

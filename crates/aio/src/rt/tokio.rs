@@ -1,7 +1,8 @@
 //! The tokio layer: the driver's task, woken by the context's eventfd through
 //! [`AsyncFd`], and [`Handle`], the async API.
 
-use super::driver::{Driver, Poll as OpPoll, Runtime, Token, drain_eventfd};
+use super::batching::YieldPolicy;
+use super::driver::{Driver, Poll as OpPoll, Runtime, Token};
 use super::quiet::{SilentWatch, Watch};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::completion::Completion;
@@ -13,7 +14,7 @@ use ::tokio::io::Interest;
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::sync::Notify;
 use rustix::event::PollFlags;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -321,6 +322,7 @@ async fn drive<B: IoBuf + Send + 'static>(
     busy: Arc<AtomicBool>,
 ) {
     let mut silent = SilentWatch::new();
+    let mut batching = YieldPolicy::new();
     let mut spin = false;
     loop {
         let kicked = if spin {
@@ -334,7 +336,9 @@ async fn drive<B: IoBuf + Send + 'static>(
                 }
                 match eventfd.poll_read_ready(cx) {
                     Poll::Ready(Ok(mut ready)) => {
-                        drain_eventfd(ready.get_inner().as_fd());
+                        // Not read: tokio's epoll is edge-triggered, and the kernel's every
+                        // signal is an edge, whatever the counter holds (2^64 - 2 of them
+                        // fit), so a read(2) per wake-up would buy nothing.
                         ready.clear_ready();
                         Poll::Ready(false)
                     }
@@ -345,10 +349,12 @@ async fn drive<B: IoBuf + Send + 'static>(
             })
             .await
         };
-        if kicked {
-            // Let the other tasks woken in this tick start their operations first: they all
-            // go in this turn's io_submit. (A wake-up from the task that kicked would
-            // otherwise run the driver at once, one operation per io_submit.)
+        // Let the other tasks woken in this tick start their operations first: they all go
+        // in this turn's io_submit. (A wake-up from the task that kicked would otherwise run
+        // the driver at once, one operation per io_submit.) Unless that has stopped paying
+        // off (`super::batching`).
+        let yielded = kicked && batching.should_yield();
+        if yielded {
             ::tokio::task::yield_now().await;
         }
         let Some(driver) = driver.upgrade() else {
@@ -356,8 +362,12 @@ async fn drive<B: IoBuf + Send + 'static>(
         };
         // An error has already ended the operations it concerns.
         busy.store(true, Ordering::Release);
+        let before = driver.submitted();
         let _ = driver.turn();
         busy.store(false, Ordering::Release);
+        if kicked {
+            batching.after_turn(yielded, driver.submitted().wrapping_sub(before));
+        }
         spin = false;
         match silent.after_turn(driver.unsignalled()) {
             Watch::Wait => {}
