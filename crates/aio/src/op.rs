@@ -218,10 +218,16 @@ impl<B> Op<B> {
     /// (`EAGAIN`, or `EOPNOTSUPP` where the file cannot honour the flag) run again without it
     /// on a blocking thread ([`crate::context`]'s offload) rather than handed back.
     #[cfg(feature = "std")]
-    pub(crate) fn nowait_or_offload(mut self) -> Self {
+    pub(crate) fn nowait_or_offload(&mut self) {
         self.iocb.aio_rw_flags |= RwFlags::NOWAIT.bits();
         self.offload_on_again = true;
-        self
+    }
+
+    /// [`user_data`](Self::user_data) in place (the driver's token), without moving the
+    /// operation.
+    #[cfg(feature = "std")]
+    pub(crate) fn set_user_data(&mut self, user_data: u64) {
+        self.user_data = user_data;
     }
 
     /// The descriptor and the buffers, back to the caller: for an operation that was never

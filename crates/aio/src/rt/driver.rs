@@ -278,7 +278,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     ) -> Result<Token, PushError<B>> {
         let mut state = self.lock();
         if self.runtime.is_some() && !self.emulated {
-            op = state.nowait_policy(op);
+            state.nowait_policy(&mut op);
         }
         let user_data = op.tag();
         let kind = op.kind();
@@ -304,7 +304,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         entry.abandoned = false;
         entry.waker = waker.cloned();
         let token = Token::new(index, entry.generation);
-        let op = op.user_data(token.0);
+        op.set_user_data(token.0);
         if !state.backlog.is_empty() {
             state.entries[index as usize].stage = Stage::Backlog(op);
             state.backlog.push_back(index);
@@ -729,13 +729,13 @@ impl<B: IoBuf + Send + 'static> State<B> {
     /// offload (see the module docs). `O_DIRECT` I/O, syncs (which the kernel runs on a
     /// workqueue) and polls go to the kernel as they are, and so does an operation that
     /// already carries `RWF_NOWAIT` (the caller wants the `EAGAIN`).
-    fn nowait_policy(&mut self, op: Op<B>) -> Op<B> {
+    fn nowait_policy(&mut self, op: &mut Op<B>) {
         if !matches!(
             op.kind(),
             OpKind::Read | OpKind::Write | OpKind::Readv | OpKind::Writev
         ) || op.rw_flags().contains(RwFlags::NOWAIT)
         {
-            return op;
+            return;
         }
         let direct = match op.fd().as_fixed() {
             Some(fixed) => {
@@ -757,10 +757,9 @@ impl<B: IoBuf + Send + 'static> State<B> {
             }
             None => self.ctx.raw_fd_of(op.fd()).map(is_direct),
         };
-        match direct {
-            Some(true) => op,
+        if direct != Some(true) {
             // Not registered (push refuses it) or not O_DIRECT.
-            _ => op.nowait_or_offload(),
+            op.nowait_or_offload();
         }
     }
 
