@@ -47,8 +47,10 @@ pub(crate) trait Runtime: Send + Sync + 'static {
     /// Runs `job` on a thread that may block (tokio's `spawn_blocking`).
     fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>);
     /// Operations were started: the layer's task should [`Driver::turn`] soon (once per
-    /// scheduler tick, which batches them into one `io_submit`).
-    fn kick(&self);
+    /// scheduler tick, which batches them into one `io_submit`). `inline`: the kernel has
+    /// been completing reads and writes inside `io_submit` (quiet submissions are on), so a
+    /// second submitter would copy in parallel.
+    fn kick(&self, inline: bool);
 }
 
 /// The shared state of a handle and its clones; see the module docs.
@@ -66,6 +68,8 @@ pub(crate) struct Driver<B> {
     unsignalled: AtomicUsize,
     /// Operations the kernel accepted so far (wrapping), after the last round.
     submitted: AtomicUsize,
+    /// Quiet submissions are on: the kernel completes reads and writes inside `io_submit`.
+    inline: AtomicBool,
     runtime: Option<Box<dyn Runtime>>,
     /// The context runs on the emulated backend.
     emulated: bool,
@@ -222,6 +226,7 @@ impl<B: IoBuf + Send> Driver<B> {
             eventfd: eventfd_raw,
             unsignalled: AtomicUsize::new(0),
             submitted: AtomicUsize::new(0),
+            inline: AtomicBool::new(false),
             runtime,
             emulated,
         }))
@@ -330,7 +335,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         }
         drop(state);
         if let Some(runtime) = &self.runtime {
-            runtime.kick();
+            runtime.kick(self.inline.load(Ordering::Relaxed));
         }
         Ok(token)
     }
@@ -406,6 +411,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 let (accepted, unfinished) = ctx.batch_unfinished(&batch);
                 if let Some(on) = quiet.observe(accepted, unfinished) {
                     ctx.set_quiet_io(on);
+                    self.inline.store(on, Ordering::Relaxed);
                 }
             }
             state.batches.push(batch);
@@ -518,7 +524,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             freed: _,
         } = after;
         match (&self.runtime, kick) {
-            (Some(runtime), true) => runtime.kick(),
+            (Some(runtime), true) => runtime.kick(self.inline.load(Ordering::Relaxed)),
             // Without a runtime, the waiting thread that sleeps on the eventfd submits.
             (None, true) => self.unpark(),
             _ => {}
@@ -978,7 +984,7 @@ impl<B> Drop for Driver<B> {
         // end (the task then finds its weak reference dead and returns).
         self.unpark();
         if let Some(runtime) = &self.runtime {
-            runtime.kick();
+            runtime.kick(false);
         }
     }
 }

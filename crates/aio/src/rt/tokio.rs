@@ -41,10 +41,13 @@ impl Runtime for Tokio {
         drop(self.runtime.spawn_blocking(job));
     }
 
-    fn kick(&self) {
-        // While the driver task submits (on tmpfs or from the page cache that is the copy
-        // itself), the helper submits what others start meanwhile, from their worker.
-        if self.busy.load(Ordering::Acquire) {
+    fn kick(&self, inline: bool) {
+        // While the driver task submits where that is the copy itself (tmpfs, the page
+        // cache), the helper submits what others start meanwhile, from their worker. Where
+        // the device does the work, io_submit is short and a second submitter only moves
+        // tasks between workers (measured: ext4 at depth 32 on 2 workers varied between 0.6
+        // and 1.0 of the synchronous loop with it, 0.9 without).
+        if inline && self.busy.load(Ordering::Acquire) {
             self.helper.notify_one();
         } else {
             self.notify.notify_one();
