@@ -69,10 +69,10 @@ impl Drop for Tokio {
 /// - Operations started in the same scheduler tick (by any number of tasks) are submitted by
 ///   the handle's driver task in one `io_submit`; completions are copied from the kernel's
 ///   ring without a system call and wake their futures. The driver task sleeps on the
-///   context's eventfd (registered with tokio's reactor through `AsyncFd`). Operations
-///   started while it is busy submitting are submitted by a helper task from the worker that
-///   started them, so that on tmpfs or from the page cache, where the copy happens inside
-///   `io_submit`, two workers copy at once.
+///   context's eventfd (registered with tokio's reactor through `AsyncFd`). Where the copy
+///   happens inside `io_submit` (tmpfs, the page cache), operations started while it is busy
+///   submitting are submitted by a helper task from the worker that started them, so that
+///   two workers copy at once.
 /// - Where the kernel completes reads and writes inside `io_submit` (tmpfs, the page cache),
 ///   the driver notices it (256 in a row found complete right after their `io_submit`) and
 ///   submits reads and writes without asking the kernel to signal the eventfd for each
