@@ -243,14 +243,8 @@ pub fn run(
         let waits = ctx.stats().getevents_calls;
         wait_one(&mut ctx)?;
         if o.batch.is_none() {
-            // `auto` (module docs): batch only while every operation in flight is found
-            // complete without blocking.
             let blocked = ctx.stats().getevents_calls != waits;
-            batch = if !blocked && ctx.ready() >= outstanding {
-                depth
-            } else {
-                1
-            };
+            batch = auto_batch(blocked, ctx.ready(), outstanding, depth);
         }
         now = start.elapsed().as_nanos() as u64;
         if now >= deadline {
@@ -335,6 +329,17 @@ pub fn submit<B: IoBuf>(ctx: &mut Context<B>) -> Result<(), String> {
         return Err("io_submit accepted nothing with nothing in flight (EAGAIN)".into());
     }
     Ok(())
+}
+
+/// `--batch auto`'s operations per `io_submit` after a wait (module docs): the whole
+/// refill (`depth`) only while every operation in flight (`outstanding`) was found complete
+/// (`ready`) without blocking; else one per call.
+pub fn auto_batch(blocked: bool, ready: usize, outstanding: usize, depth: usize) -> usize {
+    if !blocked && ready >= outstanding {
+        depth
+    } else {
+        1
+    }
 }
 
 /// Waits for at least one completion, again after a signal (`EINTR`).

@@ -16,7 +16,9 @@ Each file is filled with a pattern (every 4 KiB block starts with its number, u6
 read is checked), then for every depth the engines run in alternating rounds on it; the files
 are removed at the end. Engines:
   sync       one thread, aio::Context<AlignedBuf>, ring reaping, registered file: keeps
-             DEPTH reads in flight (push until full, io_submit, wait(1), drain)
+             DEPTH reads in flight (push until full, io_submit, wait(1), drain), with
+             aio-bench's --batch auto: one read per io_submit while the device is
+             working, the whole refill in one call where reads complete inside it
   async      a tokio multi-thread runtime (--workers), one Handle<AlignedBuf> of depth
              DEPTH, registered file; TASKS tasks loop on handle.read_at(..).await
              (DEPTH/TASKS each, through a JoinSet when more than one)

@@ -34,6 +34,8 @@ pub(crate) struct Batch {
     rejected: Vec<(usize, Errno)>,
     calls: u64,
     unsupported: bool,
+    /// The most iocbs one `io_submit` of [`run`](Self::run) carries; 0: no limit.
+    chunk: usize,
 }
 
 // SAFETY: the pointers name iocbs of slots that nobody else touches while they are
@@ -41,6 +43,12 @@ pub(crate) struct Batch {
 unsafe impl Send for Batch {}
 
 impl Batch {
+    /// From now on, [`run`](Self::run) passes at most `chunk` iocbs to each `io_submit`
+    /// (`usize::MAX`: all in one call, the default); see `rt::batching::ChunkPolicy`.
+    pub(crate) fn set_chunk(&mut self, chunk: usize) {
+        self.chunk = chunk;
+    }
+
     /// After [`run`](Self::run): the operations left for later because the kernel's ring was
     /// full (`EAGAIN`).
     pub(crate) fn deferred(&self) -> usize {
@@ -60,9 +68,10 @@ impl Batch {
         })
     }
 
-    /// `io_submit` of the whole batch, as [`Context::submit`] does it: a short count submits
-    /// the rest again, the operation the kernel rejects is noted, `EAGAIN` (a full kernel
-    /// ring) defers what is left.
+    /// `io_submit` of the whole batch, as [`Context::submit`] does it (in calls of at most
+    /// [`set_chunk`](Self::set_chunk) iocbs): a short count submits the rest again, the
+    /// operation the kernel rejects is noted, `EAGAIN` (a full kernel ring) defers what is
+    /// left.
     ///
     /// # Safety
     /// The context that filled the batch must be alive, and [`Context::finish_submit`] not yet
@@ -71,11 +80,15 @@ impl Batch {
         let n = self.iocbs.len();
         let mut i = 0;
         while i < n {
-            // SAFETY: the caller keeps the context alive; the iocbs `i..` are initialised,
-            // their buffers and descriptors held by their slots, which nobody else touches
-            // while they are `Submitting`.
+            let nr = match self.chunk {
+                0 => n - i,
+                chunk => (n - i).min(chunk),
+            };
+            // SAFETY: the caller keeps the context alive; the `nr` iocbs from `i` are
+            // initialised, their buffers and descriptors held by their slots, which nobody
+            // else touches while they are `Submitting`.
             let result =
-                unsafe { aio_sys::io_submit(self.ctx, (n - i) as isize, self.iocbs[i..].as_ptr()) }
+                unsafe { aio_sys::io_submit(self.ctx, nr as isize, self.iocbs[i..].as_ptr()) }
                     .map_err(Errno::from);
             self.calls += 1;
             match result {

@@ -133,3 +133,59 @@ fn quiet_operations_do_not_signal_the_eventfd() {
     drop(ctx.completions().next().unwrap());
     assert_eq!(ctx.take_eventfd_count().unwrap(), 1);
 }
+
+/// A batch cut into calls of at most `chunk` iocbs (`rt::batching::ChunkPolicy`): every
+/// operation reaches the kernel once, in order, and one the kernel rejects in the middle
+/// of a call completes with its errno while the rest of the batch goes on.
+#[test]
+fn a_batch_in_chunks_submits_each_operation_once() {
+    let Some(mut ctx) = context_from("batch_in_chunks", Context::builder().depth(8)) else {
+        return;
+    };
+    let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+    let write_only = Arc::new(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap(),
+    );
+    for i in 0..7u64 {
+        let file = if i == 4 {
+            write_only.clone()
+        } else {
+            zero.clone()
+        };
+        ctx.push(Op::read(file, vec![1; 64], 0).user_data(i))
+            .unwrap();
+    }
+    let mut batch = super::Batch::default();
+    assert!(ctx.begin_submit(&mut batch).unwrap());
+    batch.set_chunk(3);
+    // SAFETY: the context is alive, and the batch is settled right after.
+    unsafe { batch.run() };
+    ctx.finish_submit(&mut batch).unwrap();
+    // [0 1 2] → 3; [3 4 5] → 1 (stops at the read of a write-only file); [4 5 6] → EBADF
+    // for 4 alone; [5 6] → 2.
+    assert_eq!(ctx.stats().submit_calls, 4);
+    assert_eq!(ctx.stats().submitted, 6);
+    ctx.wait(7, None).unwrap();
+    let mut seen: Vec<(u64, Result<usize, rustix::io::Errno>)> = ctx
+        .completions()
+        .map(|done| (done.user_data(), done.result()))
+        .collect();
+    seen.sort_by_key(|&(i, _)| i);
+    let expected: Vec<_> = (0..7u64)
+        .map(|i| {
+            (
+                i,
+                if i == 4 {
+                    Err(rustix::io::Errno::BADF)
+                } else {
+                    Ok(64)
+                },
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(ctx.in_flight(), 0);
+}

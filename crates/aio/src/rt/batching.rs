@@ -1,4 +1,25 @@
-//! When the runtime layer's task yields before it submits.
+//! How the driver shapes its `io_submit`s: how many operations one call carries
+//! ([`ChunkPolicy`]), and when the runtime layer's task yields before it submits
+//! ([`YieldPolicy`]).
+//!
+//! # Chunks
+//!
+//! One `io_submit` of many iocbs hands the device nothing until the call has prepared the
+//! last one: the kernel's `fs/aio.c` plugs the block layer for calls of more than
+//! `AIO_PLUG_THRESHOLD` (2) iocbs, and prepares every iocb (copy, file lookup, the file
+//! system's mapping of the O_DIRECT range) before the plug lets go. Where the device sets
+//! the pace (a disk, virtio-blk) and completions come in bursts, a driver that submits a
+//! whole burst's refill in one call keeps the queue draining and refilling in lock-step: the
+//! device idles while each batch is prepared. Measured here (ext4 on virtio, 4 KiB random
+//! O_DIRECT reads, depth 32, `aio-async-bench`, alternating runs): batches of about 22
+//! reads in one call each reached ~69k IOPS on two tokio workers; calls of at most 8 reached
+//! 1.21× that (median of 10 paired runs) and 1.31× on one worker, for no more CPU per read.
+//! Calls of at most 1 or 2 (unplugged) did no better than 8 and cost more calls. So while
+//! the last batch left reads or writes in flight, [`ChunkPolicy`] cuts batches into calls of
+//! [`ChunkPolicy::DEVICE`]; where the kernel completes them inside `io_submit` (tmpfs, the
+//! page cache), the system call is the cost and the whole batch goes in one call.
+//!
+//! # Yields
 //!
 //! A kick comes from the first task of a tick to start an operation. Yielding once lets the
 //! other tasks woken in that tick start theirs, so that one `io_submit` takes them all; at
@@ -12,7 +33,41 @@
 //! (1, 2, 4, … up to [`YieldPolicy::MAX_SKIP`] kicks), then tries again. A batch of more than
 //! one operation, after a yield or not, goes back to yielding at every kick.
 
-/// See the module docs.
+/// How many iocbs one `io_submit` carries; see the module docs.
+#[derive(Debug)]
+pub(crate) struct ChunkPolicy {
+    chunk: usize,
+}
+
+impl ChunkPolicy {
+    /// The most iocbs per call while the device is working.
+    pub(crate) const DEVICE: usize = 8;
+
+    pub(crate) fn new() -> Self {
+        Self { chunk: usize::MAX }
+    }
+
+    /// The most iocbs per `io_submit` of the next batch.
+    pub(crate) fn chunk(&self) -> usize {
+        self.chunk
+    }
+
+    /// Takes in one batch: `accepted` reads and writes, `unfinished` of them still in flight
+    /// after its `io_submit` and a reap. A batch without reads or writes (polls, syncs)
+    /// tells nothing.
+    pub(crate) fn observe(&mut self, accepted: usize, unfinished: usize) {
+        if accepted > 0 {
+            self.chunk = if unfinished > 0 {
+                Self::DEVICE
+            } else {
+                usize::MAX
+            };
+        }
+    }
+}
+
+/// When the tokio task yields before it submits; see the module docs.
+#[cfg(feature = "tokio")]
 #[derive(Debug)]
 pub(crate) struct YieldPolicy {
     /// Yields in a row followed by a batch of one operation (or none).
@@ -23,6 +78,7 @@ pub(crate) struct YieldPolicy {
     backoff: u32,
 }
 
+#[cfg(feature = "tokio")]
 impl YieldPolicy {
     pub(crate) const TRIES: u32 = 8;
     pub(crate) const MAX_SKIP: u32 = 256;
@@ -66,6 +122,22 @@ impl YieldPolicy {
 mod tests {
     use super::*;
 
+    #[test]
+    fn batches_are_cut_while_the_device_works_and_whole_when_io_completes_inline() {
+        let mut policy = ChunkPolicy::new();
+        assert_eq!(policy.chunk(), usize::MAX);
+        policy.observe(22, 22);
+        assert_eq!(policy.chunk(), ChunkPolicy::DEVICE);
+        // Polls and syncs only: no change.
+        policy.observe(0, 0);
+        assert_eq!(policy.chunk(), ChunkPolicy::DEVICE);
+        policy.observe(32, 0);
+        assert_eq!(policy.chunk(), usize::MAX);
+        policy.observe(32, 1);
+        assert_eq!(policy.chunk(), ChunkPolicy::DEVICE);
+    }
+
+    #[cfg(feature = "tokio")]
     #[test]
     fn yields_stop_paying_off_at_depth_1_and_come_back_with_batches() {
         let mut policy = YieldPolicy::new();

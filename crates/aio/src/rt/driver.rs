@@ -20,6 +20,7 @@
 //! - **Quiet** (only with a runtime): where the kernel completes reads and writes inside
 //!   `io_submit`, they are submitted without asking it to signal the eventfd (`super::quiet`).
 
+use super::batching::ChunkPolicy;
 use super::quiet::QuietPolicy;
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
@@ -99,6 +100,8 @@ struct State<B> {
     cancel_after_submit: Vec<OpId>,
     /// Whether reads and writes go quiet (with a runtime only).
     quiet: QuietPolicy,
+    /// How many operations each `io_submit` carries.
+    chunks: ChunkPolicy,
 }
 
 struct Entry<B> {
@@ -220,6 +223,7 @@ impl<B: IoBuf + Send> Driver<B> {
                 submitters: 0,
                 cancel_after_submit: Vec::new(),
                 quiet: QuietPolicy::new(),
+                chunks: ChunkPolicy::new(),
             }),
             turn: Condvar::new(),
             unpark,
@@ -395,6 +399,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     break;
                 }
             }
+            batch.set_chunk(state.chunks.chunk());
             state.submitters += 1;
             drop(state);
             // SAFETY: `self` keeps the context alive, and the batch is settled just below.
@@ -406,9 +411,10 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             state.cancel_settled();
             let freed_before = after.freed;
             state.collect(after);
+            let (accepted, unfinished) = state.ctx.batch_unfinished(&batch);
+            state.chunks.observe(accepted, unfinished);
             if state.offload {
                 let State { ctx, quiet, .. } = &mut *state;
-                let (accepted, unfinished) = ctx.batch_unfinished(&batch);
                 if let Some(on) = quiet.observe(accepted, unfinished) {
                     ctx.set_quiet_io(on);
                     self.inline.store(on, Ordering::Relaxed);
