@@ -16,6 +16,7 @@ use super::slots::State;
 use crate::error::Error;
 use aio_abi::{aio_context_t, iocb};
 use alloc::vec::Vec;
+use core::num::NonZeroUsize;
 use rustix::io::Errno;
 
 /// Operations taken from a context's queue for one `io_submit` made without the context.
@@ -34,8 +35,8 @@ pub(crate) struct Batch {
     rejected: Vec<(usize, Errno)>,
     calls: u64,
     unsupported: bool,
-    /// The most iocbs one `io_submit` of [`run`](Self::run) carries; 0: no limit.
-    chunk: usize,
+    /// The most iocbs one `io_submit` of [`run`](Self::run) carries; `None`: all in one.
+    chunk: Option<NonZeroUsize>,
 }
 
 // SAFETY: the pointers name iocbs of slots that nobody else touches while they are
@@ -44,8 +45,8 @@ unsafe impl Send for Batch {}
 
 impl Batch {
     /// From now on, [`run`](Self::run) passes at most `chunk` iocbs to each `io_submit`
-    /// (`usize::MAX`: all in one call, the default); see `rt::batching::ChunkPolicy`.
-    pub(crate) fn set_chunk(&mut self, chunk: usize) {
+    /// (`None`, the default: all in one call); see `rt::batching::ChunkPolicy`.
+    pub(crate) fn set_chunk(&mut self, chunk: Option<NonZeroUsize>) {
         self.chunk = chunk;
     }
 
@@ -80,10 +81,7 @@ impl Batch {
         let n = self.iocbs.len();
         let mut i = 0;
         while i < n {
-            let nr = match self.chunk {
-                0 => n - i,
-                chunk => (n - i).min(chunk),
-            };
+            let nr = self.chunk.map_or(n - i, |chunk| (n - i).min(chunk.get()));
             // SAFETY: the caller keeps the context alive; the `nr` iocbs from `i` are
             // initialised, their buffers and descriptors held by their slots, which nobody
             // else touches while they are `Submitting`.

@@ -160,7 +160,7 @@ fn a_batch_in_chunks_submits_each_operation_once() {
     }
     let mut batch = super::Batch::default();
     assert!(ctx.begin_submit(&mut batch).unwrap());
-    batch.set_chunk(3);
+    batch.set_chunk(core::num::NonZeroUsize::new(3));
     // SAFETY: the context is alive, and the batch is settled right after.
     unsafe { batch.run() };
     ctx.finish_submit(&mut batch).unwrap();

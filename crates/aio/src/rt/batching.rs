@@ -33,22 +33,24 @@
 //! (1, 2, 4, … up to [`YieldPolicy::MAX_SKIP`] kicks), then tries again. A batch of more than
 //! one operation, after a yield or not, goes back to yielding at every kick.
 
+use core::num::NonZeroUsize;
+
 /// How many iocbs one `io_submit` carries; see the module docs.
 #[derive(Debug)]
 pub(crate) struct ChunkPolicy {
-    chunk: usize,
+    chunk: Option<NonZeroUsize>,
 }
 
 impl ChunkPolicy {
     /// The most iocbs per call while the device is working.
-    pub(crate) const DEVICE: usize = 8;
+    pub(crate) const DEVICE: NonZeroUsize = NonZeroUsize::new(8).unwrap();
 
     pub(crate) fn new() -> Self {
-        Self { chunk: usize::MAX }
+        Self { chunk: None }
     }
 
-    /// The most iocbs per `io_submit` of the next batch.
-    pub(crate) fn chunk(&self) -> usize {
+    /// The most iocbs per `io_submit` of the next batch; `None`: the whole batch in one.
+    pub(crate) fn chunk(&self) -> Option<NonZeroUsize> {
         self.chunk
     }
 
@@ -57,11 +59,7 @@ impl ChunkPolicy {
     /// tells nothing.
     pub(crate) fn observe(&mut self, accepted: usize, unfinished: usize) {
         if accepted > 0 {
-            self.chunk = if unfinished > 0 {
-                Self::DEVICE
-            } else {
-                usize::MAX
-            };
+            self.chunk = (unfinished > 0).then_some(Self::DEVICE);
         }
     }
 }
@@ -125,16 +123,16 @@ mod tests {
     #[test]
     fn batches_are_cut_while_the_device_works_and_whole_when_io_completes_inline() {
         let mut policy = ChunkPolicy::new();
-        assert_eq!(policy.chunk(), usize::MAX);
+        assert_eq!(policy.chunk(), None);
         policy.observe(22, 22);
-        assert_eq!(policy.chunk(), ChunkPolicy::DEVICE);
+        assert_eq!(policy.chunk(), Some(ChunkPolicy::DEVICE));
         // Polls and syncs only: no change.
         policy.observe(0, 0);
-        assert_eq!(policy.chunk(), ChunkPolicy::DEVICE);
+        assert_eq!(policy.chunk(), Some(ChunkPolicy::DEVICE));
         policy.observe(32, 0);
-        assert_eq!(policy.chunk(), usize::MAX);
+        assert_eq!(policy.chunk(), None);
         policy.observe(32, 1);
-        assert_eq!(policy.chunk(), ChunkPolicy::DEVICE);
+        assert_eq!(policy.chunk(), Some(ChunkPolicy::DEVICE));
     }
 
     #[cfg(feature = "tokio")]

@@ -8,9 +8,9 @@
 //! operations on it while one of them, or the runtime's task, submits them in batches and
 //! collects completions from the ring. By role: `driver` (shared state, submit, collect,
 //! dispatch, abandon, offload to blocking threads), `batching` (how many operations one
-//! `io_submit` carries, and when the tokio task yields before it submits), `quiet` (when reads and writes go without
-//! the eventfd, and how their completions are found then), `shared` ([`SharedContext`],
-//! threads) and `tokio` (the reactor glue and the async API).
+//! `io_submit` carries, and when the tokio task yields before it submits), `quiet` (when
+//! reads and writes go without the eventfd, and how their completions are found then),
+//! `shared` ([`SharedContext`], threads) and `tokio` (the reactor glue and the async API).
 
 mod batching;
 mod driver;
