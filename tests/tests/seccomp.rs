@@ -239,3 +239,42 @@ fn kernel_or_emulated_falls_back_when_aio_is_enosys() {
 fn kernel_or_emulated_falls_back_when_aio_is_eperm() {
     falls_back_when_aio_answers(Errno::PERM, Error::NotPermitted { call: "io_setup" });
 }
+
+/// A context dropped with a poll in flight where `io_cancel` is forbidden (`EPERM`, as a
+/// sandbox may answer): the drop must not wait for the poll, which may never complete (it
+/// once did, for good); `io_destroy` cancels it. The drop runs on a filtered thread and must
+/// end within 10 s.
+#[test]
+fn dropping_a_context_with_a_poll_when_io_cancel_is_forbidden() {
+    const TEST: &str = "dropping_a_context_with_a_poll_when_io_cancel_is_forbidden";
+    if !common::aio_or_skip(TEST) {
+        return;
+    }
+    let io_cancel = aio_sys::NR
+        .io_cancel
+        .expect("io_cancel exists where AIO works") as u32;
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (sent, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ctx: Context = Context::new(4).unwrap();
+        ctx.push(Op::poll(reader, PollFlags::IN)).unwrap();
+        assert_eq!(ctx.submit(), Ok(1));
+        if let Err(e) = forbid(&[io_cancel], Errno::PERM) {
+            sent.send(Err(format!("seccomp filter refused: {e}")))
+                .unwrap();
+            return;
+        }
+        drop(ctx);
+        sent.send(Ok(())).unwrap();
+    });
+    match outcome.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => println!(
+            "SKIPPED: {TEST}: the kernel has no seccomp filters (CONFIG_SECCOMP_FILTER): {why}"
+        ),
+        Err(_) => {
+            panic!("{TEST}: dropping the context blocked for 10 s on a poll it could not cancel")
+        }
+    }
+    drop(writer);
+}

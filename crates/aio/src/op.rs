@@ -223,6 +223,16 @@ impl<B> Op<B> {
         self.offload_on_again = true;
     }
 
+    /// Undoes [`nowait_or_offload`](Self::nowait_or_offload): the operation goes back to its
+    /// caller as it was given.
+    #[cfg(feature = "std")]
+    pub(crate) fn undo_nowait_or_offload(&mut self) {
+        if self.offload_on_again {
+            self.iocb.aio_rw_flags &= !RwFlags::NOWAIT.bits();
+            self.offload_on_again = false;
+        }
+    }
+
     /// [`user_data`](Self::user_data) in place (the driver's token), without moving the
     /// operation.
     #[cfg(feature = "std")]

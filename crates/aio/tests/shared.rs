@@ -12,7 +12,9 @@ use support::{backend, expect_enosys, on_kernel, temp_file};
 support::each_backend!(
     threads_write_and_read_back,
     dropped_tickets_lose_nothing,
-    ticket_timeout_and_poll
+    ticket_timeout_and_poll,
+    backlogged_operation_enters_a_freed_slot_and_is_submitted,
+    a_blocked_read_leaves_the_other_threads_free,
 );
 
 fn shared(test: &str, builder: aio::Builder) -> Option<SharedContext> {
@@ -147,4 +149,90 @@ fn ticket_timeout_and_poll() {
         Err(Error::InvalidInput(_))
     ));
     drop(writer.join().unwrap());
+}
+
+/// Depth 1: a poll of an empty pipe takes the only slot, a read of `/dev/zero` waits in the
+/// backlog. When another thread writes the pipe, the poll's collection frees the slot and
+/// moves the read into it: the read must then be submitted, not left queued while its waiter
+/// sleeps (it was, for good, before the fix).
+fn backlogged_operation_enters_a_freed_slot_and_is_submitted() {
+    let Some(ctx) = shared("backlog_freed_slot", Context::builder().depth(1)) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let poll = ctx
+        .start(Op::poll(Arc::new(reader), PollFlags::IN))
+        .unwrap();
+    let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+    let mut read = ctx.start(Op::read(zero, vec![1; 64], 0)).unwrap();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        rustix::io::write(&writer, b"x").unwrap();
+        writer
+    });
+    let start = std::time::Instant::now();
+    // (A wait that ends by its timeout submits once more on its way out: time it.)
+    let done = read
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .unwrap()
+        .expect("the backlogged read completed");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the backlogged read was left queued in the freed slot for {:?}",
+        start.elapsed()
+    );
+    assert_eq!(done.result(), Ok(64));
+    assert_eq!(done.into_buf().unwrap(), vec![0; 64]);
+    let polled = poll.wait().unwrap();
+    assert!(polled.poll_flags().contains(PollFlags::IN));
+    assert_eq!(ctx.outstanding(), 0);
+    drop(writer.join().unwrap());
+}
+
+/// Two threads block in reads of an empty pipe (inside `io_submit` on the kernel backend,
+/// in `read(2)` on the emulated one); a third thread's write, which ends both, must still get
+/// through: neither the driver's lock nor a limit on submitters may hold it back (the
+/// emulated backend once ran the reads under the lock, and the kernel backend let only two
+/// threads submit at a time).
+fn a_blocked_read_leaves_the_other_threads_free() {
+    let Some(ctx) = shared("blocked_read", Context::builder().depth(4)) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let reader = Arc::new(reader);
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (ctx, reader) = (ctx.clone(), reader.clone());
+            std::thread::spawn(move || {
+                let done = ctx
+                    .start(Op::read(reader, vec![0; 1], 0))
+                    .unwrap()
+                    .wait()
+                    .unwrap();
+                assert_eq!(done.result(), Ok(1));
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (sent, wrote) = std::sync::mpsc::channel();
+    let write = {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let done = ctx
+                .start(Op::write(Arc::new(writer), b"xy".to_vec(), 0))
+                .unwrap()
+                .wait()
+                .unwrap();
+            sent.send(done.result()).unwrap();
+        })
+    };
+    let result = wrote
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the write got through while two reads were blocked");
+    assert_eq!(result, Ok(2));
+    write.join().unwrap();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert_eq!(ctx.outstanding(), 0);
 }

@@ -1,7 +1,7 @@
 //! Cancelling one operation (`io_cancel`), and draining the whole context.
 
 use super::Context;
-use super::slots::{OpId, State};
+use super::slots::{OpId, Slot, State};
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
 use crate::error::Error;
@@ -142,10 +142,17 @@ impl<B> Context<B> {
     /// For drop: cancels the in-flight polls and collects completions until nothing is in
     /// flight (or the wait fails, which leaves the rest to io_destroy). Their results are
     /// discarded with the context.
+    ///
+    /// If `io_cancel` fails (a seccomp profile that forbids it answers `EPERM` or `ENOSYS`),
+    /// the polls it could not cancel may never complete: it waits only for the rest, and
+    /// leaves those to `io_destroy`, which cancels every request still on the context (polls
+    /// included, since Linux 4.18 where they exist) and waits for them.
     pub(super) fn settle(&mut self) {
-        // An io_cancel error leaves those polls to io_destroy, which cancels them itself.
-        let _ = self.cancel_polls();
+        let polls_cancelled = self.cancel_polls().is_ok();
         while self.in_flight > 0 {
+            if !polls_cancelled && !self.slots.iter().any(Slot::completes_by_itself) {
+                return;
+            }
             match self.getevents(1, core::ptr::null(), None) {
                 Ok(()) => {}
                 Err(Error::Os {

@@ -26,9 +26,9 @@ pub(crate) struct Batch {
     /// The slots' own `iocb`s (their addresses name them to `io_cancel`).
     iocbs: Vec<*mut iocb>,
     indices: Vec<u32>,
-    /// Per position: the operation's sequence number, and whether it is a read or write
-    /// (for [`Context::batch_unfinished`]).
-    seqs: Vec<(u64, bool)>,
+    /// Per position: the operation's sequence number, whether it is a read or write (for
+    /// [`Context::batch_unfinished`]), and whether it is quiet.
+    seqs: Vec<(u64, bool, bool)>,
     /// After `run`: entries before this were accepted or rejected, the rest deferred.
     done: usize,
     /// After `run`: positions the kernel rejected, with its answer.
@@ -64,7 +64,7 @@ impl Batch {
             if rejected.next_if_eq(&position).is_some() {
                 return None;
             }
-            let (seq, io) = self.seqs[position];
+            let (seq, io, _) = self.seqs[position];
             io.then_some((self.indices[position], seq))
         })
     }
@@ -142,7 +142,9 @@ impl<B> Context<B> {
                 .push(unsafe { &raw mut (*base.add(index as usize)).iocb });
             batch.indices.push(index);
             let slot = &mut self.slots[index as usize];
-            batch.seqs.push((slot.seq, slot.kind.may_complete_inline()));
+            batch
+                .seqs
+                .push((slot.seq, slot.kind.may_complete_inline(), slot.quiet));
             slot.state = State::Submitting;
             if slot.quiet {
                 self.quiet_in_flight += 1;
@@ -173,8 +175,14 @@ impl<B> Context<B> {
                 continue;
             }
             self.stats.submitted += 1;
+            let (seq, _, quiet) = batch.seqs[position];
+            self.stats.unsignalled += u64::from(quiet);
             let slot = &mut self.slots[index as usize];
-            self.stats.unsignalled += u64::from(slot.quiet);
+            if slot.seq != seq {
+                // It completed and was collected before this settlement, and the slot holds
+                // a later operation now (perhaps in another submitter's batch): not ours.
+                continue;
+            }
             if slot.state == State::Submitting {
                 slot.state = State::InFlight;
             }

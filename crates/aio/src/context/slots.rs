@@ -79,4 +79,11 @@ impl<B> Slot<B> {
             iovecs: Vec::new(),
         }
     }
+
+    /// In flight and bound to complete without anyone's help: a read, write or sync, or a
+    /// poll whose cancellation is under way.
+    pub(super) fn completes_by_itself(&self) -> bool {
+        matches!(self.state, State::InFlight | State::Submitting)
+            && (self.kind != OpKind::Poll || self.cancel_requested)
+    }
 }

@@ -189,3 +189,43 @@ fn a_batch_in_chunks_submits_each_operation_once() {
     assert_eq!(seen, expected);
     assert_eq!(ctx.in_flight(), 0);
 }
+
+/// Two batches in flight at once (`rt`'s two submitters): an operation of the first completes
+/// and is collected before its batch is settled, and its slot takes a poll that is in the
+/// second batch. Settling the first batch must leave the poll as it is (submitting), or an
+/// abandoned poll would be cancelled before the kernel has it and never again.
+#[test]
+fn settling_a_batch_leaves_a_reused_slot_alone() {
+    let Some(mut ctx) = context("reused_slot") else {
+        return;
+    };
+    let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+    ctx.push(Op::read(zero, vec![1; 64], 0)).unwrap();
+    let mut first = super::Batch::default();
+    assert!(ctx.begin_submit(&mut first).unwrap());
+    // SAFETY: the context is alive, and the batch is settled below.
+    unsafe { first.run() };
+    ctx.wait(1, None).unwrap();
+    let done: Vec<_> = ctx.completions().collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].result(), Ok(64));
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let poll = ctx.push(Op::poll(reader, PollFlags::IN)).unwrap();
+    let mut second = super::Batch::default();
+    assert!(ctx.begin_submit(&mut second).unwrap());
+    assert!(ctx.is_submitting(poll));
+    ctx.finish_submit(&mut first).unwrap();
+    // Asserted at the end, once the poll is done (a context dropped with a poll the kernel
+    // never had, yet marked in flight, would wait for it for good).
+    let kept = ctx.is_submitting(poll);
+    // SAFETY: as above.
+    unsafe { second.run() };
+    ctx.finish_submit(&mut second).unwrap();
+    assert!(!ctx.is_submitting(poll));
+    assert_eq!(ctx.stats().submitted, 2);
+    rustix::io::write(&writer, b"x").unwrap();
+    ctx.wait(1, None).unwrap();
+    let done: Vec<_> = ctx.completions().collect();
+    assert!(done[0].poll_flags().contains(PollFlags::IN));
+    assert!(kept, "the first batch's settlement took the poll");
+}

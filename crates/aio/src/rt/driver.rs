@@ -38,9 +38,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// How many threads or tasks may be in an `io_submit` of the driver's at once. Where the
-/// kernel does the copy inside `io_submit` (tmpfs, the page cache), a second submitter on
-/// another core submits what was started meanwhile instead of waiting for the first.
+/// How many tasks of a runtime layer may be in an `io_submit` of the driver's at once. Where
+/// the kernel does the copy inside `io_submit` (tmpfs, the page cache), a second submitter on
+/// another core submits what was started meanwhile instead of waiting for the first. Without
+/// a runtime every waiting thread may submit: one blocked inside `io_submit` (a read of an
+/// empty pipe) must not keep another thread's operations, perhaps the write that would end
+/// that read, from the kernel.
 const MAX_SUBMITTERS: u32 = 2;
 
 /// What a runtime layer gives the driver.
@@ -92,6 +95,9 @@ struct State<B> {
     offloads: Vec<Offload>,
     /// A runtime runs blocking work: offload what would block (see the module docs).
     offload: bool,
+    /// Without a runtime, the emulated backend's reads, writes and syncs, for the waiting
+    /// threads to run outside the lock ([`Driver::run_local_offload`]).
+    local_offloads: VecDeque<Offload>,
     /// Batches for the `io_submit`s made outside the lock, kept for their memory.
     batches: Vec<Batch>,
     /// Threads or tasks in an `io_submit` of theirs now (at most [`MAX_SUBMITTERS`]).
@@ -219,6 +225,7 @@ impl<B: IoBuf + Send> Driver<B> {
                 direct: Vec::new(),
                 offloads: Vec::new(),
                 offload: runtime.is_some(),
+                local_offloads: VecDeque::new(),
                 batches: Vec::new(),
                 submitters: 0,
                 cancel_after_submit: Vec::new(),
@@ -327,9 +334,10 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     state.entries[index as usize].stage = Stage::Backlog(op);
                     state.backlog.push_back(index);
                 }
-                Err(PushError { error, op }) => {
+                Err(PushError { error, mut op }) => {
                     state.entries[index as usize].waker = None;
                     state.free.push(index);
+                    op.undo_nowait_or_offload();
                     return Err(PushError {
                         error,
                         op: op.user_data(user_data),
@@ -351,7 +359,23 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         let (state, result) = self.pump(self.lock(), &mut after);
         drop(state);
         self.finish(after);
+        while self.run_local_offload() {}
         result
+    }
+
+    /// Without a runtime: runs the oldest of the emulated backend's reads, writes or syncs
+    /// waiting for a thread, outside the lock, on this thread (in push order, as `io_submit`
+    /// runs buffered I/O on the submitting thread). Whether there was one.
+    fn run_local_offload(self: &Arc<Self>) -> bool {
+        let Some(offload) = self.lock().local_offloads.pop_front() else {
+            return false;
+        };
+        OffloadJob {
+            driver: self.clone(),
+            offload: Some(offload),
+        }
+        .run();
+        true
     }
 
     /// Submits what is queued, collects what completed and hands it to its entries; returns
@@ -360,8 +384,9 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     /// start then goes in the next round, up to a few rounds before the driver is kicked
     /// again, or in a batch of a second submitter's (up to [`MAX_SUBMITTERS`] at once: the
     /// batches then reach the kernel in either order, as operations in flight together
-    /// complete in any order). The emulated backend submits under the lock (its reads and
-    /// writes run on blocking threads, or here without a runtime).
+    /// complete in any order). The emulated backend submits under the lock, where it only
+    /// starts polls: its reads, writes and syncs run outside it, on the runtime's blocking
+    /// threads or, without a runtime, on the waiting threads.
     fn pump<'a>(
         self: &'a Arc<Self>,
         mut state: MutexGuard<'a, State<B>>,
@@ -375,7 +400,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 result = state.submit_locked(after);
                 break;
             }
-            if state.submitters >= MAX_SUBMITTERS {
+            if self.runtime.is_some() && state.submitters >= MAX_SUBMITTERS {
                 // The threads submitting now go again when they are done.
                 break;
             }
@@ -432,7 +457,14 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 break;
             }
         }
+        // A collection that frees slots moves the backlog into them, queued: unless a
+        // submitter is at work (it goes round again), the driver must come back for them, or a
+        // caller about to sleep would leave them unsubmitted for good.
+        let freed_before = after.freed;
         state.collect(after);
+        if after.freed != freed_before && state.ctx.queued() > 0 && state.submitters == 0 {
+            after.kick = true;
+        }
         self.unsignalled
             .store(state.ctx.quiet_in_flight(), Ordering::Release);
         self.submitted
@@ -656,6 +688,15 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             if remaining == Some(Duration::ZERO) {
                 break Ok(None);
             }
+            if !state.local_offloads.is_empty() {
+                // Run what waits for a thread (perhaps its own) rather than sleep.
+                drop(state);
+                let ran = self.run_local_offload();
+                state = self.lock();
+                if ran {
+                    continue;
+                }
+            }
             if !state.parked {
                 state.parked = true;
                 drop(state);
@@ -806,22 +847,23 @@ impl<B: IoBuf + Send + 'static> State<B> {
         }
     }
 
-    /// Submits everything queued under the lock: the emulated backend's way (reads and
-    /// writes become offloads with a runtime, polls start).
+    /// Submits everything queued under the lock: the emulated backend's way. Polls start;
+    /// reads, writes and syncs become offloads, for the runtime's blocking threads or, without
+    /// a runtime, for the waiting threads to run outside the lock (so that a read of an empty
+    /// pipe blocks only the thread running it, never the lock).
     fn submit_locked(&mut self, after: &mut AfterUnlock<B>) -> Result<(), Error> {
         if self.ctx.queued() == 0 {
             return Ok(());
         }
         let polls_before = self.ctx.in_flight();
-        let submitted = if self.offload {
-            let mut offloads = std::mem::take(&mut self.offloads);
-            let result = self.ctx.submit_offloading(&mut offloads);
+        let mut offloads = std::mem::take(&mut self.offloads);
+        let submitted = self.ctx.submit_offloading(&mut offloads);
+        if self.offload {
             after.offloads.append(&mut offloads);
-            self.offloads = offloads;
-            result
         } else {
-            self.ctx.submit()
-        };
+            self.local_offloads.extend(offloads.drain(..));
+        }
+        self.offloads = offloads;
         match submitted {
             Ok(_) => {
                 if self.ctx.in_flight() > polls_before {

@@ -172,8 +172,13 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
                 },
             )?
         };
-        runtime.spawn(drive(Arc::downgrade(&driver), eventfd, notify, busy));
-        runtime.spawn(help(Arc::downgrade(&driver), helper));
+        runtime.spawn(drive(
+            Arc::downgrade(&driver),
+            eventfd,
+            notify.clone(),
+            busy,
+        ));
+        runtime.spawn(help(Arc::downgrade(&driver), helper, notify));
         Ok(Self { driver })
     }
 
@@ -390,7 +395,11 @@ async fn drive<B: IoBuf + Send + 'static>(
 /// them from the worker it runs on (most often the one that started them) instead of leaving
 /// them for the driver's next round; at most two submit at once (`driver`). Ends with the
 /// driver.
-async fn help<B: IoBuf + Send + 'static>(driver: Weak<Driver<B>>, helper: Arc<Notify>) {
+async fn help<B: IoBuf + Send + 'static>(
+    driver: Weak<Driver<B>>,
+    helper: Arc<Notify>,
+    notify: Arc<Notify>,
+) {
     loop {
         helper.notified().await;
         // As the driver task: the other operations of this tick first.
@@ -399,6 +408,11 @@ async fn help<B: IoBuf + Send + 'static>(driver: Weak<Driver<B>>, helper: Arc<No
             return;
         };
         let _ = driver.turn();
+        if driver.unsignalled() > 0 {
+            // Quiet operations in flight signal nothing: only the driver task watches for
+            // them (`super::quiet`), and it may have looked before this turn submitted them.
+            notify.notify_one();
+        }
     }
 }
 
