@@ -1,17 +1,35 @@
 //! `Context::submit` as a queue: short counts, rejected operations and `EAGAIN` backpressure,
-//! with every pushed operation completing exactly once.
+//! with every pushed operation completing exactly once; and the operations `io_submit` refuses,
+//! refused by the emulation with the same errno.
 
 mod support;
 
-use aio::{Context, Errno, Op, PollFlags, Reap};
+use aio::{Context, Errno, Op, PollFlags, Reap, RwFlags};
 use std::collections::BTreeSet;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::time::Duration;
-use support::{build_or_enosys, each_backend, on_kernel};
+use support::{build_or_enosys, each_backend, on_kernel, temp_file};
 
 each_backend!(
     a_rejected_op_becomes_its_completion_and_the_rest_still_go,
-    eagain_keeps_the_rest_queued_and_nothing_is_lost
+    eagain_keeps_the_rest_queued_and_nothing_is_lost,
+    offsets_beyond_i64_max_are_refused_with_einval
 );
+
+/// Submits everything queued (what `io_submit` refuses completes at once) and collects `n`
+/// completions: `(user_data, result)`, sorted.
+fn results(ctx: &mut Context, n: usize) -> Vec<(u64, Result<usize, Errno>)> {
+    ctx.submit().unwrap();
+    assert_eq!(ctx.queued(), 0);
+    assert_eq!(ctx.wait(n, Some(Duration::from_secs(10))).unwrap(), n);
+    let mut results: Vec<_> = ctx
+        .completions()
+        .map(|c| (c.user_data(), c.result()))
+        .collect();
+    results.sort_by_key(|r| r.0);
+    results
+}
 
 fn a_rejected_op_becomes_its_completion_and_the_rest_still_go() {
     for reap in [Reap::Ring, Reap::Syscall] {
@@ -168,4 +186,69 @@ fn the_emulation_has_no_ring_to_fill() {
     );
     let seen: BTreeSet<u64> = ctx.completions().map(|c| c.user_data()).collect();
     assert_eq!(seen.len(), ops as usize);
+}
+
+/// An offset above `i64::MAX` is negative as the kernel's `loff_t`: `io_submit` refuses the read
+/// or write with `EINVAL` (`rw_verify_area`), with or without `RWF_*` flags, on a file and on a
+/// pipe alike (a pipe has no position, but the check comes first). Nothing is read or written,
+/// and the file position stays where it was: `preadv2`/`pwritev2` would take the offset -1 for
+/// "at the file position".
+fn offsets_beyond_i64_max_are_refused_with_einval() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("negative_offset", Context::builder().depth(64))
+    else {
+        return;
+    };
+    let file = temp_file("negative-offset");
+    file.write_all_at(b"abcdefgh", 0).unwrap();
+    // Shares the open file description, hence the file position.
+    let view = file.try_clone().unwrap();
+    let file = Arc::new(file);
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    rustix::io::write(&writer, b"pipe").unwrap();
+    let (reader, writer) = (Arc::new(reader), Arc::new(writer));
+
+    let mut tag = 0;
+    let mut push = |op: Op<Vec<u8>>| {
+        tag += 1;
+        ctx.push(op.user_data(tag)).unwrap();
+    };
+    for offset in [u64::MAX, 1 << 63, (1 << 63) + 4096] {
+        for flags in [RwFlags::empty(), RwFlags::HIPRI, RwFlags::DSYNC] {
+            push(Op::read(file.clone(), vec![0; 4], offset).flags(flags));
+            push(Op::write(file.clone(), b"XY".to_vec(), offset).flags(flags));
+            push(Op::readv(file.clone(), vec![vec![0; 2]; 2], offset).flags(flags));
+            push(Op::writev(file.clone(), vec![b"Z".to_vec(); 2], offset).flags(flags));
+        }
+    }
+    for flags in [RwFlags::empty(), RwFlags::NOWAIT, RwFlags::HIPRI] {
+        push(Op::read(reader.clone(), vec![0; 4], u64::MAX).flags(flags));
+        push(Op::write(writer.clone(), b"x".to_vec(), u64::MAX).flags(flags));
+    }
+    // A descriptor not open for the direction is refused first, with EBADF.
+    let write_only = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    push(Op::read(write_only, vec![0; 4], u64::MAX).flags(RwFlags::HIPRI));
+    let n = tag as usize;
+    let results = results(&mut ctx, n);
+    for &(tag, result) in &results[..n - 1] {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+    assert_eq!(
+        results[n - 1].1,
+        Err(Errno::BADF),
+        "read of a write-only file"
+    );
+    let mut contents = [0; 16];
+    assert_eq!(view.read_at(&mut contents, 0).unwrap(), 8);
+    assert_eq!(&contents[..8], b"abcdefgh", "nothing written");
+    assert_eq!(
+        rustix::fs::seek(&view, rustix::fs::SeekFrom::Current(0)).unwrap(),
+        0,
+        "the file position did not move"
+    );
+    let mut left = [0; 8];
+    assert_eq!(rustix::io::read(&*reader, &mut left).unwrap(), 4);
+    assert_eq!(&left[..4], b"pipe", "nothing read or written on the pipe");
 }

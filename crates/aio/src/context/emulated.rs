@@ -11,6 +11,10 @@
 //!   here as it would from `io_submit`; a kernel without `preadv2` (before 4.6) cannot honour
 //!   any flag, and answers `EOPNOTSUPP` too. `res` is the byte count or the negative errno, as
 //!   in an `io_event`. The I/O priority ([`Op::priority`](crate::Op::priority)) is not applied.
+//! - Before the call, the checks `io_submit` makes that the system calls would answer
+//!   differently: an offset above `i64::MAX` (negative as a `loff_t`) is `EINVAL`, pipes
+//!   included, where `preadv2`/`pwritev2` would take -1 for "at the file position" (`EBADF`
+//!   first for a descriptor not open in that direction).
 //! - Polls stay in flight. Each [`reap`](Context::reap) checks them with one zero-timeout
 //!   `ppoll(2)`; a [`wait`](Context::wait) that must block sleeps in one `ppoll(2)` on all of
 //!   them with the remaining timeout ([`wait_with_sigmask`](Context::wait_with_sigmask) with its

@@ -189,3 +189,5 @@ fn a_batch_in_chunks_submits_each_operation_once() {
     assert_eq!(seen, expected);
     assert_eq!(ctx.in_flight(), 0);
 }
+
+mod offload;

@@ -22,6 +22,12 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
         OpKind::Fsync | OpKind::Fdatasync if iocb.aio_rw_flags != 0 => Err(Errno::INVAL),
         OpKind::Fsync => rustix::fs::fsync(fd).map(|()| 0),
         OpKind::Fdatasync => rustix::fs::fdatasync(fd).map(|()| 0),
+        // Negative as the kernel's `loff_t`: `rw_verify_area` refuses it, on every file that
+        // has AIO, pipes included (their position is ignored only later). `preadv2` and
+        // `pwritev2` would take -1 for "at the file position" instead.
+        OpKind::Read | OpKind::Readv | OpKind::Write | OpKind::Writev if iocb.aio_offset < 0 => {
+            Err(refused(fd, kind, Errno::INVAL))
+        }
         OpKind::Read => {
             // SAFETY: the caller guarantees `aio_nbytes` writable, initialised bytes.
             let buf = unsafe {
@@ -84,6 +90,28 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
     match result {
         Ok(bytes) => bytes as i64,
         Err(errno) => negative(errno),
+    }
+}
+
+/// What `io_submit` answers for a read or write it refuses for its arguments (`aio_read`,
+/// `aio_write`): `errno`, unless the descriptor is not open in that direction (or is an
+/// `O_PATH` one), which it checks first (`EBADF`). One `fcntl`, on this error path only.
+fn refused(fd: BorrowedFd<'_>, kind: OpKind, errno: Errno) -> Errno {
+    use rustix::fs::OFlags;
+    let Ok(mode) = rustix::fs::fcntl_getfl(fd) else {
+        return errno;
+    };
+    let write = matches!(kind, OpKind::Write | OpKind::Writev);
+    let access = mode & OFlags::RWMODE;
+    let allowed = if write {
+        access == OFlags::WRONLY || access == OFlags::RDWR
+    } else {
+        access == OFlags::RDONLY || access == OFlags::RDWR
+    };
+    if allowed && !mode.contains(OFlags::PATH) {
+        errno
+    } else {
+        Errno::BADF
     }
 }
 

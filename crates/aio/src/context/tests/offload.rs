@@ -1,0 +1,108 @@
+//! [`Offload::run`](super::super::Offload::run), the async driver's blocking-thread path: on
+//! the kernel backend for reads and writes the kernel answered `EAGAIN`/`EOPNOTSUPP` under
+//! `RWF_NOWAIT` (tmpfs refuses the flag, so every one of its files goes this way), and for
+//! every read and write on the emulated backend. It must answer what `io_submit` would have.
+
+use super::super::{Context, Next};
+use crate::{Backend, Error, IoBuf, Op, RwFlags};
+use rustix::io::Errno;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Contexts of both backends (the kernel's only where it has AIO).
+fn contexts<B: IoBuf>(test: &str) -> Vec<Context<B>> {
+    let mut contexts = Vec::new();
+    for backend in [Backend::Kernel, Backend::Emulated] {
+        match Context::builder().depth(8).backend(backend).build() {
+            Ok(ctx) => contexts.push(ctx),
+            Err(Error::Unsupported { .. })
+                if std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1") =>
+            {
+                println!("ENOSYS path: {test}: the kernel backend is not here, as expected");
+            }
+            Err(e) => panic!("{test} ({backend:?}): {e}"),
+        }
+    }
+    contexts
+}
+
+/// A new unlinked file on tmpfs (`/dev/shm`), where the kernel refuses `RWF_NOWAIT`, so the
+/// kernel backend offloads too; elsewhere if there is none. Says which.
+fn shm_file(name: &str) -> (std::fs::File, bool) {
+    let shm = std::path::Path::new("/dev/shm");
+    let (dir, on_shm) = if shm.is_dir() {
+        (shm.to_path_buf(), true)
+    } else {
+        (std::env::temp_dir(), false)
+    };
+    let path = dir.join(format!("aio-offload-{name}-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (file, on_shm)
+}
+
+/// Runs `op` as the async driver does: with `RWF_NOWAIT` and a would-block answer (every
+/// read and write, on the emulated backend) run by `Offload::run`. The result, and whether an
+/// offload ran it.
+fn through_the_driver<B: IoBuf>(
+    ctx: &mut Context<B>,
+    mut op: Op<B>,
+) -> (Result<usize, Errno>, bool) {
+    op.nowait_or_offload();
+    ctx.push(op).unwrap();
+    let mut offloads = Vec::new();
+    ctx.submit_offloading(&mut offloads).unwrap();
+    let mut offloaded = false;
+    loop {
+        for offload in offloads.drain(..) {
+            offloaded = true;
+            // SAFETY: the context is alive, and the offload is finished right after.
+            let res = unsafe { offload.run() };
+            ctx.finish_offload(offload.index, res);
+        }
+        match ctx.next_ready() {
+            Some(Next::Done(done)) => return (done.result(), offloaded),
+            Some(Next::Offload(offload)) => offloads.push(offload),
+            None => {
+                ctx.wait(1, Some(Duration::from_secs(10))).unwrap();
+            }
+        }
+    }
+}
+
+/// An offset above `i64::MAX`, with flags left once `RWF_NOWAIT` is dropped: `EINVAL`, as
+/// `io_submit` answers; not a read or write at the file position (`preadv2` with -1).
+#[test]
+fn an_offloaded_offset_beyond_i64_max_is_einval() {
+    for mut ctx in contexts::<Vec<u8>>("offload_negative_offset") {
+        let backend = ctx.backend();
+        let (file, on_shm) = shm_file(&format!("offset-{backend:?}"));
+        file.write_all_at(b"abcdefgh", 0).unwrap();
+        let view = file.try_clone().unwrap();
+        let file = Arc::new(file);
+        for op in [
+            Op::read(file.clone(), vec![0; 4], u64::MAX).flags(RwFlags::HIPRI),
+            Op::write(file.clone(), b"XY".to_vec(), u64::MAX).flags(RwFlags::DSYNC),
+            Op::readv(file.clone(), vec![vec![0; 2]], 1 << 63).flags(RwFlags::HIPRI),
+            Op::writev(file.clone(), vec![b"Z".to_vec()], 1 << 63).flags(RwFlags::DSYNC),
+        ] {
+            let kind = op.kind();
+            let (result, offloaded) = through_the_driver(&mut ctx, op);
+            assert_eq!(result, Err(Errno::INVAL), "{backend:?} {kind:?}");
+            if backend == Backend::Emulated || on_shm {
+                assert!(offloaded, "{backend:?} {kind:?}: ran by Offload::run");
+            }
+        }
+        let mut contents = [0; 16];
+        assert_eq!(view.read_at(&mut contents, 0).unwrap(), 8, "{backend:?}");
+        assert_eq!(&contents[..8], b"abcdefgh", "{backend:?}");
+        let position = rustix::fs::seek(&view, rustix::fs::SeekFrom::Current(0)).unwrap();
+        assert_eq!(position, 0, "{backend:?}: the file position did not move");
+    }
+}
