@@ -30,9 +30,7 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
         }
         OpKind::Read => {
             // SAFETY: the caller guarantees `aio_nbytes` writable, initialised bytes.
-            let buf = unsafe {
-                core::slice::from_raw_parts_mut(iocb.aio_buf as *mut u8, iocb.aio_nbytes as usize)
-            };
+            let buf = unsafe { bytes_mut(iocb.aio_buf, iocb.aio_nbytes) };
             if flags.is_empty() {
                 or_stream(rustix::io::pread(fd, &mut *buf, offset), || {
                     rustix::io::read(fd, buf)
@@ -42,8 +40,10 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
             }
         }
         OpKind::Readv => {
+            no_null_entries(iovecs);
             // SAFETY: `IoSliceMut` is ABI-compatible with `struct iovec` on Unix, as `IoVec` is;
-            // the caller guarantees each entry's bytes writable and initialised.
+            // the caller guarantees each entry's bytes writable and initialised, and no entry's
+            // pointer is null any more.
             let bufs = unsafe {
                 core::slice::from_raw_parts_mut(
                     iovecs.as_mut_ptr().cast::<IoSliceMut<'_>>(),
@@ -60,9 +60,7 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
         }
         OpKind::Write => {
             // SAFETY: the caller guarantees `aio_nbytes` readable bytes.
-            let buf = unsafe {
-                core::slice::from_raw_parts(iocb.aio_buf as *const u8, iocb.aio_nbytes as usize)
-            };
+            let buf = unsafe { bytes(iocb.aio_buf, iocb.aio_nbytes) };
             if flags.is_empty() {
                 or_stream(rustix::io::pwrite(fd, buf, offset), || {
                     rustix::io::write(fd, buf)
@@ -72,6 +70,7 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
             }
         }
         OpKind::Writev => {
+            no_null_entries(iovecs);
             // SAFETY: as for Readv, for reading.
             let bufs = unsafe {
                 core::slice::from_raw_parts(iovecs.as_ptr().cast::<IoSlice<'_>>(), iovecs.len())
@@ -90,6 +89,42 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
     match result {
         Ok(bytes) => bytes as i64,
         Err(errno) => negative(errno),
+    }
+}
+
+/// The `len` bytes at `addr`, readable: an empty slice for length 0, whose address the
+/// [`IoBuf`](crate::IoBuf) contract lets be null (which no slice may have).
+///
+/// # Safety
+/// For a non-zero `len`, `addr` must be valid for reads of `len` initialised bytes for `'a`.
+unsafe fn bytes<'a>(addr: u64, len: u64) -> &'a [u8] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: the caller guarantees the bytes, and a valid address is not null.
+    unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) }
+}
+
+/// As [`bytes`], writable.
+///
+/// # Safety
+/// For a non-zero `len`, `addr` must be valid for reads and writes of `len` initialised bytes
+/// for `'a`, and used by nothing else meanwhile.
+unsafe fn bytes_mut<'a>(addr: u64, len: u64) -> &'a mut [u8] {
+    if len == 0 {
+        return &mut [];
+    }
+    // SAFETY: the caller guarantees the bytes and their exclusive use; a valid address is not
+    // null.
+    unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len as usize) }
+}
+
+/// Gives every empty entry of `iovecs` a dangling, non-null address in place of the null one
+/// the [`IoBuf`](crate::IoBuf) contract allows, so that the array may be seen as
+/// `IoSlice`s, which wrap slices. The kernel does not look at the address of an empty entry.
+fn no_null_entries(iovecs: &mut [IoVec]) {
+    for iovec in iovecs.iter_mut().filter(|iovec| iovec.len == 0) {
+        iovec.base = core::ptr::NonNull::dangling().as_ptr();
     }
 }
 

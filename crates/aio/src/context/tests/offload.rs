@@ -106,3 +106,48 @@ fn an_offloaded_offset_beyond_i64_max_is_einval() {
         assert_eq!(position, 0, "{backend:?}: the file position did not move");
     }
 }
+
+/// An empty buffer whose pointer is null, as the `IoBuf` contract allows.
+struct NullBuf;
+
+// SAFETY: a null pointer is valid for reads of 0 bytes, and stays the same.
+unsafe impl IoBuf for NullBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        core::ptr::null()
+    }
+    fn bytes_len(&self) -> usize {
+        0
+    }
+}
+
+// SAFETY: as above, for writes of 0 bytes.
+unsafe impl crate::IoBufMut for NullBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+}
+
+/// Offloaded reads and writes of empty buffers with a null pointer complete with 0, as the
+/// kernel's do (no slice is made of the null pointer: debug builds abort on it).
+#[test]
+fn offloaded_empty_buffers_with_a_null_pointer_complete_with_0() {
+    for mut ctx in contexts::<NullBuf>("offload_null_buffers") {
+        let backend = ctx.backend();
+        let (file, on_shm) = shm_file(&format!("null-{backend:?}"));
+        let file = Arc::new(file);
+        for op in [
+            Op::read(file.clone(), NullBuf, 0),
+            Op::write(file.clone(), NullBuf, 0),
+            Op::read(file.clone(), NullBuf, 0).flags(RwFlags::HIPRI),
+            Op::readv(file.clone(), vec![NullBuf, NullBuf], 0),
+            Op::writev(file.clone(), vec![NullBuf], 0).flags(RwFlags::DSYNC),
+        ] {
+            let kind = op.kind();
+            let (result, offloaded) = through_the_driver(&mut ctx, op);
+            assert_eq!(result, Ok(0), "{backend:?} {kind:?}");
+            if backend == Backend::Emulated || on_shm {
+                assert!(offloaded, "{backend:?} {kind:?}: ran by Offload::run");
+            }
+        }
+    }
+}
