@@ -14,7 +14,9 @@ use support::{build_or_enosys, each_backend, on_kernel, temp_file};
 each_backend!(
     a_rejected_op_becomes_its_completion_and_the_rest_still_go,
     eagain_keeps_the_rest_queued_and_nothing_is_lost,
-    offsets_beyond_i64_max_are_refused_with_einval
+    offsets_beyond_i64_max_are_refused_with_einval,
+    reads_of_a_directory_are_einval,
+    more_than_1024_buffers_are_einval
 );
 
 /// Submits everything queued (what `io_submit` refuses completes at once) and collects `n`
@@ -251,4 +253,74 @@ fn offsets_beyond_i64_max_are_refused_with_einval() {
     let mut left = [0; 8];
     assert_eq!(rustix::io::read(&*reader, &mut left).unwrap(), 4);
     assert_eq!(&left[..4], b"pipe", "nothing read or written on the pipe");
+}
+
+/// A directory has no `read_iter`: `io_submit` refuses a read of it with `EINVAL` (where
+/// `read(2)` says `EISDIR`), whatever the length, the flags or the number of buffers.
+fn reads_of_a_directory_are_einval() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("directory", Context::builder().depth(8)) else {
+        return;
+    };
+    let dir = Arc::new(std::fs::File::open(env!("CARGO_TARGET_TMPDIR")).unwrap());
+    let ops = [
+        Op::read(dir.clone(), vec![0; 64], 0),
+        Op::read(dir.clone(), Vec::new(), 0),
+        Op::read(dir.clone(), vec![0; 64], 0).flags(RwFlags::HIPRI),
+        Op::readv(dir.clone(), vec![vec![0; 8]; 2], 0),
+        Op::readv(dir.clone(), vec![vec![0; 8]], 0).flags(RwFlags::HIPRI),
+    ];
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
+        ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    for (tag, result) in results(&mut ctx, n) {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+}
+
+/// More buffers than `UIO_MAXIOV` (1024) in a readv or writev: `io_submit` refuses it with
+/// `EINVAL` (after `EBADF` for a descriptor not open in that direction), as `Op::writev` says;
+/// nothing is written. 1024 are fine.
+fn more_than_1024_buffers_are_einval() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("uio_maxiov", Context::builder().depth(8))
+    else {
+        return;
+    };
+    let file = temp_file("uio-maxiov");
+    let view = file.try_clone().unwrap();
+    let file = Arc::new(file);
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (reader, writer) = (Arc::new(reader), Arc::new(writer));
+    let write_only = Arc::new(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap(),
+    );
+    let ops = [
+        Op::writev(file.clone(), vec![b"w".to_vec(); 1025], 0),
+        Op::writev(file.clone(), vec![b"w".to_vec(); 1025], 0).flags(RwFlags::DSYNC),
+        Op::readv(file.clone(), vec![vec![0; 1]; 1025], 0),
+        Op::writev(writer.clone(), vec![b"p".to_vec(); 1025], 0),
+        Op::readv(reader.clone(), vec![vec![0; 1]; 1025], 0).flags(RwFlags::NOWAIT),
+        Op::readv(write_only.clone(), vec![vec![0; 1]; 1025], 0),
+        Op::writev(file.clone(), vec![b"w".to_vec(); 1024], 0),
+    ];
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
+        ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    let results = results(&mut ctx, n);
+    for &(tag, result) in &results[..4] {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+    // The refused writev left nothing in the pipe for the readv to find.
+    assert_eq!(results[4].1, Err(Errno::INVAL), "readv of the pipe");
+    assert_eq!(results[5].1, Err(Errno::BADF), "readv of a write-only file");
+    assert_eq!(results[6].1, Ok(1024), "1024 buffers are fine");
+    assert_eq!(
+        view.metadata().unwrap().len(),
+        1024,
+        "only the last writev wrote"
+    );
 }

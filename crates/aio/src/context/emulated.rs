@@ -13,8 +13,10 @@
 //!   in an `io_event`. The I/O priority ([`Op::priority`](crate::Op::priority)) is not applied.
 //! - Before the call, the checks `io_submit` makes that the system calls would answer
 //!   differently: an offset above `i64::MAX` (negative as a `loff_t`) is `EINVAL`, pipes
-//!   included, where `preadv2`/`pwritev2` would take -1 for "at the file position" (`EBADF`
-//!   first for a descriptor not open in that direction).
+//!   included, where `preadv2`/`pwritev2` would take -1 for "at the file position"; more than
+//!   `UIO_MAXIOV` (1024) buffers is `EINVAL`, where rustix would pass on the first 1024 (both
+//!   `EBADF` first for a descriptor not open in that direction). A read of a directory is
+//!   `EINVAL` (no `read_iter`), where `read(2)` says `EISDIR`.
 //! - Polls stay in flight. Each [`reap`](Context::reap) checks them with one zero-timeout
 //!   `ppoll(2)`; a [`wait`](Context::wait) that must block sleeps in one `ppoll(2)` on all of
 //!   them with the remaining timeout ([`wait_with_sigmask`](Context::wait_with_sigmask) with its

@@ -28,6 +28,11 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
         OpKind::Read | OpKind::Readv | OpKind::Write | OpKind::Writev if iocb.aio_offset < 0 => {
             Err(refused(fd, kind, Errno::INVAL))
         }
+        // `aio_setup_rw` (`import_iovec`) refuses more than `UIO_MAXIOV` entries; rustix would
+        // pass on the first 1024 and say nothing.
+        OpKind::Readv | OpKind::Writev if iovecs.len() > UIO_MAXIOV => {
+            Err(refused(fd, kind, Errno::INVAL))
+        }
         OpKind::Read => {
             // SAFETY: the caller guarantees `aio_nbytes` writable, initialised bytes.
             let buf = unsafe { bytes_mut(iocb.aio_buf, iocb.aio_nbytes) };
@@ -88,9 +93,15 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
     };
     match result {
         Ok(bytes) => bytes as i64,
+        // `read(2)` of a directory answers `EISDIR` (`generic_read_dir`); `aio_read` refuses
+        // it before, for want of `read_iter`, with `EINVAL`.
+        Err(Errno::ISDIR) if matches!(kind, OpKind::Read | OpKind::Readv) => negative(Errno::INVAL),
         Err(errno) => negative(errno),
     }
 }
+
+/// `UIO_MAXIOV` (`include/uapi/linux/uio.h`), the most entries a readv or writev may have.
+const UIO_MAXIOV: usize = 1024;
 
 /// The `len` bytes at `addr`, readable: an empty slice for length 0, whose address the
 /// [`IoBuf`](crate::IoBuf) contract lets be null (which no slice may have).

@@ -151,3 +151,32 @@ fn offloaded_empty_buffers_with_a_null_pointer_complete_with_0() {
         }
     }
 }
+
+/// Offloaded reads of a directory (`EINVAL`: no `read_iter`, where `read(2)` says `EISDIR`)
+/// and readv/writev of more than 1024 buffers (`EINVAL`, nothing written), as `io_submit`.
+#[test]
+fn offloaded_directory_reads_and_long_iovec_arrays_are_einval() {
+    for mut ctx in contexts::<Vec<u8>>("offload_einval") {
+        let backend = ctx.backend();
+        let (file, _) = shm_file(&format!("uio-{backend:?}"));
+        let view = file.try_clone().unwrap();
+        let file = Arc::new(file);
+        let dir = Arc::new(std::fs::File::open(std::env::temp_dir()).unwrap());
+        for op in [
+            Op::read(dir.clone(), vec![0; 64], 0),
+            Op::readv(dir.clone(), vec![vec![0; 8]], 0).flags(RwFlags::HIPRI),
+            Op::writev(file.clone(), vec![b"w".to_vec(); 1025], 0),
+            Op::writev(file.clone(), vec![b"w".to_vec(); 1025], 0).flags(RwFlags::DSYNC),
+            Op::readv(file.clone(), vec![vec![0; 1]; 1025], 0),
+        ] {
+            let kind = op.kind();
+            let (result, _) = through_the_driver(&mut ctx, op);
+            assert_eq!(result, Err(Errno::INVAL), "{backend:?} {kind:?}");
+        }
+        assert_eq!(
+            view.metadata().unwrap().len(),
+            0,
+            "{backend:?}: nothing written"
+        );
+    }
+}
