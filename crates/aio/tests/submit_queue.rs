@@ -9,14 +9,16 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{build_or_enosys, each_backend, on_kernel, temp_file};
+use support::{backend, build_or_enosys, each_backend, on_kernel, temp_file};
 
 each_backend!(
     a_rejected_op_becomes_its_completion_and_the_rest_still_go,
     eagain_keeps_the_rest_queued_and_nothing_is_lost,
     offsets_beyond_i64_max_are_refused_with_einval,
     reads_of_a_directory_are_einval,
-    more_than_1024_buffers_are_einval
+    more_than_1024_buffers_are_einval,
+    streams_without_read_iter_or_write_iter_are_einval,
+    procfs_files_without_read_iter_are_read_by_the_emulation
 );
 
 /// Submits everything queued (what `io_submit` refuses completes at once) and collects `n`
@@ -323,4 +325,80 @@ fn more_than_1024_buffers_are_einval() {
         1024,
         "only the last writev wrote"
     );
+}
+
+/// `aio_read` refuses a file without `read_iter` with `EINVAL` (`aio_write`: `write_iter`),
+/// where `read(2)` and `write(2)` fall back on `read`/`write`: an inotify descriptor (which
+/// keeps its event), an eventfd written to (whose counter stays 0). An eventfd has
+/// `read_iter`: its read works.
+fn streams_without_read_iter_or_write_iter_are_einval() {
+    use rustix::fs::inotify;
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("no_iter", Context::builder().depth(8)) else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "aio-no-iter-{:?}-{}",
+        backend(),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let watcher = Arc::new(inotify::init(inotify::CreateFlags::NONBLOCK).unwrap());
+    inotify::add_watch(&*watcher, &dir, inotify::WatchFlags::CREATE).unwrap();
+    std::fs::File::create(dir.join("created")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let counter =
+        Arc::new(rustix::event::eventfd(0, rustix::event::EventfdFlags::NONBLOCK).unwrap());
+    let one = 1u64.to_ne_bytes().to_vec();
+    let ops = [
+        Op::read(watcher.clone(), vec![0; 4096], 0),
+        Op::readv(watcher.clone(), vec![vec![0; 4096]], 0).flags(RwFlags::HIPRI),
+        Op::write(counter.clone(), one.clone(), 0),
+        Op::writev(counter.clone(), vec![one.clone()], 0).flags(RwFlags::HIPRI),
+    ];
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
+        ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    for (tag, result) in results(&mut ctx, n) {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+    let mut events = vec![0; 4096];
+    assert!(
+        rustix::io::read(&*watcher, &mut events).unwrap() > 0,
+        "the inotify event is still there"
+    );
+    let mut count = [0; 8];
+    assert_eq!(
+        rustix::io::read(&*counter, &mut count),
+        Err(Errno::AGAIN),
+        "nothing was added to the eventfd's counter"
+    );
+    rustix::io::write(&*counter, &one).unwrap();
+    ctx.push(Op::read(counter.clone(), vec![0; 8], 0).user_data(9))
+        .unwrap();
+    let read = results(&mut ctx, 1);
+    assert_eq!(read, [(9, Ok(8))], "an eventfd's read_iter");
+}
+
+/// A known difference, pinned: a procfs file whose entry has no `read_iter`
+/// (`/proc/self/status`, measured on Linux 6.18) is refused by `io_submit` with `EINVAL`, but
+/// read by the emulation, which would need one more system call per operation on every file to
+/// tell (see `Backend::Emulated`). One with `read_iter` (`/proc/meminfo`) is read by both.
+fn procfs_files_without_read_iter_are_read_by_the_emulation() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("procfs", Context::builder().depth(8)) else {
+        return;
+    };
+    let status = std::fs::File::open("/proc/self/status").unwrap();
+    let meminfo = std::fs::File::open("/proc/meminfo").unwrap();
+    ctx.push(Op::read(status, vec![0; 64], 0).user_data(0))
+        .unwrap();
+    ctx.push(Op::read(meminfo, vec![0; 64], 0).user_data(1))
+        .unwrap();
+    let results = results(&mut ctx, 2);
+    let status = if on_kernel() {
+        Err(Errno::INVAL)
+    } else {
+        Ok(64)
+    };
+    assert_eq!(results, [(0, status), (1, Ok(64))]);
 }

@@ -17,6 +17,17 @@
 //!   `UIO_MAXIOV` (1024) buffers is `EINVAL`, where rustix would pass on the first 1024 (both
 //!   `EBADF` first for a descriptor not open in that direction). A read of a directory is
 //!   `EINVAL` (no `read_iter`), where `read(2)` says `EISDIR`.
+//! - A stream (`ESPIPE` to `pread`: a pipe, a socket, an eventfd, an inotify descriptor) is
+//!   asked first whether its file has `read_iter` (`write_iter` for a write), which `io_submit`
+//!   requires: `EINVAL` without (a read of an inotify descriptor, a write to an eventfd), where
+//!   `read(2)`/`write(2)` would take the driver's plain `read`/`write`. One more system call
+//!   per operation on a stream, answered without any I/O (see `run::has_iter`); on kernels
+//!   before 6.9, which cannot be asked this way, the operation runs as `read(2)` would.
+//! - Known difference: a file with positions whose driver has only a plain `read`/`write`
+//!   (procfs files such as `/proc/<pid>/status`, `stat`, `cmdline`, `environ`, `maps`,
+//!   measured on Linux 6.18; `/proc/meminfo` has `read_iter`) is read or written here where
+//!   `io_submit` answers `EINVAL`: telling would cost that system call for every operation on
+//!   every file.
 //! - Polls stay in flight. Each [`reap`](Context::reap) checks them with one zero-timeout
 //!   `ppoll(2)`; a [`wait`](Context::wait) that must block sleeps in one `ppoll(2)` on all of
 //!   them with the remaining timeout ([`wait_with_sigmask`](Context::wait_with_sigmask) with its

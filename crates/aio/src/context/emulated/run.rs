@@ -4,8 +4,9 @@
 
 use super::super::negative;
 use crate::op::{IoVec, OpKind};
-use aio_abi::iocb;
-use rustix::fd::BorrowedFd;
+use aio_abi::{RwFlags, iocb};
+use core::sync::atomic::{AtomicU8, Ordering};
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::io::{Errno, IoSlice, IoSliceMut, ReadWriteFlags};
 
 /// Runs one read, write or sync; returns its `res`.
@@ -37,7 +38,7 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
             // SAFETY: the caller guarantees `aio_nbytes` writable, initialised bytes.
             let buf = unsafe { bytes_mut(iocb.aio_buf, iocb.aio_nbytes) };
             if flags.is_empty() {
-                or_stream(rustix::io::pread(fd, &mut *buf, offset), || {
+                or_stream(fd, false, rustix::io::pread(fd, &mut *buf, offset), || {
                     rustix::io::read(fd, buf)
                 })
             } else {
@@ -56,7 +57,7 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
                 )
             };
             if flags.is_empty() {
-                or_stream(rustix::io::preadv(fd, bufs, offset), || {
+                or_stream(fd, false, rustix::io::preadv(fd, bufs, offset), || {
                     rustix::io::readv(fd, bufs)
                 })
             } else {
@@ -67,7 +68,7 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
             // SAFETY: the caller guarantees `aio_nbytes` readable bytes.
             let buf = unsafe { bytes(iocb.aio_buf, iocb.aio_nbytes) };
             if flags.is_empty() {
-                or_stream(rustix::io::pwrite(fd, buf, offset), || {
+                or_stream(fd, true, rustix::io::pwrite(fd, buf, offset), || {
                     rustix::io::write(fd, buf)
                 })
             } else {
@@ -81,7 +82,7 @@ pub(in crate::context) unsafe fn run(kind: OpKind, iocb: &iocb, iovecs: &mut [Io
                 core::slice::from_raw_parts(iovecs.as_ptr().cast::<IoSlice<'_>>(), iovecs.len())
             };
             if flags.is_empty() {
-                or_stream(rustix::io::pwritev(fd, bufs, offset), || {
+                or_stream(fd, true, rustix::io::pwritev(fd, bufs, offset), || {
                     rustix::io::writev(fd, bufs)
                 })
             } else {
@@ -161,15 +162,69 @@ fn refused(fd: BorrowedFd<'_>, kind: OpKind, errno: Errno) -> Errno {
     }
 }
 
-/// `positioned`, or on a file without positions (`ESPIPE`: pipes, sockets) `at_position`: as
-/// the kernel's AIO, which ignores the offset there.
+/// `positioned`, or on a file without positions (`ESPIPE`: pipes, sockets, eventfds, …)
+/// `at_position`, as the kernel's AIO, which ignores the offset there; but first `EINVAL` for
+/// a stream `io_submit` refuses ([`has_iter`]).
 fn or_stream(
+    fd: BorrowedFd<'_>,
+    write: bool,
     positioned: rustix::io::Result<usize>,
     at_position: impl FnOnce() -> rustix::io::Result<usize>,
 ) -> rustix::io::Result<usize> {
     match positioned {
+        Err(Errno::SPIPE) if !has_iter(fd, write) => Err(Errno::INVAL),
         Err(Errno::SPIPE) => at_position(),
         other => other,
+    }
+}
+
+/// Whether `fd`'s file has `read_iter` (`write_iter` for a write), which `aio_read`
+/// (`aio_write`) requires, answering `EINVAL` without, where `read(2)` (`write(2)`) takes the
+/// driver's plain `read` (`write`): an inotify descriptor has none, an eventfd no `write_iter`.
+///
+/// Asked of the kernel without reading or writing anything: `preadv2`/`pwritev2` of one byte
+/// with `RWF_APPEND | RWF_NOAPPEND`, a pair `kiocb_set_rw_flags` refuses with `EINVAL` on the
+/// `read_iter`/`write_iter` path, where the path for the other files (`do_loop_readv_writev`)
+/// refuses every flag but `RWF_HIPRI` with `EOPNOTSUPP`; both before any I/O. Where the
+/// kernel does not know `RWF_NOAPPEND` (before 6.9, see [`noappend_known`]) every file would
+/// say `EOPNOTSUPP`: there the answer is `true`, and the operation runs as `read(2)` would.
+fn has_iter(fd: BorrowedFd<'_>, write: bool) -> bool {
+    !noappend_known() || contradictory_flags(fd, write) != Err(Errno::OPNOTSUPP)
+}
+
+/// The probe of [`has_iter`]: one byte at the file position with contradictory flags.
+fn contradictory_flags(fd: BorrowedFd<'_>, write: bool) -> rustix::io::Result<usize> {
+    let flags =
+        ReadWriteFlags::from_bits_retain((RwFlags::APPEND | RwFlags::NOAPPEND).bits() as u32);
+    let mut byte = [0u8];
+    if write {
+        pwritev2(fd, &[IoSlice::new(&byte)], u64::MAX, flags)
+    } else {
+        preadv2(fd, &mut [IoSliceMut::new(&mut byte)], u64::MAX, flags)
+    }
+}
+
+/// Whether the running kernel knows `RWF_NOAPPEND` (Linux 6.9), asked once per process of a
+/// new pipe, whose ends have `read_iter` and `write_iter`: `EINVAL` from
+/// [`contradictory_flags`] says it does (`EOPNOTSUPP`: an unknown flag; `ENOSYS`: no
+/// `preadv2`). If the pipe cannot be made (no descriptor left), `false` this time.
+fn noappend_known() -> bool {
+    const UNKNOWN: u8 = 0;
+    const KNOWN: u8 = 1;
+    const NOT_KNOWN: u8 = 2;
+    static NOAPPEND: AtomicU8 = AtomicU8::new(UNKNOWN);
+    match NOAPPEND.load(Ordering::Relaxed) {
+        KNOWN => true,
+        NOT_KNOWN => false,
+        _ => {
+            let Ok((reader, _writer)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            else {
+                return false;
+            };
+            let known = contradictory_flags(reader.as_fd(), false) == Err(Errno::INVAL);
+            NOAPPEND.store(if known { KNOWN } else { NOT_KNOWN }, Ordering::Relaxed);
+            known
+        }
     }
 }
 
@@ -189,9 +244,12 @@ fn read_with_flags(
     offset: u64,
     flags: ReadWriteFlags,
 ) -> rustix::io::Result<usize> {
-    flagged(or_stream(preadv2(fd, bufs, offset, flags), || {
-        preadv2(fd, bufs, u64::MAX, flags)
-    }))
+    flagged(or_stream(
+        fd,
+        false,
+        preadv2(fd, bufs, offset, flags),
+        || preadv2(fd, bufs, u64::MAX, flags),
+    ))
 }
 
 /// `pwritev2`, as [`read_with_flags`].
@@ -201,9 +259,12 @@ fn write_with_flags(
     offset: u64,
     flags: ReadWriteFlags,
 ) -> rustix::io::Result<usize> {
-    flagged(or_stream(pwritev2(fd, bufs, offset, flags), || {
-        pwritev2(fd, bufs, u64::MAX, flags)
-    }))
+    flagged(or_stream(
+        fd,
+        true,
+        pwritev2(fd, bufs, offset, flags),
+        || pwritev2(fd, bufs, u64::MAX, flags),
+    ))
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]

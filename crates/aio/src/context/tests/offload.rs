@@ -180,3 +180,30 @@ fn offloaded_directory_reads_and_long_iovec_arrays_are_einval() {
         );
     }
 }
+
+/// An offloaded read of an inotify descriptor, which has no `read_iter` (and refuses
+/// `RWF_NOWAIT`, so the kernel backend offloads it too): `EINVAL`, as `io_submit` answers
+/// without the flag, and the event stays.
+#[test]
+fn an_offloaded_read_of_an_inotify_descriptor_is_einval() {
+    use rustix::fs::inotify;
+    for mut ctx in contexts::<Vec<u8>>("offload_inotify") {
+        let backend = ctx.backend();
+        let dir = std::env::temp_dir().join(format!(
+            "aio-offload-inotify-{backend:?}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let watcher = Arc::new(inotify::init(inotify::CreateFlags::NONBLOCK).unwrap());
+        inotify::add_watch(&*watcher, &dir, inotify::WatchFlags::CREATE).unwrap();
+        std::fs::File::create(dir.join("created")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let (result, _) = through_the_driver(&mut ctx, Op::read(watcher.clone(), vec![0; 4096], 0));
+        assert_eq!(result, Err(Errno::INVAL), "{backend:?}");
+        let mut events = vec![0; 4096];
+        assert!(
+            rustix::io::read(&*watcher, &mut events).unwrap() > 0,
+            "{backend:?}"
+        );
+    }
+}
