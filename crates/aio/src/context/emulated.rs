@@ -34,7 +34,11 @@
 //!   signal mask, set atomically as `io_pgetevents` does). A poll completes, as the kernel's
 //!   does, with the events that are ready among those asked for plus `POLLERR`/`POLLHUP`.
 //!   Submit checks the new polls once, as `io_submit` does, so a poll of a ready descriptor
-//!   completes at once.
+//!   completes at once. A poll of a file without a poll method (a regular file, a directory,
+//!   `/dev/null`: `epoll_ctl` says `EPERM`) for none of `POLLIN`, `POLLOUT`, `POLLRDNORM`,
+//!   `POLLWRNORM` could never complete: `EINVAL`, as `aio_poll` answers. Known difference: a
+//!   procfs file whose poll method queues no wait (`/proc/meminfo`) is refused that way by
+//!   the kernel but not told apart here, and such a poll stays pending.
 //! - [`cancel`](Context::cancel) of a pending poll answers `InProgress`, as `io_cancel` does,
 //!   and the next reap or wait hands it back with `res` 0, marked cancelled.
 //! - The eventfd is written for every completion the emulation makes.
@@ -52,6 +56,7 @@ use aio_abi::{iocb, kernel_sigset_t, pollfd};
 use alloc::vec::Vec;
 use core::time::Duration;
 use rustix::event::PollFlags;
+use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 
 /// What the emulated backend keeps besides the slots: scratch lists for `ppoll(2)`, allocated
@@ -102,7 +107,9 @@ impl<B> Context<B> {
         for &index in &pending {
             let slot = &mut self.slots[index as usize];
             if slot.kind == OpKind::Poll {
-                let res = poll_arguments(&slot.iocb);
+                // SAFETY: the slot holds the descriptor the iocb names until the completion is
+                // handed back, which cannot happen during this call.
+                let res = unsafe { poll_arguments(&slot.iocb) };
                 if res == 0 {
                     slot.state = State::InFlight;
                     self.in_flight += 1;
@@ -234,9 +241,12 @@ impl<B> Context<B> {
     }
 }
 
-/// The checks `io_submit` makes of a poll (`aio_poll_prep`): 0 if it may start, else the
-/// negative errno it answers.
-fn poll_arguments(iocb: &iocb) -> i64 {
+/// The checks `io_submit` makes of a poll (`aio_poll_prep`, `aio_poll`): 0 if it may start,
+/// else the negative errno it answers.
+///
+/// # Safety
+/// `iocb.aio_fildes` must be an open descriptor for the call.
+unsafe fn poll_arguments(iocb: &iocb) -> i64 {
     if u64::from(iocb.aio_buf as u16) != iocb.aio_buf
         || iocb.aio_offset != 0
         || iocb.aio_nbytes != 0
@@ -244,7 +254,44 @@ fn poll_arguments(iocb: &iocb) -> i64 {
     {
         return negative(Errno::INVAL);
     }
+    // SAFETY: the caller guarantees the descriptor open for the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(iocb.aio_fildes as i32) };
+    if iocb.aio_buf as u16 & DEFAULT_POLLMASK == 0 && !has_poll_method(fd) {
+        // Its mask is always DEFAULT_POLLMASK and `aio_poll` queues no wait on it: the poll
+        // could never complete, and `aio_poll` says so (`EINVAL`, "no support for
+        // IOCB_CMD_POLL").
+        return negative(Errno::INVAL);
+    }
     0
+}
+
+/// `DEFAULT_POLLMASK` (`POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM`): what `vfs_poll` answers,
+/// always, for a file without a poll method.
+const DEFAULT_POLLMASK: u16 = u16::from_ne_bytes(
+    PollFlags::IN
+        .union(PollFlags::OUT)
+        .union(PollFlags::RDNORM)
+        .union(PollFlags::WRNORM)
+        .bits()
+        .to_ne_bytes(),
+);
+
+/// Whether `fd`'s file has a poll method (`f_op->poll`), which `epoll_ctl` requires (`EPERM`
+/// without: regular files, directories, `/dev/null`, some procfs files). A file whose poll
+/// method queues no wait either (procfs files that have no `proc_poll`, `/proc/meminfo`) is not
+/// told apart. If no epoll instance can be made, `true`: the poll is left to wait.
+fn has_poll_method(fd: BorrowedFd<'_>) -> bool {
+    use rustix::event::epoll;
+    let Ok(epoll) = epoll::create(epoll::CreateFlags::CLOEXEC) else {
+        return true;
+    };
+    let added = epoll::add(
+        &epoll,
+        fd,
+        epoll::EventData::new_u64(0),
+        epoll::EventFlags::empty(),
+    );
+    added != Err(Errno::PERM)
 }
 
 /// `POLLERR | POLLHUP`, which a poll reports whether asked for or not. (rustix's `PollFlags`

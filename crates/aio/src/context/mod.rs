@@ -81,10 +81,12 @@ pub enum Backend {
     ///
     /// Results are those `io_submit` and the kernel's completions give, refusals included
     /// (an offset above `i64::MAX`, more than 1024 buffers, a read of a directory, a stream
-    /// without `read_iter`/`write_iter` such as an inotify descriptor: `EINVAL`), with one
-    /// known difference: a file with positions whose driver has only a plain `read`/`write`
-    /// (procfs files such as `/proc/<pid>/status`, `stat`, `cmdline`, `environ`, `maps` on
-    /// Linux 6.18) is read or written where `io_submit` answers `EINVAL`.
+    /// without `read_iter`/`write_iter` such as an inotify descriptor, a poll that could never
+    /// complete: `EINVAL`), with two known differences, both on procfs: a file with positions
+    /// whose driver has only a plain `read`/`write` (`/proc/<pid>/status`, `stat`, `cmdline`,
+    /// `environ`, `maps` on Linux 6.18) is read or written where `io_submit` answers `EINVAL`;
+    /// a poll of a file whose poll method queues no wait (`/proc/meminfo`) for none of
+    /// `POLLIN`/`POLLOUT` stays pending where `io_submit` answers `EINVAL`.
     Emulated,
     /// Native AIO where `io_setup` works; [`Emulated`](Self::Emulated) where it answers
     /// `ENOSYS` (no `CONFIG_AIO`, qemu-user, rr) or `EPERM` (seccomp, sandboxes). Any other
