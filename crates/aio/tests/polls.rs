@@ -10,7 +10,9 @@ use support::{build_or_enosys, each_backend, on_kernel, temp_file};
 
 each_backend!(
     polls_that_could_never_complete_are_einval,
-    a_procfs_poll_method_that_queues_no_wait_leaves_the_emulated_poll_pending
+    a_procfs_poll_method_that_queues_no_wait_leaves_the_emulated_poll_pending,
+    a_poll_ready_at_submit_reports_what_it_asked_for,
+    a_woken_poll_reports_the_events_of_the_wake_up
 );
 
 fn context(test: &str, depth: u32) -> Option<Context> {
@@ -96,5 +98,111 @@ fn a_procfs_poll_method_that_queues_no_wait_leaves_the_emulated_poll_pending() {
         ctx.cancel(id).unwrap();
         let done = ctx.completions().next().unwrap();
         assert!(done.is_cancelled());
+    }
+}
+
+/// Submits a poll of `fd` for `events`, then `wake` (nothing ready before it), and returns
+/// the completion's result.
+fn woken(
+    ctx: &mut Context,
+    fd: impl Into<aio::Fd>,
+    events: PollFlags,
+    wake: impl FnOnce(),
+) -> Result<usize, Errno> {
+    ctx.push(Op::poll(fd, events)).unwrap();
+    ctx.submit().unwrap();
+    assert_eq!(ctx.reap().unwrap(), 0, "not ready before the wake-up");
+    wake();
+    assert_eq!(ctx.wait(1, Some(Duration::from_secs(5))).unwrap(), 1);
+    ctx.completions().next().unwrap().result()
+}
+
+fn mask(flags: PollFlags) -> Result<usize, Errno> {
+    Ok(usize::from(flags.bits()))
+}
+
+/// A poll ready when `io_submit` looks completes with the events ready among those asked
+/// for (`vfs_poll(...) & events`): `POLLIN` alone, though a pipe also says `POLLRDNORM`.
+fn a_poll_ready_at_submit_reports_what_it_asked_for() {
+    let Some(mut ctx) = context("ready_at_submit", 4) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    rustix::io::write(&writer, b"x").unwrap();
+    ctx.push(Op::poll(reader, PollFlags::IN).user_data(1))
+        .unwrap();
+    ctx.push(Op::poll(writer, PollFlags::OUT).user_data(2))
+        .unwrap();
+    ctx.submit().unwrap();
+    assert_eq!(ctx.wait(2, Some(Duration::from_secs(5))).unwrap(), 2);
+    let mut results: Vec<_> = ctx
+        .completions()
+        .map(|c| (c.user_data(), c.result()))
+        .collect();
+    results.sort_by_key(|r| r.0);
+    assert_eq!(
+        results,
+        [(1, mask(PollFlags::IN)), (2, mask(PollFlags::OUT))]
+    );
+}
+
+/// A poll the kernel completes later, from the wake-up, completes with the wake-up's events
+/// (`aio_poll_wake`: the key, not masked by what was asked for): a pipe that data reaches says
+/// `POLLIN | POLLRDNORM` (65), one that gets room `POLLOUT | POLLWRNORM` (260), an eventfd
+/// `POLLIN` alone; a pipe whose writer goes says `POLLHUP`. The emulation reports the same
+/// (it asks `ppoll` for `POLLRDNORM` with `POLLIN`, `POLLWRNORM` with `POLLOUT`). Known
+/// difference: a socket's wake-up says `POLLPRI | POLLRDBAND` too (195 on Linux 6.18), which
+/// the emulation cannot know.
+fn a_woken_poll_reports_the_events_of_the_wake_up() {
+    let Some(mut ctx) = context("woken", 4) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let result = woken(&mut ctx, reader, PollFlags::IN, || {
+        rustix::io::write(&writer, b"x").unwrap();
+    });
+    assert_eq!(
+        result,
+        mask(PollFlags::IN | PollFlags::RDNORM),
+        "pipe, data"
+    );
+
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let writer = Arc::new(writer);
+    let full = vec![0; 1 << 20];
+    rustix::fs::fcntl_setfl(&*writer, rustix::fs::OFlags::NONBLOCK).unwrap();
+    while rustix::io::write(&*writer, &full).is_ok() {}
+    let result = woken(&mut ctx, writer.clone(), PollFlags::OUT, || {
+        let mut drained = vec![0; 1 << 20];
+        rustix::io::read(&reader, &mut drained).unwrap();
+    });
+    assert_eq!(
+        result,
+        mask(PollFlags::OUT | PollFlags::WRNORM),
+        "pipe, room"
+    );
+
+    let counter =
+        Arc::new(rustix::event::eventfd(0, rustix::event::EventfdFlags::NONBLOCK).unwrap());
+    let result = woken(&mut ctx, counter.clone(), PollFlags::IN, || {
+        rustix::io::write(&*counter, &1u64.to_ne_bytes()).unwrap();
+    });
+    assert_eq!(result, mask(PollFlags::IN), "eventfd");
+
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let result = woken(&mut ctx, reader, PollFlags::IN, || drop(writer));
+    assert_eq!(result, mask(PollFlags::HUP), "pipe, writer gone");
+
+    let (one, other) = std::os::unix::net::UnixStream::pair().unwrap();
+    let result = woken(&mut ctx, one, PollFlags::IN, || {
+        use std::io::Write;
+        (&other).write_all(b"x").unwrap();
+    });
+    let data = PollFlags::IN | PollFlags::RDNORM;
+    if on_kernel() {
+        let flags = PollFlags::from_bits_retain(result.unwrap() as _);
+        assert!(flags.contains(data), "socket: {flags:?}");
+    } else {
+        assert_eq!(result, mask(data), "socket");
     }
 }

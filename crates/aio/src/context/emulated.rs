@@ -32,7 +32,11 @@
 //!   `ppoll(2)`; a [`wait`](Context::wait) that must block sleeps in one `ppoll(2)` on all of
 //!   them with the remaining timeout ([`wait_with_sigmask`](Context::wait_with_sigmask) with its
 //!   signal mask, set atomically as `io_pgetevents` does). A poll completes, as the kernel's
-//!   does, with the events that are ready among those asked for plus `POLLERR`/`POLLHUP`.
+//!   does, with the events that are ready among those asked for plus `POLLERR`/`POLLHUP` when
+//!   submit finds it ready, and later as from the kernel's wake-up, which reports its own
+//!   events: `POLLRDNORM` with `POLLIN`, `POLLWRNORM` with `POLLOUT` (a pipe's 65 and 260).
+//!   Known difference: a socket's wake-up says `POLLPRI | POLLRDBAND` too, which `ppoll`
+//!   cannot tell.
 //!   Submit checks the new polls once, as `io_submit` does, so a poll of a ready descriptor
 //!   completes at once. A poll of a file without a poll method (a regular file, a directory,
 //!   `/dev/null`: `epoll_ctl` says `EPERM`) for none of `POLLIN`, `POLLOUT`, `POLLRDNORM`,
@@ -111,6 +115,7 @@ impl<B> Context<B> {
                 // handed back, which cannot happen during this call.
                 let res = unsafe { poll_arguments(&slot.iocb) };
                 if res == 0 {
+                    slot.poll_checked = false;
                     slot.state = State::InFlight;
                     self.in_flight += 1;
                     polls = true;
@@ -187,9 +192,10 @@ impl<B> Context<B> {
             // The slot holds the descriptor open until its completion is handed back, which
             // cannot happen during this call.
             emulation.polled.push(index as u32);
+            let asked = slot.iocb.aio_buf as u16;
             emulation.fds.push(pollfd {
                 fd: slot.iocb.aio_fildes as i32,
-                events: slot.iocb.aio_buf as u16 as i16,
+                events: (asked | companions(asked)) as i16,
                 revents: 0,
             });
         }
@@ -218,14 +224,14 @@ impl<B> Context<B> {
             match polled {
                 Ok(_) => {
                     for (entry, &index) in emulation.fds.iter().zip(&emulation.polled) {
-                        if entry.revents == 0 {
+                        let slot = &mut self.slots[index as usize];
+                        let ready = entry.revents as u16 & reported(slot);
+                        slot.poll_checked = true;
+                        if ready == 0 {
                             continue;
                         }
-                        // As the kernel's aio_poll: the events asked for, plus ERR and HUP.
-                        let asked = entry.events as u16 | ALWAYS_REPORTED;
-                        self.slots[index as usize].state = State::Ready;
-                        self.ready
-                            .push_back((index, i64::from(entry.revents as u16 & asked)));
+                        slot.state = State::Ready;
+                        self.ready.push_back((index, i64::from(ready)));
                         completed += 1;
                     }
                 }
@@ -293,6 +299,43 @@ fn has_poll_method(fd: BorrowedFd<'_>) -> bool {
     );
     added != Err(Errno::PERM)
 }
+
+/// The events a poll of `slot` completes with, among those `ppoll` reports, as the kernel's:
+/// when `io_submit` finds it ready, those asked for plus `POLLERR`/`POLLHUP`
+/// (`vfs_poll(...) & events`); later (`aio_poll_wake`), the wake-up's, which are not masked by
+/// what was asked for: `POLLIN | POLLRDNORM` for a pipe that data reaches, `POLLOUT |
+/// POLLWRNORM` for one that gets room. The emulation reports [`companions`] with what was
+/// asked for then, as far as `ppoll` says them.
+fn reported<B>(slot: &super::slots::Slot<B>) -> u16 {
+    let asked = slot.iocb.aio_buf as u16 | ALWAYS_REPORTED;
+    if slot.poll_checked {
+        asked | companions(asked)
+    } else {
+        asked
+    }
+}
+
+/// The events a wake-up for `asked` says along with them: `POLLRDNORM` with `POLLIN` (and the
+/// other way round), `POLLWRNORM` with `POLLOUT`. Asked of `ppoll` too: a file says them when
+/// it says the others, so they never make it return sooner.
+fn companions(asked: u16) -> u16 {
+    let mut more = 0;
+    if asked & READABLE != 0 {
+        more |= READABLE;
+    }
+    if asked & WRITABLE != 0 {
+        more |= WRITABLE;
+    }
+    more
+}
+
+/// `POLLIN | POLLRDNORM`.
+const READABLE: u16 =
+    u16::from_ne_bytes(PollFlags::IN.union(PollFlags::RDNORM).bits().to_ne_bytes());
+
+/// `POLLOUT | POLLWRNORM`.
+const WRITABLE: u16 =
+    u16::from_ne_bytes(PollFlags::OUT.union(PollFlags::WRNORM).bits().to_ne_bytes());
 
 /// `POLLERR | POLLHUP`, which a poll reports whether asked for or not. (rustix's `PollFlags`
 /// bits are `u16` or `i16` depending on its backend: read them as bytes.)
