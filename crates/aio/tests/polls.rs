@@ -5,14 +5,17 @@ mod support;
 
 use aio::{Context, Errno, Op, PollFlags};
 use std::sync::Arc;
-use std::time::Duration;
-use support::{build_or_enosys, each_backend, on_kernel, temp_file};
+use std::time::{Duration, Instant};
+use support::{
+    build_or_enosys, each_backend, in_child, lower_open_file_limit, on_kernel, temp_file,
+};
 
 each_backend!(
     polls_that_could_never_complete_are_einval,
     a_procfs_poll_method_that_queues_no_wait_leaves_the_emulated_poll_pending,
     a_poll_ready_at_submit_reports_what_it_asked_for,
-    a_woken_poll_reports_the_events_of_the_wake_up
+    a_woken_poll_reports_the_events_of_the_wake_up,
+    polls_beyond_the_open_file_limit_all_complete
 );
 
 fn context(test: &str, depth: u32) -> Option<Context> {
@@ -205,4 +208,63 @@ fn a_woken_poll_reports_the_events_of_the_wake_up() {
     } else {
         assert_eq!(result, mask(data), "socket");
     }
+}
+
+/// `ppoll(2)` refuses more entries than the soft `RLIMIT_NOFILE` (`EINVAL`); the kernel's
+/// polls know no such limit. With the limit at 64 (in a child process): 1500 polls of one pipe
+/// all complete when it is written, and so do polls of 100 different pipes, one written while
+/// the context waits, then the others.
+fn polls_beyond_the_open_file_limit_all_complete() {
+    const LIMIT: u64 = 64;
+    if !in_child("polls_beyond_the_open_file_limit_all_complete") {
+        return;
+    }
+    let Some(mut ctx) = context("beyond_nofile", 1600) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let reader = Arc::new(reader);
+    // Opened before the limit is lowered (it binds new descriptors, not those open).
+    let pipes: Vec<_> = (0..100)
+        .map(|_| {
+            let (reader, writer) = rustix::pipe::pipe().unwrap();
+            (Arc::new(reader), writer)
+        })
+        .collect();
+    lower_open_file_limit(LIMIT);
+
+    for i in 0..1500 {
+        ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(i))
+            .unwrap();
+    }
+    ctx.submit().unwrap();
+    assert_eq!(ctx.wait(1, Some(Duration::from_millis(20))).unwrap(), 0);
+    rustix::io::write(&writer, b"x").unwrap();
+    assert_eq!(ctx.wait(1500, Some(Duration::from_secs(10))).unwrap(), 1500);
+    let done: Vec<_> = ctx.completions().collect();
+    assert_eq!(done.len(), 1500);
+    assert!(done.iter().all(|c| c.poll_flags().contains(PollFlags::IN)));
+    drop(done);
+
+    for (i, (reader, _)) in pipes.iter().enumerate() {
+        ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(i as u64))
+            .unwrap();
+    }
+    ctx.submit().unwrap();
+    assert_eq!(ctx.wait(1, Some(Duration::from_millis(20))).unwrap(), 0);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            rustix::io::write(&pipes[99].1, b"x").unwrap();
+        });
+        assert_eq!(ctx.wait(1, Some(Duration::from_secs(10))).unwrap(), 1);
+    });
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(ctx.completions().next().unwrap().user_data(), 99);
+    for (_, writer) in &pipes[..99] {
+        rustix::io::write(writer, b"x").unwrap();
+    }
+    assert_eq!(ctx.wait(99, Some(Duration::from_secs(10))).unwrap(), 99);
+    assert_eq!(ctx.completions().count(), 99);
 }

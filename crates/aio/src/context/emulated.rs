@@ -31,7 +31,10 @@
 //! - Polls stay in flight. Each [`reap`](Context::reap) checks them with one zero-timeout
 //!   `ppoll(2)`; a [`wait`](Context::wait) that must block sleeps in one `ppoll(2)` on all of
 //!   them with the remaining timeout ([`wait_with_sigmask`](Context::wait_with_sigmask) with its
-//!   signal mask, set atomically as `io_pgetevents` does). A poll completes, as the kernel's
+//!   signal mask, set atomically as `io_pgetevents` does). The polls of one descriptor share
+//!   one entry; where more descriptors are polled than the soft `RLIMIT_NOFILE` (which `ppoll`
+//!   refuses, `EINVAL`), they are checked in parts that fit, and a wait sleeps on one part at
+//!   a time for at most 10 ms (see `poll`). A poll completes, as the kernel's
 //!   does, with the events that are ready among those asked for plus `POLLERR`/`POLLHUP` when
 //!   submit finds it ready, and later as from the kernel's wake-up, which reports its own
 //!   events: `POLLRDNORM` with `POLLIN`, `POLLWRNORM` with `POLLOUT` (a pipe's 65 and 260).
@@ -47,54 +50,18 @@
 //!   and the next reap or wait hands it back with `res` 0, marked cancelled.
 //! - The eventfd is written for every completion the emulation makes.
 
+mod poll;
 mod run;
 
+pub(super) use poll::Emulation;
 pub(super) use run::run;
 
-use super::reap::kernel_timespec;
+use super::Context;
 use super::slots::State;
-use super::{Context, negative};
 use crate::error::Error;
 use crate::op::OpKind;
-use aio_abi::{iocb, kernel_sigset_t, pollfd};
-use alloc::vec::Vec;
+use aio_abi::kernel_sigset_t;
 use core::time::Duration;
-use rustix::event::PollFlags;
-use rustix::fd::BorrowedFd;
-use rustix::io::Errno;
-
-/// What the emulated backend keeps besides the slots: scratch lists for `ppoll(2)`, allocated
-/// by [`build`](super::Builder::build) with room for every slot.
-pub(super) struct Emulation {
-    /// The slots of the polls in `fds`, in the same order.
-    polled: Vec<u32>,
-    /// The `pollfd` array; empty between calls.
-    fds: Vec<pollfd>,
-}
-
-impl Emulation {
-    /// Scratch room for `depth` polls, reserved fallibly.
-    pub(super) fn new(depth: usize) -> Result<Self, Error> {
-        let mut emulation = Self {
-            polled: Vec::new(),
-            fds: Vec::new(),
-        };
-        let out_of_memory = |_| Error::OutOfMemory {
-            what: "emulated poll list",
-            bytes: depth
-                .saturating_mul(core::mem::size_of::<u32>() + core::mem::size_of::<pollfd>()),
-        };
-        emulation
-            .polled
-            .try_reserve_exact(depth)
-            .map_err(out_of_memory)?;
-        emulation
-            .fds
-            .try_reserve_exact(depth)
-            .map_err(out_of_memory)?;
-        Ok(emulation)
-    }
-}
 
 impl<B> Context<B> {
     /// [`submit`](Context::submit) for the emulated backend: runs every queued read, write and
@@ -113,7 +80,7 @@ impl<B> Context<B> {
             if slot.kind == OpKind::Poll {
                 // SAFETY: the slot holds the descriptor the iocb names until the completion is
                 // handed back, which cannot happen during this call.
-                let res = unsafe { poll_arguments(&slot.iocb) };
+                let res = unsafe { poll::poll_arguments(&slot.iocb) };
                 if res == 0 {
                     slot.poll_checked = false;
                     slot.state = State::InFlight;
@@ -165,182 +132,7 @@ impl<B> Context<B> {
             }
         }
     }
-
-    /// Completes the in-flight polls that are ready (or cancelled), waiting up to `timeout`
-    /// (`None`: without limit) in one `ppoll(2)` (with `mask`, if given) if none is. With
-    /// nothing in flight, returns at once.
-    pub(super) fn check_polls(
-        &mut self,
-        timeout: Option<Duration>,
-        mask: Option<&kernel_sigset_t>,
-    ) -> Result<(), Error> {
-        let Some(emulation) = self.emulated.as_mut() else {
-            return Ok(());
-        };
-        let mut completed = 0;
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.state != State::InFlight {
-                continue;
-            }
-            if slot.cancel_requested {
-                // The kernel's cancelled poll completes with no events.
-                slot.state = State::Ready;
-                self.ready.push_back((index as u32, 0));
-                completed += 1;
-                continue;
-            }
-            // The slot holds the descriptor open until its completion is handed back, which
-            // cannot happen during this call.
-            emulation.polled.push(index as u32);
-            let asked = slot.iocb.aio_buf as u16;
-            emulation.fds.push(pollfd {
-                fd: slot.iocb.aio_fildes as i32,
-                events: (asked | companions(asked)) as i16,
-                revents: 0,
-            });
-        }
-        let timeout = if completed > 0 {
-            Some(Duration::ZERO)
-        } else {
-            timeout
-        };
-        let mut result = Ok(());
-        if !emulation.fds.is_empty() {
-            let timespec = timeout.map(kernel_timespec);
-            self.stats.poll_calls += 1;
-            // SAFETY: `fds` holds `len` initialised entries (at most the depth, a u32); the
-            // timeout and the mask are null or live for the call.
-            let polled = unsafe {
-                aio_sys::ppoll(
-                    emulation.fds.as_mut_ptr(),
-                    emulation.fds.len() as u32,
-                    timespec
-                        .as_ref()
-                        .map_or(core::ptr::null(), |t| t as *const _),
-                    mask.map_or(core::ptr::null(), |m| m as *const _),
-                )
-            }
-            .map_err(Errno::from);
-            match polled {
-                Ok(_) => {
-                    for (entry, &index) in emulation.fds.iter().zip(&emulation.polled) {
-                        let slot = &mut self.slots[index as usize];
-                        let ready = entry.revents as u16 & reported(slot);
-                        slot.poll_checked = true;
-                        if ready == 0 {
-                            continue;
-                        }
-                        slot.state = State::Ready;
-                        self.ready.push_back((index, i64::from(ready)));
-                        completed += 1;
-                    }
-                }
-                Err(errno) => result = Err(Error::from_call("ppoll", errno)),
-            }
-            emulation.fds.clear();
-            emulation.polled.clear();
-        }
-        self.in_flight -= completed as usize;
-        self.stats.emulated += completed;
-        self.signal_eventfd(completed);
-        result
-    }
 }
-
-/// The checks `io_submit` makes of a poll (`aio_poll_prep`, `aio_poll`): 0 if it may start,
-/// else the negative errno it answers.
-///
-/// # Safety
-/// `iocb.aio_fildes` must be an open descriptor for the call.
-unsafe fn poll_arguments(iocb: &iocb) -> i64 {
-    if u64::from(iocb.aio_buf as u16) != iocb.aio_buf
-        || iocb.aio_offset != 0
-        || iocb.aio_nbytes != 0
-        || iocb.aio_rw_flags != 0
-    {
-        return negative(Errno::INVAL);
-    }
-    // SAFETY: the caller guarantees the descriptor open for the call.
-    let fd = unsafe { BorrowedFd::borrow_raw(iocb.aio_fildes as i32) };
-    if iocb.aio_buf as u16 & DEFAULT_POLLMASK == 0 && !has_poll_method(fd) {
-        // Its mask is always DEFAULT_POLLMASK and `aio_poll` queues no wait on it: the poll
-        // could never complete, and `aio_poll` says so (`EINVAL`, "no support for
-        // IOCB_CMD_POLL").
-        return negative(Errno::INVAL);
-    }
-    0
-}
-
-/// `DEFAULT_POLLMASK` (`POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM`): what `vfs_poll` answers,
-/// always, for a file without a poll method.
-const DEFAULT_POLLMASK: u16 = u16::from_ne_bytes(
-    PollFlags::IN
-        .union(PollFlags::OUT)
-        .union(PollFlags::RDNORM)
-        .union(PollFlags::WRNORM)
-        .bits()
-        .to_ne_bytes(),
-);
-
-/// Whether `fd`'s file has a poll method (`f_op->poll`), which `epoll_ctl` requires (`EPERM`
-/// without: regular files, directories, `/dev/null`, some procfs files). A file whose poll
-/// method queues no wait either (procfs files that have no `proc_poll`, `/proc/meminfo`) is not
-/// told apart. If no epoll instance can be made, `true`: the poll is left to wait.
-fn has_poll_method(fd: BorrowedFd<'_>) -> bool {
-    use rustix::event::epoll;
-    let Ok(epoll) = epoll::create(epoll::CreateFlags::CLOEXEC) else {
-        return true;
-    };
-    let added = epoll::add(
-        &epoll,
-        fd,
-        epoll::EventData::new_u64(0),
-        epoll::EventFlags::empty(),
-    );
-    added != Err(Errno::PERM)
-}
-
-/// The events a poll of `slot` completes with, among those `ppoll` reports, as the kernel's:
-/// when `io_submit` finds it ready, those asked for plus `POLLERR`/`POLLHUP`
-/// (`vfs_poll(...) & events`); later (`aio_poll_wake`), the wake-up's, which are not masked by
-/// what was asked for: `POLLIN | POLLRDNORM` for a pipe that data reaches, `POLLOUT |
-/// POLLWRNORM` for one that gets room. The emulation reports [`companions`] with what was
-/// asked for then, as far as `ppoll` says them.
-fn reported<B>(slot: &super::slots::Slot<B>) -> u16 {
-    let asked = slot.iocb.aio_buf as u16 | ALWAYS_REPORTED;
-    if slot.poll_checked {
-        asked | companions(asked)
-    } else {
-        asked
-    }
-}
-
-/// The events a wake-up for `asked` says along with them: `POLLRDNORM` with `POLLIN` (and the
-/// other way round), `POLLWRNORM` with `POLLOUT`. Asked of `ppoll` too: a file says them when
-/// it says the others, so they never make it return sooner.
-fn companions(asked: u16) -> u16 {
-    let mut more = 0;
-    if asked & READABLE != 0 {
-        more |= READABLE;
-    }
-    if asked & WRITABLE != 0 {
-        more |= WRITABLE;
-    }
-    more
-}
-
-/// `POLLIN | POLLRDNORM`.
-const READABLE: u16 =
-    u16::from_ne_bytes(PollFlags::IN.union(PollFlags::RDNORM).bits().to_ne_bytes());
-
-/// `POLLOUT | POLLWRNORM`.
-const WRITABLE: u16 =
-    u16::from_ne_bytes(PollFlags::OUT.union(PollFlags::WRNORM).bits().to_ne_bytes());
-
-/// `POLLERR | POLLHUP`, which a poll reports whether asked for or not. (rustix's `PollFlags`
-/// bits are `u16` or `i16` depending on its backend: read them as bytes.)
-const ALWAYS_REPORTED: u16 =
-    u16::from_ne_bytes(PollFlags::ERR.union(PollFlags::HUP).bits().to_ne_bytes());
 
 /// `CLOCK_MONOTONIC` (through the vDSO where there is one), as `std::time::Instant` reads it;
 /// here because `Instant` needs `std`.
