@@ -6,6 +6,7 @@ mod support;
 
 use aio::{
     CancelOutcome, Context, Errno, Error, IoBuf, IoBufMut, MAX_EVENTS, Op, OpKind, PollFlags,
+    RwFlags,
 };
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -26,7 +27,8 @@ each_backend!(
     build_reports_memory_it_cannot_get_instead_of_aborting,
     a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot,
     a_second_cancel_of_a_poll_in_progress_says_in_progress,
-    aligned_buffers_report_memory_they_cannot_get
+    aligned_buffers_report_memory_they_cannot_get,
+    empty_buffers_with_a_null_pointer_read_and_write_nothing
 );
 
 fn context<B: IoBuf>(test: &str, depth: u32) -> Option<Context<B>> {
@@ -466,4 +468,65 @@ fn aligned_buffers_report_memory_they_cannot_get() {
         aio::AlignedBuf::new(isize::MAX as usize, 4096),
         Err(Error::InvalidInput(_))
     ));
+}
+
+/// An empty buffer whose pointer is null, which the `IoBuf` contract allows: nothing is ever
+/// read or written through it.
+struct NullBuf;
+
+// SAFETY: a null pointer is valid for reads of 0 bytes, and stays the same.
+unsafe impl IoBuf for NullBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        std::ptr::null()
+    }
+    fn bytes_len(&self) -> usize {
+        0
+    }
+}
+
+// SAFETY: as above, for writes of 0 bytes.
+unsafe impl IoBufMut for NullBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        std::ptr::null_mut()
+    }
+}
+
+/// Reads and writes of empty buffers with a null pointer complete with 0, as the kernel's do,
+/// on a file and on a pipe, with and without flags (the emulation must not make a slice of a
+/// null pointer: debug builds abort on it).
+fn empty_buffers_with_a_null_pointer_read_and_write_nothing() {
+    let Some(mut ctx) = context::<NullBuf>("null_buffers", 16) else {
+        return;
+    };
+    let file = Arc::new(temp_file("null-buffers"));
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (reader, writer) = (Arc::new(reader), Arc::new(writer));
+    let ops = [
+        Op::read(file.clone(), NullBuf, 0),
+        Op::write(file.clone(), NullBuf, 0),
+        Op::read(file.clone(), NullBuf, 0).flags(RwFlags::HIPRI),
+        Op::write(file.clone(), NullBuf, 0).flags(RwFlags::DSYNC),
+        Op::readv(file.clone(), vec![NullBuf, NullBuf], 0),
+        Op::writev(file.clone(), vec![NullBuf], 0),
+        Op::readv(file.clone(), vec![NullBuf], 0).flags(RwFlags::HIPRI),
+        Op::writev(file.clone(), vec![NullBuf, NullBuf], 0).flags(RwFlags::DSYNC),
+        Op::read(reader.clone(), NullBuf, 0),
+        Op::write(writer.clone(), NullBuf, 0),
+        Op::readv(reader.clone(), vec![NullBuf], 0).flags(RwFlags::HIPRI),
+        Op::writev(writer.clone(), vec![NullBuf], 0).flags(RwFlags::HIPRI),
+    ];
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
+        ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    ctx.submit().unwrap();
+    assert_eq!(ctx.wait(n, Some(Duration::from_secs(10))).unwrap(), n);
+    let mut results: Vec<_> = ctx
+        .completions()
+        .map(|c| (c.user_data(), c.result()))
+        .collect();
+    results.sort_by_key(|r| r.0);
+    let expected: Vec<_> = (0..n as u64).map(|i| (i, Ok(0))).collect();
+    assert_eq!(results, expected);
+    assert_eq!(file.metadata().unwrap().len(), 0);
 }

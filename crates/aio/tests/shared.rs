@@ -7,7 +7,7 @@ use aio::rt::SharedContext;
 use aio::{Context, Error, Op, PollFlags};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{backend, expect_enosys, on_kernel, temp_file};
+use support::{backend, expect_enosys, in_child, lower_open_file_limit, on_kernel, temp_file};
 
 support::each_backend!(
     threads_write_and_read_back,
@@ -15,6 +15,7 @@ support::each_backend!(
     ticket_timeout_and_poll,
     backlogged_operation_enters_a_freed_slot_and_is_submitted,
     a_blocked_read_leaves_the_other_threads_free,
+    polls_beyond_the_open_file_limit_all_complete,
 );
 
 fn shared(test: &str, builder: aio::Builder) -> Option<SharedContext> {
@@ -235,4 +236,35 @@ fn a_blocked_read_leaves_the_other_threads_free() {
         reader.join().unwrap();
     }
     assert_eq!(ctx.outstanding(), 0);
+}
+
+/// A waiting ticket sleeps in one `ppoll(2)` on the emulated polls' descriptors, which refuses
+/// more entries than the soft `RLIMIT_NOFILE` (`EINVAL`): with the limit at 64 (in a child
+/// process), 1500 polls of one pipe (one entry) all complete when it is written.
+fn polls_beyond_the_open_file_limit_all_complete() {
+    if !in_child("polls_beyond_the_open_file_limit_all_complete") {
+        return;
+    }
+    let Some(ctx) = shared("beyond_nofile", Context::builder().depth(1600)) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let reader = Arc::new(reader);
+    lower_open_file_limit(64);
+    let tickets: Vec<_> = (0..1500)
+        .map(|_| ctx.start(Op::poll(reader.clone(), PollFlags::IN)).unwrap())
+        .collect();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        rustix::io::write(&writer, b"x").unwrap();
+        writer
+    });
+    for mut ticket in tickets {
+        let done = ticket
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .unwrap()
+            .expect("completed");
+        assert!(done.poll_flags().contains(PollFlags::IN));
+    }
+    drop(writer.join().unwrap());
 }

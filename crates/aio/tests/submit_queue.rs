@@ -1,17 +1,39 @@
 //! `Context::submit` as a queue: short counts, rejected operations and `EAGAIN` backpressure,
-//! with every pushed operation completing exactly once.
+//! with every pushed operation completing exactly once; and the operations `io_submit` refuses,
+//! refused by the emulation with the same errno.
 
 mod support;
 
-use aio::{Context, Errno, Op, PollFlags, Reap};
+use aio::{Context, Errno, Op, PollFlags, Reap, RwFlags};
 use std::collections::BTreeSet;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::time::Duration;
-use support::{build_or_enosys, each_backend, on_kernel};
+use support::{backend, build_or_enosys, each_backend, on_kernel, temp_file};
 
 each_backend!(
     a_rejected_op_becomes_its_completion_and_the_rest_still_go,
-    eagain_keeps_the_rest_queued_and_nothing_is_lost
+    eagain_keeps_the_rest_queued_and_nothing_is_lost,
+    offsets_beyond_i64_max_are_refused_with_einval,
+    reads_of_a_directory_are_einval,
+    more_than_1024_buffers_are_einval,
+    streams_without_read_iter_or_write_iter_are_einval,
+    procfs_files_without_read_iter_are_read_by_the_emulation
 );
+
+/// Submits everything queued (what `io_submit` refuses completes at once) and collects `n`
+/// completions: `(user_data, result)`, sorted.
+fn results(ctx: &mut Context, n: usize) -> Vec<(u64, Result<usize, Errno>)> {
+    ctx.submit().unwrap();
+    assert_eq!(ctx.queued(), 0);
+    assert_eq!(ctx.wait(n, Some(Duration::from_secs(10))).unwrap(), n);
+    let mut results: Vec<_> = ctx
+        .completions()
+        .map(|c| (c.user_data(), c.result()))
+        .collect();
+    results.sort_by_key(|r| r.0);
+    results
+}
 
 fn a_rejected_op_becomes_its_completion_and_the_rest_still_go() {
     for reap in [Reap::Ring, Reap::Syscall] {
@@ -168,4 +190,215 @@ fn the_emulation_has_no_ring_to_fill() {
     );
     let seen: BTreeSet<u64> = ctx.completions().map(|c| c.user_data()).collect();
     assert_eq!(seen.len(), ops as usize);
+}
+
+/// An offset above `i64::MAX` is negative as the kernel's `loff_t`: `io_submit` refuses the read
+/// or write with `EINVAL` (`rw_verify_area`), with or without `RWF_*` flags, on a file and on a
+/// pipe alike (a pipe has no position, but the check comes first). Nothing is read or written,
+/// and the file position stays where it was: `preadv2`/`pwritev2` would take the offset -1 for
+/// "at the file position".
+fn offsets_beyond_i64_max_are_refused_with_einval() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("negative_offset", Context::builder().depth(64))
+    else {
+        return;
+    };
+    let file = temp_file("negative-offset");
+    file.write_all_at(b"abcdefgh", 0).unwrap();
+    // Shares the open file description, hence the file position.
+    let view = file.try_clone().unwrap();
+    let file = Arc::new(file);
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    rustix::io::write(&writer, b"pipe").unwrap();
+    let (reader, writer) = (Arc::new(reader), Arc::new(writer));
+
+    let mut tag = 0;
+    let mut push = |op: Op<Vec<u8>>| {
+        tag += 1;
+        ctx.push(op.user_data(tag)).unwrap();
+    };
+    for offset in [u64::MAX, 1 << 63, (1 << 63) + 4096] {
+        for flags in [RwFlags::empty(), RwFlags::HIPRI, RwFlags::DSYNC] {
+            push(Op::read(file.clone(), vec![0; 4], offset).flags(flags));
+            push(Op::write(file.clone(), b"XY".to_vec(), offset).flags(flags));
+            push(Op::readv(file.clone(), vec![vec![0; 2]; 2], offset).flags(flags));
+            push(Op::writev(file.clone(), vec![b"Z".to_vec(); 2], offset).flags(flags));
+        }
+    }
+    for flags in [RwFlags::empty(), RwFlags::NOWAIT, RwFlags::HIPRI] {
+        push(Op::read(reader.clone(), vec![0; 4], u64::MAX).flags(flags));
+        push(Op::write(writer.clone(), b"x".to_vec(), u64::MAX).flags(flags));
+    }
+    // A descriptor not open for the direction is refused first, with EBADF.
+    let write_only = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    push(Op::read(write_only, vec![0; 4], u64::MAX).flags(RwFlags::HIPRI));
+    let n = tag as usize;
+    let results = results(&mut ctx, n);
+    for &(tag, result) in &results[..n - 1] {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+    assert_eq!(
+        results[n - 1].1,
+        Err(Errno::BADF),
+        "read of a write-only file"
+    );
+    let mut contents = [0; 16];
+    assert_eq!(view.read_at(&mut contents, 0).unwrap(), 8);
+    assert_eq!(&contents[..8], b"abcdefgh", "nothing written");
+    assert_eq!(
+        rustix::fs::seek(&view, rustix::fs::SeekFrom::Current(0)).unwrap(),
+        0,
+        "the file position did not move"
+    );
+    let mut left = [0; 8];
+    assert_eq!(rustix::io::read(&*reader, &mut left).unwrap(), 4);
+    assert_eq!(&left[..4], b"pipe", "nothing read or written on the pipe");
+}
+
+/// A directory has no `read_iter`: `io_submit` refuses a read of it with `EINVAL` (where
+/// `read(2)` says `EISDIR`), whatever the length, the flags or the number of buffers.
+fn reads_of_a_directory_are_einval() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("directory", Context::builder().depth(8)) else {
+        return;
+    };
+    let dir = Arc::new(std::fs::File::open(env!("CARGO_TARGET_TMPDIR")).unwrap());
+    let ops = [
+        Op::read(dir.clone(), vec![0; 64], 0),
+        Op::read(dir.clone(), Vec::new(), 0),
+        Op::read(dir.clone(), vec![0; 64], 0).flags(RwFlags::HIPRI),
+        Op::readv(dir.clone(), vec![vec![0; 8]; 2], 0),
+        Op::readv(dir.clone(), vec![vec![0; 8]], 0).flags(RwFlags::HIPRI),
+    ];
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
+        ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    for (tag, result) in results(&mut ctx, n) {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+}
+
+/// More buffers than `UIO_MAXIOV` (1024) in a readv or writev: `io_submit` refuses it with
+/// `EINVAL` (after `EBADF` for a descriptor not open in that direction), as `Op::writev` says;
+/// nothing is written. 1024 are fine.
+fn more_than_1024_buffers_are_einval() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("uio_maxiov", Context::builder().depth(8))
+    else {
+        return;
+    };
+    let file = temp_file("uio-maxiov");
+    let view = file.try_clone().unwrap();
+    let file = Arc::new(file);
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (reader, writer) = (Arc::new(reader), Arc::new(writer));
+    let write_only = Arc::new(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap(),
+    );
+    let ops = [
+        Op::writev(file.clone(), vec![b"w".to_vec(); 1025], 0),
+        Op::writev(file.clone(), vec![b"w".to_vec(); 1025], 0).flags(RwFlags::DSYNC),
+        Op::readv(file.clone(), vec![vec![0; 1]; 1025], 0),
+        Op::writev(writer.clone(), vec![b"p".to_vec(); 1025], 0),
+        Op::readv(reader.clone(), vec![vec![0; 1]; 1025], 0).flags(RwFlags::NOWAIT),
+        Op::readv(write_only.clone(), vec![vec![0; 1]; 1025], 0),
+        Op::writev(file.clone(), vec![b"w".to_vec(); 1024], 0),
+    ];
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
+        ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    let results = results(&mut ctx, n);
+    for &(tag, result) in &results[..4] {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+    // The refused writev left nothing in the pipe for the readv to find.
+    assert_eq!(results[4].1, Err(Errno::INVAL), "readv of the pipe");
+    assert_eq!(results[5].1, Err(Errno::BADF), "readv of a write-only file");
+    assert_eq!(results[6].1, Ok(1024), "1024 buffers are fine");
+    assert_eq!(
+        view.metadata().unwrap().len(),
+        1024,
+        "only the last writev wrote"
+    );
+}
+
+/// `aio_read` refuses a file without `read_iter` with `EINVAL` (`aio_write`: `write_iter`),
+/// where `read(2)` and `write(2)` fall back on `read`/`write`: an inotify descriptor (which
+/// keeps its event), an eventfd written to (whose counter stays 0). An eventfd has
+/// `read_iter`: its read works.
+fn streams_without_read_iter_or_write_iter_are_einval() {
+    use rustix::fs::inotify;
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("no_iter", Context::builder().depth(8)) else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "aio-no-iter-{:?}-{}",
+        backend(),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let watcher = Arc::new(inotify::init(inotify::CreateFlags::NONBLOCK).unwrap());
+    inotify::add_watch(&*watcher, &dir, inotify::WatchFlags::CREATE).unwrap();
+    std::fs::File::create(dir.join("created")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let counter =
+        Arc::new(rustix::event::eventfd(0, rustix::event::EventfdFlags::NONBLOCK).unwrap());
+    let one = 1u64.to_ne_bytes().to_vec();
+    let ops = [
+        Op::read(watcher.clone(), vec![0; 4096], 0),
+        Op::readv(watcher.clone(), vec![vec![0; 4096]], 0).flags(RwFlags::HIPRI),
+        Op::write(counter.clone(), one.clone(), 0),
+        Op::writev(counter.clone(), vec![one.clone()], 0).flags(RwFlags::HIPRI),
+    ];
+    let n = ops.len();
+    for (i, op) in ops.into_iter().enumerate() {
+        ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    for (tag, result) in results(&mut ctx, n) {
+        assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
+    }
+    let mut events = vec![0; 4096];
+    assert!(
+        rustix::io::read(&*watcher, &mut events).unwrap() > 0,
+        "the inotify event is still there"
+    );
+    let mut count = [0; 8];
+    assert_eq!(
+        rustix::io::read(&*counter, &mut count),
+        Err(Errno::AGAIN),
+        "nothing was added to the eventfd's counter"
+    );
+    rustix::io::write(&*counter, &one).unwrap();
+    ctx.push(Op::read(counter.clone(), vec![0; 8], 0).user_data(9))
+        .unwrap();
+    let read = results(&mut ctx, 1);
+    assert_eq!(read, [(9, Ok(8))], "an eventfd's read_iter");
+}
+
+/// A known difference, pinned: a procfs file whose entry has no `read_iter`
+/// (`/proc/self/status`, measured on Linux 6.18) is refused by `io_submit` with `EINVAL`, but
+/// read by the emulation, which would need one more system call per operation on every file to
+/// tell (see `Backend::Emulated`). One with `read_iter` (`/proc/meminfo`) is read by both.
+fn procfs_files_without_read_iter_are_read_by_the_emulation() {
+    let Some(mut ctx) = build_or_enosys::<Vec<u8>>("procfs", Context::builder().depth(8)) else {
+        return;
+    };
+    let status = std::fs::File::open("/proc/self/status").unwrap();
+    let meminfo = std::fs::File::open("/proc/meminfo").unwrap();
+    ctx.push(Op::read(status, vec![0; 64], 0).user_data(0))
+        .unwrap();
+    ctx.push(Op::read(meminfo, vec![0; 64], 0).user_data(1))
+        .unwrap();
+    let results = results(&mut ctx, 2);
+    let status = if on_kernel() {
+        Err(Errno::INVAL)
+    } else {
+        Ok(64)
+    };
+    assert_eq!(results, [(0, status), (1, Ok(64))]);
 }

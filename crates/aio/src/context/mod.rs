@@ -78,6 +78,19 @@ pub enum Backend {
     Kernel,
     /// The context runs the operations itself with the equivalent synchronous system calls;
     /// the kernel's AIO is never used.
+    ///
+    /// Results are those `io_submit` and the kernel's completions give, refusals included
+    /// (an offset above `i64::MAX`, more than 1024 buffers, a read of a directory, a stream
+    /// without `read_iter`/`write_iter` such as an inotify descriptor, a poll that could never
+    /// complete: `EINVAL`), and a poll's mask (what submit found ready, or the wake-up's
+    /// events: a pipe's `POLLIN | POLLRDNORM`). Known differences (measured on Linux 6.18):
+    ///
+    /// - a file with positions whose driver has only a plain `read`/`write` (procfs's
+    ///   `/proc/<pid>/status`, `stat`, `cmdline`, `environ`, `maps`) is read or written where
+    ///   `io_submit` answers `EINVAL`;
+    /// - a poll for none of `POLLIN`/`POLLOUT` of a file whose poll method queues no wait
+    ///   (`/proc/meminfo`) stays pending where `io_submit` answers `EINVAL`;
+    /// - a woken poll of a socket lacks the `POLLPRI | POLLRDBAND` of the kernel's wake-up.
     Emulated,
     /// Native AIO where `io_setup` works; [`Emulated`](Self::Emulated) where it answers
     /// `ENOSYS` (no `CONFIG_AIO`, qemu-user, rr) or `EPERM` (seccomp, sandboxes). Any other

@@ -134,14 +134,30 @@ impl<B> Context<B> {
         self.emulated_polls().next().is_some()
     }
 
-    /// Appends a `pollfd` for every poll the emulated backend has in flight (none with the
-    /// kernel backend), for a caller that sleeps on them outside the context.
+    /// Appends a `pollfd` for every descriptor the emulated backend's polls in flight watch
+    /// (none with the kernel backend), with the events of all its polls: one entry for many
+    /// polls of one pipe, as `ppoll` refuses more entries than `RLIMIT_NOFILE`. For a caller
+    /// that sleeps on them outside the context.
     pub(crate) fn emulated_poll_fds(&self, out: &mut Vec<pollfd>) {
+        let start = out.len();
         out.extend(self.emulated_polls().map(|s| pollfd {
             fd: s.iocb.aio_fildes as i32,
             events: s.iocb.aio_buf as u16 as i16,
             revents: 0,
         }));
+        let ours = &mut out[start..];
+        ours.sort_unstable_by_key(|entry| entry.fd);
+        let mut kept = 0;
+        for next in 0..ours.len() {
+            let entry = ours[next];
+            if kept > 0 && ours[kept - 1].fd == entry.fd {
+                ours[kept - 1].events |= entry.events;
+            } else {
+                ours[kept] = entry;
+                kept += 1;
+            }
+        }
+        out.truncate(start + kept);
     }
 }
 

@@ -55,6 +55,9 @@ pub(super) struct Slot<B> {
     /// Pushed without `IOCB_FLAG_RESFD` ([`super::quiet`]): its completion does not signal the
     /// eventfd.
     pub(super) quiet: bool,
+    /// A poll of the emulated backend looked at once since submit ([`super::emulated`]): the
+    /// kernel would complete it from a wake-up, with the wake-up's events.
+    pub(super) poll_checked: bool,
     pub(super) bufs: Bufs<B>,
     /// The descriptor, held until the completion is handed back.
     pub(super) fd: Option<Fd>,
@@ -74,6 +77,7 @@ impl<B> Slot<B> {
             cancelled: false,
             offload_on_again: false,
             quiet: false,
+            poll_checked: false,
             bufs: Bufs::None,
             fd: None,
             iovecs: Vec::new(),

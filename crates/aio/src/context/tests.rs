@@ -229,3 +229,5 @@ fn settling_a_batch_leaves_a_reused_slot_alone() {
     assert!(done[0].poll_flags().contains(PollFlags::IN));
     assert!(kept, "the first batch's settlement took the poll");
 }
+
+mod offload;

@@ -241,3 +241,44 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Set in the child process [`in_child`] starts.
+const CHILD: &str = "AIO_TEST_CHILD";
+
+/// Runs the calling test (`test`, on this thread's [`backend`]) again, alone, in a child
+/// process of the test binary, and asserts that it passed: `false` here, in the parent, which
+/// has nothing more to do; `true` in the child, which runs the test's body. For a test that
+/// changes what belongs to the whole process, such as [`lower_open_file_limit`].
+pub fn in_child(test: &str) -> bool {
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let backend = if on_kernel() { "kernel" } else { "emulated" };
+    let name = format!("{backend}::{test}");
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name.as_str(), "--exact", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name} in a child process: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
+}
+
+/// Lowers this process's soft `RLIMIT_NOFILE` to `limit` (in a child of [`in_child`]: the
+/// harness of the parent keeps its own). Descriptors already open stay open.
+pub fn lower_open_file_limit(limit: u64) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    assert!(
+        std::env::var_os(CHILD).is_some(),
+        "only in a child of in_child"
+    );
+    let mut nofile = getrlimit(Resource::Nofile);
+    nofile.current = Some(limit);
+    setrlimit(Resource::Nofile, nofile).unwrap();
+}
