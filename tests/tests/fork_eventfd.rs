@@ -8,6 +8,7 @@
 
 mod common;
 
+use aio::rt::SharedContext;
 use aio::{CancelOutcome, Context, Error, Op, PollFlags};
 use common::each_backend;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -17,7 +18,10 @@ use std::time::Duration;
 const TEST: &str = "fork_child_cannot_touch_the_parents_eventfd";
 const SCENARIO: &str = "fork-eventfd";
 
-each_backend!(fork_child_cannot_touch_the_parents_eventfd);
+each_backend!(
+    fork_child_cannot_touch_the_parents_eventfd,
+    fork_child_cannot_use_the_parents_shared_context
+);
 
 fn fork_child_cannot_touch_the_parents_eventfd() {
     common::scenario_test(TEST, SCENARIO, scenario);
@@ -95,4 +99,54 @@ fn scenario() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(count, 2, "one count per completion of the parent's own");
+}
+
+const SHARED_TEST: &str = "fork_child_cannot_use_the_parents_shared_context";
+const SHARED_SCENARIO: &str = "fork-shared";
+
+/// A `SharedContext` across `fork`: in the child, starting an operation and waiting for one
+/// started before the fork answer [`Error::Forked`] at once (the emulated backend's waiter
+/// once slept on, and drained, the parent's eventfd); the parent's poll is unharmed.
+fn fork_child_cannot_use_the_parents_shared_context() {
+    common::scenario_test(SHARED_TEST, SHARED_SCENARIO, shared_scenario);
+}
+
+fn shared_scenario() {
+    let ctx: SharedContext =
+        SharedContext::new(Context::builder().depth(4).backend(common::backend()))
+            .expect("shared context");
+    let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+    let mut ticket = ctx
+        .start(Op::poll(Arc::new(reader), PollFlags::IN))
+        .unwrap();
+    assert!(ticket.try_take().is_none(), "nothing written yet");
+    // SAFETY: as in `scenario`: the other thread only waits; the child leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+            match ctx.start(Op::read(zero, vec![0; 8], 0)) {
+                Err(refused) => assert_eq!(refused.error, Error::Forked, "start"),
+                Ok(_) => panic!("start in the child was accepted"),
+            }
+            let waited = ticket.wait_timeout(Some(Duration::from_secs(5)));
+            assert!(matches!(waited, Err(Error::Forked)), "wait: {waited:?}");
+        }));
+        // SAFETY: ends the child at once, without the parent's exit handlers or the harness.
+        unsafe { libc::_exit(if outcome.is_ok() { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; `status` is writable.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } != pid {}
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child failed (wait status {status:#x})"
+    );
+    rustix::io::write(&writer, b"x").unwrap();
+    let done = ticket
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .unwrap()
+        .expect("the parent's poll completed");
+    assert!(done.poll_flags().contains(PollFlags::IN));
 }

@@ -54,6 +54,14 @@ pub struct Fixed {
 /// Made with `From`/`Into` from a [`Fixed`], an `Arc<T>` of a [`StableFd`] type (`File`,
 /// `OwnedFd`, the std sockets and child pipes), the same types by value, or a
 /// `BorrowedFd<'static>`.
+///
+/// A `BorrowedFd<'static>` holds a descriptor **number**, not an open file: the kernel looks
+/// it up when `io_submit` takes the operation (and the emulated backend or an offload when it
+/// runs it). If the program replaces what that number names meanwhile (`dup2` onto it, as a
+/// redirect of standard output onto a log file does with `rustix::stdio::stdout()`), the
+/// operation acts on the new file. To act on the file open now whatever happens to the number,
+/// duplicate it first (`rustix::io::fcntl_dupfd_cloexec`, or `std::io::stdout().as_fd()
+/// .try_clone_to_owned()`) and pass the `OwnedFd`.
 pub struct Fd(pub(crate) Hold);
 
 pub(crate) enum Hold {

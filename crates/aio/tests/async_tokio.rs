@@ -616,6 +616,31 @@ fn dropping_the_last_handle_releases_the_context() {
     });
 }
 
+/// A read through a handle this function owns and drops: the future outlives it.
+fn owned_read(
+    aio: Handle<AlignedBuf>,
+    file: Arc<std::fs::File>,
+) -> impl std::future::Future<Output = (std::io::Result<usize>, AlignedBuf)> + Send + 'static {
+    aio.read_at(file, AlignedBuf::new(512, 512).unwrap(), 0)
+}
+
+/// In a tokio runtime built without its IO driver, `Handle::new` answers an error that says
+/// what to do, where tokio would panic.
+#[test]
+fn a_runtime_without_io_is_an_error_not_a_panic() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let built = runtime.block_on(async {
+        Handle::<Vec<u8>>::new(Context::builder().backend(Backend::Emulated).depth(2))
+    });
+    match built {
+        Err(Error::InvalidInput(why)) => assert!(why.contains("enable_io"), "{why}"),
+        other => panic!("expected InvalidInput naming enable_io, got {other:?}"),
+    }
+}
+
 /// The handle and its futures cross threads; a ticket's context too.
 #[test]
 fn handle_and_futures_are_send_and_sync() {
@@ -631,9 +656,12 @@ fn handle_and_futures_are_send_and_sync() {
         send(&read);
         let (n, _) = read.await;
         assert_eq!(n.unwrap(), 512);
-        let poll = aio.poll_ready(zero, PollFlags::IN);
+        let poll = aio.poll_ready(zero.clone(), PollFlags::IN);
         send(&poll);
         assert!(poll.await.unwrap().contains(PollFlags::IN));
+        // The futures borrow nothing: a function that owns the handle returns one.
+        let (n, buf) = owned_read(aio, zero).await;
+        assert_eq!((n.unwrap(), buf.len()), (512, 512));
     });
     send_sync(
         &aio::rt::SharedContext::<Vec<u8>>::new(Context::builder().backend(Backend::Emulated))

@@ -373,6 +373,12 @@ impl<B> Context<B> {
     }
 
     #[inline]
+    /// Whether this is a child process forked after the context was made.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn forked(&self) -> bool {
+        self.fork_guard.forked()
+    }
+
     fn check_fork(&self) -> Result<(), Error> {
         if self.fork_guard.forked() {
             Err(Error::Forked)

@@ -293,6 +293,13 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         waker: Option<&Waker>,
     ) -> Result<Token, PushError<B>> {
         let mut state = self.lock();
+        if state.ctx.forked() {
+            // The driver (its task, its eventfd, the kernel context) is the parent's.
+            return Err(PushError {
+                error: Error::Forked,
+                op,
+            });
+        }
         if self.runtime.is_some() && !self.emulated {
             state.nowait_policy(&mut op);
         }
@@ -666,6 +673,10 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     ) -> Result<Option<Completion<B>>, Error> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut state = self.lock();
+        if state.ctx.forked() {
+            // Sleeping on the parent's eventfd would drain its wake-ups.
+            return Err(Error::Forked);
+        }
         state.waiting_threads += 1;
         let result = loop {
             let mut after = AfterUnlock::default();

@@ -140,8 +140,10 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     /// runtime.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] outside a tokio runtime; as [`Builder::build`]; [`Error::Os`]
-    /// if the eventfd cannot be registered with tokio's reactor (`epoll_ctl`).
+    /// [`Error::InvalidInput`] outside a tokio runtime, or in one built without its IO driver
+    /// (tokio panics there; the panic is caught, though the panic hook still prints it); as
+    /// [`Builder::build`]; [`Error::Os`] if the eventfd cannot be registered with tokio's
+    /// reactor (`epoll_ctl`).
     pub fn new(builder: Builder) -> Result<Self, Error> {
         let runtime = ::tokio::runtime::Handle::try_current().map_err(|_| {
             Error::InvalidInput("aio::rt::tokio::Handle::new must run inside a tokio runtime")
@@ -162,15 +164,24 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
             .map_err(|errno| Error::from_call("fcntl(F_DUPFD_CLOEXEC)", errno))?;
         let eventfd = {
             let _entered = runtime.enter();
-            // SAFETY: the `OwnedFd` is a valid descriptor (a duplicate of the eventfd, so the
-            // reactor's registration is the handle's own), and the `AsyncFd` owns it until it
-            // deregisters: nothing closes or replaces it meanwhile.
-            unsafe { AsyncFd::register_with_interest(eventfd, Interest::READABLE) }.map_err(
-                |error| Error::Os {
-                    call: "epoll_ctl (tokio AsyncFd)",
-                    errno: Errno::from_io_error(&io::Error::from(error)).unwrap_or(Errno::IO),
-                },
-            )?
+            // tokio panics instead of answering when the runtime was built without its IO
+            // driver: turn that into the error it is.
+            let registered = std::panic::catch_unwind(|| {
+                // SAFETY: the `OwnedFd` is a valid descriptor (a duplicate of the eventfd, so
+                // the reactor's registration is the handle's own), and the `AsyncFd` owns it
+                // until it deregisters: nothing closes or replaces it meanwhile.
+                unsafe { AsyncFd::register_with_interest(eventfd, Interest::READABLE) }
+            })
+            .map_err(|_| {
+                Error::InvalidInput(
+                    "aio::rt::tokio::Handle::new needs a runtime with its IO driver \
+                     (tokio::runtime::Builder::enable_io or enable_all)",
+                )
+            })?;
+            registered.map_err(|error| Error::Os {
+                call: "epoll_ctl (tokio AsyncFd)",
+                errno: Errno::from_io_error(&io::Error::from(error)).unwrap_or(Errno::IO),
+            })?
         };
         runtime.spawn(drive(
             Arc::downgrade(&driver),
@@ -199,12 +210,12 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     }
 
     /// `pread`s into `buf` at `offset`; resolves to the bytes read (or the error) and `buf`.
-    pub fn read_at(
+    pub fn read_at<F: Into<Fd>>(
         &self,
-        fd: impl Into<Fd>,
+        fd: F,
         buf: B,
         offset: u64,
-    ) -> impl Future<Output = (io::Result<usize>, B)> + Send + 'static
+    ) -> impl Future<Output = (io::Result<usize>, B)> + Send + 'static + use<B, F>
     where
         B: IoBufMut,
     {
@@ -213,23 +224,23 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     }
 
     /// `pwrite`s `buf` at `offset`; resolves to the bytes written (or the error) and `buf`.
-    pub fn write_at(
+    pub fn write_at<F: Into<Fd>>(
         &self,
-        fd: impl Into<Fd>,
+        fd: F,
         buf: B,
         offset: u64,
-    ) -> impl Future<Output = (io::Result<usize>, B)> + Send + 'static {
+    ) -> impl Future<Output = (io::Result<usize>, B)> + Send + 'static + use<B, F> {
         let submit = self.submit(Op::write(fd, buf, offset));
         async move { one_buf(submit.await) }
     }
 
     /// `preadv` into `bufs`, in order, at `offset`.
-    pub fn readv_at(
+    pub fn readv_at<F: Into<Fd>>(
         &self,
-        fd: impl Into<Fd>,
+        fd: F,
         bufs: Vec<B>,
         offset: u64,
-    ) -> impl Future<Output = (io::Result<usize>, Vec<B>)> + Send + 'static
+    ) -> impl Future<Output = (io::Result<usize>, Vec<B>)> + Send + 'static + use<B, F>
     where
         B: IoBufMut,
     {
@@ -238,41 +249,41 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     }
 
     /// `pwritev` of `bufs`, in order, at `offset`.
-    pub fn writev_at(
+    pub fn writev_at<F: Into<Fd>>(
         &self,
-        fd: impl Into<Fd>,
+        fd: F,
         bufs: Vec<B>,
         offset: u64,
-    ) -> impl Future<Output = (io::Result<usize>, Vec<B>)> + Send + 'static {
+    ) -> impl Future<Output = (io::Result<usize>, Vec<B>)> + Send + 'static + use<B, F> {
         let submit = self.submit(Op::writev(fd, bufs, offset));
         async move { many_bufs(submit.await) }
     }
 
     /// `fsync(2)` (`IOCB_CMD_FSYNC`).
-    pub fn fsync(
+    pub fn fsync<F: Into<Fd>>(
         &self,
-        fd: impl Into<Fd>,
-    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        fd: F,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static + use<B, F> {
         let submit = self.submit(Op::fsync(fd));
         async move { no_buf(submit.await).map(drop) }
     }
 
     /// `fdatasync(2)` (`IOCB_CMD_FDSYNC`).
-    pub fn fdatasync(
+    pub fn fdatasync<F: Into<Fd>>(
         &self,
-        fd: impl Into<Fd>,
-    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        fd: F,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static + use<B, F> {
         let submit = self.submit(Op::fdatasync(fd));
         async move { no_buf(submit.await).map(drop) }
     }
 
     /// Waits until `fd` is ready for one of `events` (`IOCB_CMD_POLL`); resolves to the ready
     /// events (plus `ERR`/`HUP`). Dropping the future cancels the poll in the kernel.
-    pub fn poll_ready(
+    pub fn poll_ready<F: Into<Fd>>(
         &self,
-        fd: impl Into<Fd>,
+        fd: F,
         events: PollFlags,
-    ) -> impl Future<Output = io::Result<PollFlags>> + Send + 'static {
+    ) -> impl Future<Output = io::Result<PollFlags>> + Send + 'static + use<B, F> {
         let submit = self.submit(Op::poll(fd, events));
         async move {
             let (result, flags, _) = outcome(submit.await);
