@@ -25,6 +25,7 @@ support::each_backend!(
     quiet_reads_then_queued_reads_on_one_handle,
     backlogged_operation_enters_a_freed_slot,
     quiet_operation_left_by_the_helper_is_watched,
+    a_panicking_buffer_panics_its_task_and_the_driver_lives,
 );
 
 /// Runs `test` on a two-worker multi-thread runtime under a 120 s timeout.
@@ -798,5 +799,61 @@ fn quiet_operation_left_by_the_helper_is_watched() {
             drop(std::thread::spawn(move || drop(aio)));
         }
         println!("quiet helper: {runs} runs in {:?}", started.elapsed());
+    });
+}
+
+/// A buffer's own code panics in the driver task's hands: in `bytes_len` when a backlogged
+/// readv enters a freed slot, and in `Drop` when an abandoned completion is dropped. The first
+/// panic reaches the task awaiting that readv; the driver task lives on (it once died, and
+/// every later operation hung).
+fn a_panicking_buffer_panics_its_task_and_the_driver_lives() {
+    use support::{Panicky, panic_message};
+    run("panicking_buffer", async {
+        let Some(aio) = handle::<Panicky>("panicking_buffer", Context::builder().depth(1)) else {
+            return;
+        };
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        let poll = tokio::spawn(aio.poll_ready(Arc::new(reader), PollFlags::IN));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+        let mut bad = Panicky::new(16);
+        bad.panic_in_len = true;
+        let readv = tokio::spawn(aio.readv_at(zero.clone(), vec![bad], 0));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        rustix::io::write(&writer, b"x").unwrap();
+        let joined = tokio::time::timeout(Duration::from_secs(5), readv)
+            .await
+            .expect("the readv's task ended");
+        let payload = joined.expect_err("the readv's task panicked").into_panic();
+        assert_eq!(panic_message(&*payload), "Panicky: panic in bytes_len");
+        let ready = tokio::time::timeout(Duration::from_secs(5), poll)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(ready.contains(PollFlags::IN));
+        // An abandoned read (of a pipe, so it waits) whose buffer panics in Drop once the
+        // write ends it, then a read that must still resolve.
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        let mut dropper = Panicky::new(16);
+        dropper.panic_in_drop = true;
+        let drops = dropper.drops.clone();
+        let abandoned = aio.read_at(Arc::new(reader), dropper, 0);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), abandoned)
+                .await
+                .is_err(),
+            "nothing was written yet"
+        );
+        rustix::io::write(&writer, b"y").unwrap();
+        let (read, _) = tokio::time::timeout(
+            Duration::from_secs(5),
+            aio.read_at(zero, Panicky::new(16), 0),
+        )
+        .await
+        .expect("the driver task still runs");
+        assert_eq!(read.unwrap(), 16);
+        settled(&aio, "panicking buffers").await;
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }

@@ -16,9 +16,14 @@ support::each_backend!(
     backlogged_operation_enters_a_freed_slot_and_is_submitted,
     a_blocked_read_leaves_the_other_threads_free,
     polls_beyond_the_open_file_limit_all_complete,
+    a_panicking_buffer_panics_its_waiter_and_nothing_hangs,
 );
 
 fn shared(test: &str, builder: aio::Builder) -> Option<SharedContext> {
+    shared_of(test, builder)
+}
+
+fn shared_of<B: aio::IoBuf + Send>(test: &str, builder: aio::Builder) -> Option<SharedContext<B>> {
     match SharedContext::new(builder.backend(backend())) {
         Ok(ctx) => Some(ctx),
         Err(Error::Unsupported { call }) if on_kernel() && expect_enosys() => {
@@ -267,4 +272,55 @@ fn polls_beyond_the_open_file_limit_all_complete() {
         assert!(done.poll_flags().contains(PollFlags::IN));
     }
     drop(writer.join().unwrap());
+}
+
+/// A buffer's own code panics in the driver's hands: in `bytes_len` when a backlogged readv
+/// enters a freed slot (on the thread that collects), and in `Drop` when a completion nobody
+/// waits for is dropped. The first panic reaches the readv's ticket, not the thread that
+/// happened to collect; nothing else is lost, and the context goes on.
+fn a_panicking_buffer_panics_its_waiter_and_nothing_hangs() {
+    use support::{Panicky, panic_message};
+    let Some(ctx) = shared_of::<Panicky>("panicking_buffer", Context::builder().depth(1)) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let poll = ctx
+        .start(Op::poll(Arc::new(reader), PollFlags::IN))
+        .unwrap();
+    let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+    let mut bad = Panicky::new(16);
+    bad.panic_in_len = true;
+    let readv = ctx.start(Op::readv(zero.clone(), vec![bad], 0)).unwrap();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        rustix::io::write(&writer, b"x").unwrap();
+        writer
+    });
+    // This thread collects the poll's completion and so moves the readv into the freed slot:
+    // the panic must wait for the readv's own waiter.
+    assert!(poll.wait().unwrap().poll_flags().contains(PollFlags::IN));
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| readv.wait()));
+    let message = waited.map(|_| ()).map_err(|p| panic_message(&*p));
+    assert_eq!(message, Err("Panicky: panic in bytes_len".to_string()));
+    drop(writer.join().unwrap());
+    // A completion nobody waits for whose buffer panics in Drop.
+    let mut dropper = Panicky::new(16);
+    dropper.panic_in_drop = true;
+    let drops = dropper.drops.clone();
+    drop(ctx.start(Op::read(zero.clone(), dropper, 0)).unwrap());
+    let done = ctx
+        .start(Op::read(zero, Panicky::new(16), 0))
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(done.result(), Ok(16));
+    for _ in 0..1000 {
+        if ctx.outstanding() == 0 {
+            break;
+        }
+        ctx.submit().unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(ctx.outstanding(), 0);
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -32,7 +32,9 @@ use rustix::event::{EventfdFlags, PollFlags, eventfd};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
+use std::any::Any;
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
@@ -121,14 +123,22 @@ struct Entry<B> {
     abandoned: bool,
 }
 
+/// What a panic carried (`std::panic::catch_unwind`).
+pub(crate) type PanicPayload = Box<dyn Any + Send>;
+
 impl<B> Entry<B> {
-    /// The completion, with the caller's `user_data`, if it has come; the entry is then free.
-    fn take_done(&mut self) -> Option<Completion<B>> {
+    /// The completion, with the caller's `user_data`, if it has come, or the panic its
+    /// buffers' code raised in the driver's hands; the entry is then free.
+    fn take_done(&mut self) -> Option<Result<Completion<B>, PanicPayload>> {
         match std::mem::replace(&mut self.stage, Stage::Free) {
             Stage::Done(mut completion) => {
                 completion.user_data = self.user_data;
                 self.waker = None;
-                Some(completion)
+                Some(Ok(completion))
+            }
+            Stage::Panicked(payload) => {
+                self.waker = None;
+                Some(Err(payload))
             }
             other => {
                 self.stage = other;
@@ -145,6 +155,9 @@ enum Stage<B> {
     /// Owned by the context (queued, in flight, offloaded or ready).
     Owned(OpId),
     Done(Completion<B>),
+    /// Its buffers' own code panicked when the driver pushed it (from the backlog): the
+    /// operation is gone, and the panic goes to whoever waits for it.
+    Panicked(PanicPayload),
 }
 
 /// Names an entry: index in the low half, generation in the high half (so a stale token never
@@ -167,6 +180,9 @@ impl Token {
 /// What [`Driver::poll_op`] found.
 pub(crate) enum Poll<B> {
     Ready(Completion<B>),
+    /// The operation's buffers panicked in the driver's hands: resume the panic
+    /// (`std::panic::resume_unwind`) in the task or thread that waits for it.
+    Panicked(PanicPayload),
     Pending,
 }
 
@@ -332,7 +348,19 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             state.entries[index as usize].stage = Stage::Backlog(op);
             state.backlog.push_back(index);
         } else {
-            match state.ctx.push(op) {
+            // A readv/writev's buffers run their own code in push (their addresses and
+            // lengths), which may panic: the entry goes back, and the panic to the caller.
+            let pushed = catch_unwind(AssertUnwindSafe(|| state.ctx.push(op)));
+            let pushed = match pushed {
+                Ok(pushed) => pushed,
+                Err(payload) => {
+                    state.entries[index as usize].waker = None;
+                    state.free.push(index);
+                    drop(state);
+                    resume_unwind(payload);
+                }
+            };
+            match pushed {
                 Ok(id) => state.entries[index as usize].stage = Stage::Owned(id),
                 Err(PushError {
                     error: Error::QueueFull { .. },
@@ -485,9 +513,12 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         let Some(entry) = state.entry_mut(token) else {
             return Poll::Pending;
         };
-        if let Some(completion) = entry.take_done() {
+        if let Some(done) = entry.take_done() {
             state.free.push(token.index() as u32);
-            return Poll::Ready(completion);
+            return match done {
+                Ok(completion) => Poll::Ready(completion),
+                Err(payload) => Poll::Panicked(payload),
+            };
         }
         if let Some(waker) = waker {
             match &mut entry.waker {
@@ -535,6 +566,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     free.push(token.index() as u32);
                     after.garbage.push(completion);
                 }
+                // Nobody is left to take the panic (the hook has reported it).
+                Stage::Panicked(_) => free.push(token.index() as u32),
                 Stage::Owned(id) => {
                     entry.stage = Stage::Owned(id);
                     entry.abandoned = true;
@@ -586,8 +619,13 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         for waker in wakers {
             waker.wake();
         }
-        drop(garbage);
-        drop(dropped_ops);
+        // Completions and operations nobody waits for any more: a panic in their buffers'
+        // or descriptors' `Drop` has no one to go to (the panic hook has reported it), and
+        // must not end the driver's task or a thread that waits for its own operation.
+        let _ = catch_unwind(AssertUnwindSafe(move || {
+            drop(garbage);
+            drop(dropped_ops);
+        }));
     }
 
     /// Signals the context's eventfd after `period`, from a blocking thread, and then clears
@@ -691,9 +729,18 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             let Some(entry) = state.entry_mut(token) else {
                 break Err(Error::InvalidInput("ticket: no such operation"));
             };
-            if let Some(completion) = entry.take_done() {
-                state.free.push(token.index() as u32);
-                break Ok(Some(completion));
+            match entry.take_done() {
+                Some(Ok(completion)) => {
+                    state.free.push(token.index() as u32);
+                    break Ok(Some(completion));
+                }
+                Some(Err(payload)) => {
+                    state.free.push(token.index() as u32);
+                    state.waiting_threads -= 1;
+                    drop(state);
+                    resume_unwind(payload);
+                }
+                None => {}
             }
             let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if remaining == Some(Duration::ZERO) {
@@ -828,6 +875,8 @@ impl<B: IoBuf + Send + 'static> State<B> {
     }
 
     /// Moves the backlog into free slots, in order.
+    // `push`'s error hands the operation back by value.
+    #[allow(clippy::result_large_err)]
     fn fill_from_backlog(&mut self, after: &mut AfterUnlock<B>) {
         while let Some(&index) = self.backlog.front() {
             let entry = &mut self.entries[index as usize];
@@ -835,7 +884,17 @@ impl<B: IoBuf + Send + 'static> State<B> {
                 self.backlog.pop_front();
                 continue;
             };
-            match self.ctx.push(op) {
+            // The buffers' own code runs in push (see `start`); here, on whichever thread or
+            // task collects, so the panic is kept for the operation's waiter.
+            let pushed = match catch_unwind(AssertUnwindSafe(|| self.ctx.push(op))) {
+                Ok(pushed) => pushed,
+                Err(payload) => {
+                    self.backlog.pop_front();
+                    self.panicked(index, payload, after);
+                    continue;
+                }
+            };
+            match pushed {
                 Ok(id) => {
                     self.backlog.pop_front();
                     self.entries[index as usize].stage = Stage::Owned(id);
@@ -946,6 +1005,24 @@ impl<B: IoBuf + Send + 'static> State<B> {
         // A submitter at work takes what is queued in its next round.
         if self.ctx.queued() > 0 && self.submitters == 0 {
             after.kick = true;
+        }
+    }
+
+    /// The operation of entry `index` is gone in a panic of its buffers' code: its waiter
+    /// gets the panic (see [`Stage::Panicked`]).
+    fn panicked(&mut self, index: u32, payload: PanicPayload, after: &mut AfterUnlock<B>) {
+        let entry = &mut self.entries[index as usize];
+        if entry.abandoned {
+            entry.abandoned = false;
+            self.free.push(index);
+            return;
+        }
+        entry.stage = Stage::Panicked(payload);
+        if let Some(waker) = entry.waker.take() {
+            after.wakers.push(waker);
+        }
+        if self.waiting_threads > 0 {
+            after.notify_threads = true;
         }
     }
 

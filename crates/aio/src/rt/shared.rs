@@ -199,6 +199,10 @@ impl<B: IoBuf + Send + 'static> Ticket<B> {
                 self.token = None;
                 Some(completion)
             }
+            Poll::Panicked(payload) => {
+                self.token = None;
+                std::panic::resume_unwind(payload)
+            }
             Poll::Pending => None,
         }
     }

@@ -19,6 +19,7 @@ use rustix::io::Errno;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -382,7 +383,9 @@ async fn drive<B: IoBuf + Send + 'static>(
         // An error has already ended the operations it concerns.
         busy.store(true, Ordering::Release);
         let before = driver.submitted();
-        let _ = driver.turn();
+        // Buffers' panics are caught where they run (`driver`); should anything else panic,
+        // the task lives on: every future depends on it.
+        let _ = catch_unwind(AssertUnwindSafe(|| driver.turn()));
         busy.store(false, Ordering::Release);
         if kicked {
             batching.after_turn(yielded, driver.submitted().wrapping_sub(before));
@@ -418,7 +421,7 @@ async fn help<B: IoBuf + Send + 'static>(
         let Some(driver) = driver.upgrade() else {
             return;
         };
-        let _ = driver.turn();
+        let _ = catch_unwind(AssertUnwindSafe(|| driver.turn()));
         if driver.unsignalled() > 0 {
             // Quiet operations in flight signal nothing: only the driver task watches for
             // them (`super::quiet`), and it may have looked before this turn submitted them.
@@ -474,6 +477,12 @@ impl<B: IoBuf + Send + 'static> Future for Submit<B> {
             OpPoll::Ready(completion) => {
                 this.stage = Stage::Finished;
                 Poll::Ready(Ok(completion))
+            }
+            OpPoll::Panicked(payload) => {
+                // The operation's buffers panicked in the driver's hands: the panic belongs
+                // to the task that awaits it.
+                this.stage = Stage::Finished;
+                std::panic::resume_unwind(payload)
             }
             OpPoll::Pending => Poll::Pending,
         }

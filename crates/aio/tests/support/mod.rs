@@ -282,3 +282,63 @@ pub fn lower_open_file_limit(limit: u64) {
     nofile.current = Some(limit);
     setrlimit(Resource::Nofile, nofile).unwrap();
 }
+
+/// A buffer whose own code panics on demand: in `bytes_len` (which a readv/writev's push
+/// runs) or in `Drop`. Drops that ran (panicking or not) are counted in `drops`.
+#[derive(Debug)]
+pub struct Panicky {
+    pub bytes: Vec<u8>,
+    pub panic_in_len: bool,
+    pub panic_in_drop: bool,
+    pub drops: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Panicky {
+    pub fn new(len: usize) -> Self {
+        Self {
+            bytes: vec![1; len],
+            panic_in_len: false,
+            panic_in_drop: false,
+            drops: Default::default(),
+        }
+    }
+}
+
+impl Drop for Panicky {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.panic_in_drop && !std::thread::panicking() {
+            panic!("Panicky: panic in drop");
+        }
+    }
+}
+
+// SAFETY: the Vec's heap storage does not move with the struct; `bytes_len` either answers
+// its length or panics.
+unsafe impl IoBuf for Panicky {
+    fn stable_ptr(&self) -> *const u8 {
+        self.bytes.as_ptr()
+    }
+    fn bytes_len(&self) -> usize {
+        if self.panic_in_len {
+            panic!("Panicky: panic in bytes_len");
+        }
+        self.bytes.len()
+    }
+}
+
+// SAFETY: as above; u8 takes any byte.
+unsafe impl aio::IoBufMut for Panicky {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.bytes.as_mut_ptr()
+    }
+}
+
+/// The message of a panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
