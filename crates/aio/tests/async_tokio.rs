@@ -857,3 +857,51 @@ fn a_panicking_buffer_panics_its_task_and_the_driver_lives() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+/// The runtime a handle was made in shuts down while a poll future, started there, is held
+/// outside it: the future still resolves (polled on another runtime) once the pipe is
+/// written, and a new operation answers an error that says why, instead of never resolving.
+#[test]
+fn a_handle_outliving_its_runtime_resolves_and_refuses() {
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(aio) = first.block_on(async { handle::<Vec<u8>>("outliving", Context::builder()) })
+    else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let mut poll = Box::pin(aio.poll_ready(Arc::new(reader), PollFlags::IN));
+    first.block_on(async {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), &mut poll)
+                .await
+                .is_err(),
+            "nothing written yet"
+        );
+    });
+    drop(first);
+    rustix::io::write(&writer, b"x").unwrap();
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        let ready = tokio::time::timeout(Duration::from_secs(5), &mut poll)
+            .await
+            .expect("the poll resolved after its runtime shut down")
+            .unwrap();
+        assert!(ready.contains(PollFlags::IN));
+        let zero = Arc::new(std::fs::File::open("/dev/zero").unwrap());
+        let (read, buf) =
+            tokio::time::timeout(Duration::from_secs(5), aio.read_at(zero, vec![1; 8], 0))
+                .await
+                .expect("a new operation answered at once");
+        let err = read.unwrap_err();
+        assert!(err.to_string().contains("has shut down"), "{err}");
+        assert_eq!(buf, vec![1; 8]);
+        assert_eq!(aio.outstanding(), 0);
+    });
+}

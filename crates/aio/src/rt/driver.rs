@@ -57,6 +57,8 @@ pub(crate) trait Runtime: Send + Sync + 'static {
     /// been completing reads and writes inside `io_submit` (quiet submissions are on), so a
     /// second submitter would copy in parallel.
     fn kick(&self, inline: bool);
+    /// Whether the layer's task still exists (its runtime has not shut down).
+    fn alive(&self) -> bool;
 }
 
 /// The shared state of a handle and its clones; see the module docs.
@@ -309,6 +311,21 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         waker: Option<&Waker>,
     ) -> Result<Token, PushError<B>> {
         let mut state = self.lock();
+        // Under the lock: the layer's task, as it ends, clears `alive` and then counts what is
+        // owned under the lock, for a thread to finish; an operation pushed here is counted.
+        if self
+            .runtime
+            .as_ref()
+            .is_some_and(|runtime| !runtime.alive())
+        {
+            return Err(PushError {
+                error: Error::InvalidInput(
+                    "aio::rt::tokio::Handle: the tokio runtime it was made in has shut down; \
+                     make a new Handle inside a running runtime",
+                ),
+                op,
+            });
+        }
         if state.ctx.forked() {
             // The driver (its task, its eventfd, the kernel context) is the parent's.
             return Err(PushError {
@@ -783,6 +800,27 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         };
         state.waiting_threads -= 1;
         result
+    }
+
+    /// The runtime layer's task is gone (its runtime shut down) while operations are still
+    /// owned: drives them to their end on the calling thread, so that every future still held
+    /// somewhere resolves (an offload then completes with `ECANCELED`: no blocking thread
+    /// runs it). Returns once nothing is owned, or the driver is gone.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn drive_orphaned(driver: std::sync::Weak<Self>) {
+        loop {
+            let Some(driver) = driver.upgrade() else {
+                return;
+            };
+            let _ = driver.turn();
+            if driver.outstanding() == 0 {
+                return;
+            }
+            // Bounded, so that the last handle's drop is noticed.
+            if driver.park(true, Some(Duration::from_millis(50))).is_err() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 
     /// With the emulated backend and a runtime: sleeps on the pending polls' descriptors on a

@@ -33,6 +33,8 @@ struct Tokio {
     helper: Arc<Notify>,
     /// The driver task is in a turn (submitting, collecting).
     busy: Arc<AtomicBool>,
+    /// The driver task exists: cleared when it ends, or its runtime drops it at shutdown.
+    alive: Arc<AtomicBool>,
 }
 
 impl Runtime for Tokio {
@@ -40,6 +42,10 @@ impl Runtime for Tokio {
         // The job completes its operation itself; if the runtime shuts down before running
         // it, dropping it completes the operation with ECANCELED.
         drop(self.runtime.spawn_blocking(job));
+    }
+
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
     }
 
     fn kick(&self, inline: bool) {
@@ -97,6 +103,11 @@ impl Drop for Tokio {
 ///   carries `RWF_NOWAIT` itself is left alone: its caller wants the `EAGAIN`.
 /// - With [`Backend::Emulated`] every read, write and sync runs on a
 ///   blocking thread, and pending polls are watched by one blocking thread.
+/// - **The runtime.** Operations progress while the runtime the handle was made in runs its
+///   tasks (a `current_thread` runtime: only inside its `block_on`). Once that runtime shuts
+///   down, a thread of the handle's drives the operations already started to their end, so
+///   that futures held elsewhere still resolve (offloaded ones with `ECANCELED`), and new
+///   operations answer [`Error::InvalidInput`] at once.
 ///
 /// Registered descriptors ([`register`](Self::register)) cost nothing per operation, and
 /// whether one is `O_DIRECT` is looked up once; for other descriptors (an `Arc<File>`, say)
@@ -152,6 +163,7 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
         let notify = Arc::new(Notify::new());
         let helper = Arc::new(Notify::new());
         let busy = Arc::new(AtomicBool::new(false));
+        let alive = Arc::new(AtomicBool::new(true));
         let driver = Driver::new(
             builder,
             Some(Box::new(Tokio {
@@ -159,6 +171,7 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
                 notify: notify.clone(),
                 helper: helper.clone(),
                 busy: busy.clone(),
+                alive: alive.clone(),
             })),
         )?;
         let eventfd = rustix::io::fcntl_dupfd_cloexec(driver.eventfd(), 0)
@@ -184,11 +197,16 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
                 errno: Errno::from_io_error(&io::Error::from(error)).unwrap_or(Errno::IO),
             })?
         };
+        let orphan = Orphan {
+            driver: Arc::downgrade(&driver),
+            alive,
+        };
         runtime.spawn(drive(
             Arc::downgrade(&driver),
             eventfd,
             notify.clone(),
             busy,
+            orphan,
         ));
         runtime.spawn(help(Arc::downgrade(&driver), helper, notify));
         Ok(Self { driver })
@@ -340,6 +358,8 @@ async fn drive<B: IoBuf + Send + 'static>(
     eventfd: AsyncFd<OwnedFd>,
     notify: Arc<Notify>,
     busy: Arc<AtomicBool>,
+    // Dropped with the task, also when the runtime drops it at shutdown.
+    _orphan: Orphan<B>,
 ) {
     let mut silent = SilentWatch::new();
     let mut batching = YieldPolicy::new();
@@ -402,6 +422,32 @@ async fn drive<B: IoBuf + Send + 'static>(
                 watcher.watch_emulated_polls()
             }));
         }
+    }
+}
+
+/// Held by the driver task: when the task ends (its runtime shuts down and drops it), the
+/// handle refuses new operations, and a thread drives those still owned to their end, so that
+/// a future held outside the runtime still resolves.
+struct Orphan<B: IoBuf + Send + 'static> {
+    driver: Weak<Driver<B>>,
+    alive: Arc<AtomicBool>,
+}
+
+impl<B: IoBuf + Send + 'static> Drop for Orphan<B> {
+    fn drop(&mut self) {
+        self.alive.store(false, Ordering::Release);
+        let Some(driver) = self.driver.upgrade() else {
+            return;
+        };
+        if driver.outstanding() == 0 {
+            return;
+        }
+        drop(driver);
+        let weak = self.driver.clone();
+        // If no thread can be made, the operations stay owned until the last handle goes.
+        let _ = std::thread::Builder::new()
+            .name("aio-orphan".into())
+            .spawn(move || Driver::drive_orphaned(weak));
     }
 }
 
