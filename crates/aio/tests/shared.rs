@@ -17,6 +17,7 @@ support::each_backend!(
     a_blocked_read_leaves_the_other_threads_free,
     polls_beyond_the_open_file_limit_all_complete,
     a_panicking_buffer_panics_its_waiter_and_nothing_hangs,
+    polls_of_more_descriptors_than_the_open_file_limit_all_complete,
 );
 
 fn shared(test: &str, builder: aio::Builder) -> Option<SharedContext> {
@@ -323,4 +324,44 @@ fn a_panicking_buffer_panics_its_waiter_and_nothing_hangs() {
     }
     assert_eq!(ctx.outstanding(), 0);
     assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// As [`polls_beyond_the_open_file_limit_all_complete`], with 100 distinct descriptors (100
+/// pipes, opened before the limit is lowered to 64): they cannot share `ppoll` entries, so the
+/// waiting thread sleeps on those that fit, for a bounded time, and every poll completes (a
+/// waiting ticket once answered ppoll's EINVAL).
+fn polls_of_more_descriptors_than_the_open_file_limit_all_complete() {
+    if !in_child("polls_of_more_descriptors_than_the_open_file_limit_all_complete") {
+        return;
+    }
+    let Some(ctx) = shared("distinct_beyond_nofile", Context::builder().depth(128)) else {
+        return;
+    };
+    let (readers, writers): (Vec<_>, Vec<_>) = (0..100)
+        .map(|_| {
+            let (reader, writer) = rustix::pipe::pipe().unwrap();
+            (Arc::new(reader), writer)
+        })
+        .unzip();
+    lower_open_file_limit(64);
+    let tickets: Vec<_> = readers
+        .iter()
+        .map(|reader| ctx.start(Op::poll(reader.clone(), PollFlags::IN)).unwrap())
+        .collect();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        for writer in &writers {
+            rustix::io::write(writer, b"x").unwrap();
+        }
+        writers
+    });
+    for mut ticket in tickets {
+        let done = ticket
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .unwrap()
+            .expect("completed");
+        assert!(done.poll_flags().contains(PollFlags::IN));
+    }
+    drop(writer.join().unwrap());
+    assert_eq!(ctx.outstanding(), 0);
 }

@@ -54,6 +54,8 @@ mod poll;
 mod run;
 
 pub(super) use poll::Emulation;
+#[cfg(feature = "std")]
+pub(crate) use poll::{ROTATION, open_file_limit};
 pub(super) use run::run;
 
 use super::Context;

@@ -23,6 +23,8 @@ mod slots;
 pub use builder::{Builder, MAX_EVENTS};
 pub use cancel::Drain;
 #[cfg(feature = "std")]
+pub(crate) use emulated::{ROTATION as POLL_ROTATION, open_file_limit};
+#[cfg(feature = "std")]
 pub(crate) use handoff::Batch;
 #[cfg(feature = "std")]
 pub(crate) use offload::{Next, Offload};

@@ -24,7 +24,10 @@ use super::batching::ChunkPolicy;
 use super::quiet::QuietPolicy;
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
-use crate::context::{Batch, Context, Next, Offload, OpId, PushError, kernel_timespec, negative};
+use crate::context::{
+    Batch, Context, Next, Offload, OpId, POLL_ROTATION, PushError, kernel_timespec, negative,
+    open_file_limit,
+};
 use crate::error::Error;
 use crate::op::{Op, OpKind};
 use aio_abi::{RwFlags, pollfd};
@@ -694,21 +697,17 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         // The descriptors stay open while their polls are owned by the context; one handed
         // back meanwhile (and its number reused) can at worst wake this sleep early.
         self.lock().ctx.emulated_poll_fds(&mut fds);
-        let timespec = timeout.map(kernel_timespec);
-        // SAFETY: `fds` holds `len` initialised entries; the timeout is null or live.
-        let result = unsafe {
-            aio_sys::ppoll(
-                fds.as_mut_ptr(),
-                fds.len() as u32,
-                timespec
-                    .as_ref()
-                    .map_or(std::ptr::null(), |t| t as *const _),
-                std::ptr::null(),
-            )
+        let mut result = ppoll(&mut fds, timeout);
+        if result == Err(Errno::INVAL) && fds.len() > 2 {
+            // More descriptors than RLIMIT_NOFILE lets one ppoll take: sleep on as many as fit
+            // (this driver's own eventfds first), for a bounded time; the next collection looks
+            // at all of them (in parts, `context::emulated`).
+            let fit = open_file_limit().clamp(2, fds.len());
+            let bounded = timeout.map_or(POLL_ROTATION, |t| t.min(POLL_ROTATION));
+            result = ppoll(&mut fds[..fit], Some(bounded));
         }
-        .map_err(Errno::from);
         match result {
-            Ok(_) | Err(Errno::INTR) => {}
+            Ok(()) | Err(Errno::INTR) => {}
             Err(errno) => return Err(Error::from_call("ppoll", errno)),
         }
         drain_eventfd(self.unpark.as_fd());
@@ -1092,6 +1091,24 @@ fn is_direct(raw: RawFd) -> bool {
     // call.
     let fd = unsafe { BorrowedFd::borrow_raw(raw) };
     rustix::fs::fcntl_getfl(fd).is_ok_and(|flags| flags.contains(OFlags::DIRECT))
+}
+
+/// One `ppoll(2)` of `fds`, without a signal mask.
+fn ppoll(fds: &mut [pollfd], timeout: Option<Duration>) -> Result<(), Errno> {
+    let timespec = timeout.map(kernel_timespec);
+    // SAFETY: `fds` holds `len` initialised entries; the timeout is null or live.
+    unsafe {
+        aio_sys::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as u32,
+            timespec
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t as *const _),
+            std::ptr::null(),
+        )
+    }
+    .map(drop)
+    .map_err(Errno::from)
 }
 
 /// Reads and resets an eventfd's counter, if set.

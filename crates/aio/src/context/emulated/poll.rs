@@ -20,7 +20,7 @@ use rustix::io::Errno;
 
 /// The longest sleep on one part of the descriptors when they are more than one `ppoll` may
 /// take: how late, at worst, a descriptor of another part is seen ready.
-const ROTATION: Duration = Duration::from_millis(10);
+pub(crate) const ROTATION: Duration = Duration::from_millis(10);
 
 /// What the emulated backend keeps besides the slots: scratch lists for `ppoll(2)`, allocated
 /// by [`build`](super::super::Builder::build) with room for every slot.
@@ -210,7 +210,7 @@ fn ppoll(
 }
 
 /// The soft `RLIMIT_NOFILE`: the most entries `ppoll` takes (`do_sys_poll`).
-fn open_file_limit() -> usize {
+pub(crate) fn open_file_limit() -> usize {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
     limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
 }
