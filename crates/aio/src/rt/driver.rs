@@ -22,6 +22,7 @@
 
 use super::batching::ChunkPolicy;
 use super::quiet::QuietPolicy;
+use super::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, mutants};
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
 use crate::context::{
@@ -38,8 +39,8 @@ use rustix::io::Errno;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -425,6 +426,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         let Some(offload) = self.lock().local_offloads.pop_front() else {
             return false;
         };
+
         OffloadJob {
             driver: self.clone(),
             offload: Some(offload),
@@ -518,7 +520,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         let freed_before = after.freed;
         state.collect(after);
         if after.freed != freed_before && state.ctx.queued() > 0 && state.submitters == 0 {
-            after.kick = true;
+            after.kick = !mutants::lost_kick();
         }
         self.unsignalled
             .store(state.ctx.quiet_in_flight(), Ordering::Release);
@@ -764,10 +766,11 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             }
             if !state.local_offloads.is_empty() {
                 // Run what waits for a thread (perhaps its own) rather than sleep.
+                // The lock was let go: whatever happened meanwhile, look again.
                 drop(state);
                 let ran = self.run_local_offload();
                 state = self.lock();
-                if ran {
+                if ran || !mutants::stale_look() {
                     continue;
                 }
             }
@@ -1094,7 +1097,28 @@ fn is_direct(raw: RawFd) -> bool {
 }
 
 /// One `ppoll(2)` of `fds`, without a signal mask.
+#[cfg(not(aio_shuttle))]
 fn ppoll(fds: &mut [pollfd], timeout: Option<Duration>) -> Result<(), Errno> {
+    ppoll_once(fds, timeout)
+}
+
+/// The model check's `ppoll`: a sleep shuttle's scheduler sees. It looks without waiting
+/// and, while nothing is ready, lets the other model threads run and looks again: it returns
+/// no earlier than a real `ppoll` without a timeout would, so a wake-up nobody sends is a
+/// thread that never returns, which the checker reports. (With a timeout it returns after one
+/// look: the callers look again.)
+#[cfg(aio_shuttle)]
+fn ppoll(fds: &mut [pollfd], timeout: Option<Duration>) -> Result<(), Errno> {
+    loop {
+        ppoll_once(fds, Some(Duration::ZERO))?;
+        if timeout.is_some() || fds.iter().any(|fd| fd.revents != 0) {
+            return Ok(());
+        }
+        shuttle::thread::yield_now();
+    }
+}
+
+fn ppoll_once(fds: &mut [pollfd], timeout: Option<Duration>) -> Result<(), Errno> {
     let timespec = timeout.map(kernel_timespec);
     // SAFETY: `fds` holds `len` initialised entries; the timeout is null or live.
     unsafe {

@@ -16,7 +16,11 @@ mod batching;
 mod driver;
 mod quiet;
 mod shared;
+mod sync;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
 pub use shared::{SharedContext, Ticket};
+#[cfg(aio_shuttle)]
+#[doc(hidden)]
+pub use sync::mutants as model_mutants;

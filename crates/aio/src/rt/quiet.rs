@@ -12,8 +12,9 @@
 //!   blocking thread, its period doubling from [`SilentWatch::FIRST_TIMER`] to
 //!   [`SilentWatch::MAX_TIMER`], until they are collected.
 
+use super::sync::AtomicBool;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Whether reads and writes are submitted without `IOCB_FLAG_RESFD`; see the module docs.
