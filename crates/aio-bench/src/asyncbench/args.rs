@@ -43,6 +43,10 @@ options:
   --rounds N         rounds per file and depth; each runs every engine once, in rotating
                      order (default 5)
   --seed N           xorshift seed of the offsets (default fixed)
+  --without LIST     the async engine without some of the driver's adaptive policies,
+                     comma-separated: quiet (quiet submissions), helper (the second
+                     submitter), yield (adaptive yield: always yield), chunks (calls of at
+                     most 8 iocbs while a device sets the pace); to measure what each earns
   --json             one JSON object on stdout instead of the markdown tables
   -h, --help         this text
 
@@ -86,6 +90,8 @@ pub struct Options {
     pub rounds: usize,
     pub seed: u64,
     pub json: bool,
+    /// The async engine's driver policies (`--without` turns some off).
+    pub heuristics: aio::rt::Heuristics,
 }
 
 /// What the command line asks for.
@@ -115,6 +121,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
         rounds: 5,
         seed: DEFAULT_SEED,
         json: false,
+        heuristics: aio::rt::Heuristics::default(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -146,6 +153,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             "--rounds",
             "--seed",
             "--workers",
+            "--without",
         ];
         if !known.contains(&name) {
             return Err(format!("unknown option {arg:?}"));
@@ -181,6 +189,22 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             }
             "--rounds" => o.rounds = number(value, 1, 1000).map_err(bad)?,
             "--workers" => o.workers = number(value, 0, 64).map_err(bad)?,
+            "--without" => {
+                for policy in value.split(',') {
+                    let h = &mut o.heuristics;
+                    match policy {
+                        "quiet" => h.quiet = false,
+                        "helper" => h.helper = false,
+                        "yield" => h.adaptive_yield = false,
+                        "chunks" => h.chunks = false,
+                        _ => {
+                            return Err(bad(format!(
+                                "unknown policy {policy:?} (quiet, helper, yield, chunks)"
+                            )));
+                        }
+                    }
+                }
+            }
             "--seed" => {
                 o.seed = value
                     .parse()

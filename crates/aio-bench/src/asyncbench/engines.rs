@@ -29,6 +29,8 @@ pub struct Job<'a> {
     pub workers: usize,
     pub runtime: Duration,
     pub seed: u64,
+    /// The async engine's driver policies.
+    pub heuristics: aio::rt::Heuristics,
 }
 
 impl Job<'_> {
@@ -204,13 +206,14 @@ fn run_tokio(job: &Job<'_>, engine: Engine) -> Result<Run, String> {
         .build()
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
     let result = runtime.block_on(async {
-        let handle: Handle<AlignedBuf> = Handle::new(Context::builder().depth(job.depth as u32))
-            .map_err(|e| {
-                format!(
-                    "cannot create an async AIO handle of depth {}: {e}",
-                    job.depth
-                )
-            })?;
+        let handle: Handle<AlignedBuf> =
+            Handle::with_heuristics(Context::builder().depth(job.depth as u32), job.heuristics)
+                .map_err(|e| {
+                    format!(
+                        "cannot create an async AIO handle of depth {}: {e}",
+                        job.depth
+                    )
+                })?;
         let fixed = handle
             .register(job.file.open()?)
             .map_err(|e| format!("cannot register the file: {e}"))?;
@@ -388,6 +391,7 @@ mod tests {
             workers: 2,
             runtime: Duration::from_millis(100),
             seed: 1,
+            heuristics: Default::default(),
         };
         let windows: Vec<_> = (0..5).map(|t| job.window(t)).collect();
         assert_eq!(windows, [7, 7, 6, 6, 6]);

@@ -40,6 +40,12 @@ fn run(o: &Options) -> Result<(), String> {
     }
     let mut cells = Vec::new();
     let mut notes = Vec::new();
+    if o.heuristics != aio::rt::Heuristics::default() {
+        notes.push(format!(
+            "the async engine runs without some of the driver's policies: {:?}",
+            o.heuristics
+        ));
+    }
     for &kind in &o.files {
         let size = match kind {
             FileKind::Tmpfs => o.tmpfs_size,
@@ -85,6 +91,7 @@ fn run(o: &Options) -> Result<(), String> {
                     workers: o.workers,
                     runtime: o.runtime,
                     seed: o.seed.wrapping_add(round as u64),
+                    heuristics: o.heuristics,
                 };
                 // Rotating order: no engine always runs first (or right after another).
                 for i in 0..o.engines.len() {

@@ -20,6 +20,7 @@
 //! - **Quiet** (only with a runtime): where the kernel completes reads and writes inside
 //!   `io_submit`, they are submitted without asking it to signal the eventfd (`super::quiet`).
 
+use super::Heuristics;
 use super::batching::ChunkPolicy;
 use super::quiet::QuietPolicy;
 use super::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, mutants};
@@ -85,6 +86,7 @@ pub(crate) struct Driver<B> {
     runtime: Option<Box<dyn Runtime>>,
     /// The context runs on the emulated backend.
     emulated: bool,
+    heuristics: Heuristics,
 }
 
 struct State<B> {
@@ -227,6 +229,7 @@ impl<B: IoBuf + Send> Driver<B> {
     pub(crate) fn new(
         builder: crate::Builder,
         runtime: Option<Box<dyn Runtime>>,
+        heuristics: Heuristics,
     ) -> Result<Arc<Self>, Error> {
         let ctx: Context<B> = builder.eventfd(true).build()?;
         let emulated = ctx.backend() == crate::Backend::Emulated;
@@ -262,6 +265,7 @@ impl<B: IoBuf + Send> Driver<B> {
             inline: AtomicBool::new(false),
             runtime,
             emulated,
+            heuristics,
         }))
     }
 }
@@ -481,7 +485,9 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                     break;
                 }
             }
-            batch.set_chunk(state.chunks.chunk());
+            if self.heuristics.chunks {
+                batch.set_chunk(state.chunks.chunk());
+            }
             state.submitters += 1;
             drop(state);
             // SAFETY: `self` keeps the context alive, and the batch is settled just below.
@@ -495,7 +501,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             state.collect(after);
             let (accepted, unfinished) = state.ctx.batch_unfinished(&batch);
             state.chunks.observe(accepted, unfinished);
-            if state.offload {
+            if state.offload && self.heuristics.quiet {
                 let State { ctx, quiet, .. } = &mut *state;
                 if let Some(on) = quiet.observe(accepted, unfinished) {
                     ctx.set_quiet_io(on);

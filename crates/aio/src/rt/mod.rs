@@ -21,6 +21,35 @@ mod sync;
 pub mod tokio;
 
 pub use shared::{SharedContext, Ticket};
+
+/// The driver's adaptive policies, each on by default. Turning one off is for measuring what
+/// it earns (`aio-async-bench --without`), not for tuning: each stays only while a benchmark
+/// shows a gain (the table in the README).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heuristics {
+    /// Quiet submissions (`rt/quiet.rs`): where the kernel completes reads and writes inside
+    /// `io_submit`, submit them without asking for the eventfd's signal (async handle only).
+    pub quiet: bool,
+    /// A second submitter (the tokio handle's helper task) while quiet submissions are on.
+    pub helper: bool,
+    /// The tokio driver task stops yielding before it submits while yielding gains nothing
+    /// (`rt/batching.rs`); off, it always yields.
+    pub adaptive_yield: bool,
+    /// Calls of at most 8 iocbs while the device sets the pace (`rt/batching.rs`).
+    pub chunks: bool,
+}
+
+impl Default for Heuristics {
+    fn default() -> Self {
+        Self {
+            quiet: true,
+            helper: true,
+            adaptive_yield: true,
+            chunks: true,
+        }
+    }
+}
 #[cfg(aio_shuttle)]
 #[doc(hidden)]
 pub use sync::mutants as model_mutants;

@@ -69,7 +69,7 @@ impl<B: IoBuf + Send + 'static> SharedContext<B> {
     /// As [`Builder::build`].
     pub fn new(builder: Builder) -> Result<Self, Error> {
         Ok(Self {
-            driver: Driver::new(builder, None)?,
+            driver: Driver::new(builder, None, super::Heuristics::default())?,
         })
     }
 

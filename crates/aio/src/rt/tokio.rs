@@ -1,6 +1,7 @@
 //! The tokio layer: the driver's task, woken by the context's eventfd through
 //! [`AsyncFd`], and [`Handle`], the async API.
 
+use super::Heuristics;
 use super::batching::YieldPolicy;
 use super::driver::{Driver, Poll as OpPoll, Runtime, Token};
 use super::quiet::{SilentWatch, Watch};
@@ -35,6 +36,8 @@ struct Tokio {
     busy: Arc<AtomicBool>,
     /// The driver task exists: cleared when it ends, or its runtime drops it at shutdown.
     alive: Arc<AtomicBool>,
+    /// The helper task may submit ([`Heuristics::helper`]).
+    helper_on: bool,
 }
 
 impl Runtime for Tokio {
@@ -54,7 +57,7 @@ impl Runtime for Tokio {
         // the device does the work, io_submit is short and a second submitter only moves
         // tasks between workers (measured: ext4 at depth 32 on 2 workers varied between 0.6
         // and 1.0 of the synchronous loop with it, 0.9 without).
-        if inline && self.busy.load(Ordering::Acquire) {
+        if self.helper_on && inline && self.busy.load(Ordering::Acquire) {
             self.helper.notify_one();
         } else {
             self.notify.notify_one();
@@ -157,6 +160,12 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     /// [`Builder::build`]; [`Error::Os`] if the eventfd cannot be registered with tokio's
     /// reactor (`epoll_ctl`).
     pub fn new(builder: Builder) -> Result<Self, Error> {
+        Self::with_heuristics(builder, Heuristics::default())
+    }
+
+    /// [`new`](Self::new) with some of the driver's adaptive policies off, to measure them.
+    #[doc(hidden)]
+    pub fn with_heuristics(builder: Builder, heuristics: Heuristics) -> Result<Self, Error> {
         let runtime = ::tokio::runtime::Handle::try_current().map_err(|_| {
             Error::InvalidInput("aio::rt::tokio::Handle::new must run inside a tokio runtime")
         })?;
@@ -172,7 +181,9 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
                 helper: helper.clone(),
                 busy: busy.clone(),
                 alive: alive.clone(),
+                helper_on: heuristics.helper,
             })),
+            heuristics,
         )?;
         let eventfd = rustix::io::fcntl_dupfd_cloexec(driver.eventfd(), 0)
             .map_err(|errno| Error::from_call("fcntl(F_DUPFD_CLOEXEC)", errno))?;
@@ -207,6 +218,7 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
             notify.clone(),
             busy,
             orphan,
+            heuristics.adaptive_yield,
         ));
         runtime.spawn(help(Arc::downgrade(&driver), helper, notify));
         Ok(Self { driver })
@@ -360,6 +372,7 @@ async fn drive<B: IoBuf + Send + 'static>(
     busy: Arc<AtomicBool>,
     // Dropped with the task, also when the runtime drops it at shutdown.
     _orphan: Orphan<B>,
+    adaptive_yield: bool,
 ) {
     let mut silent = SilentWatch::new();
     let mut batching = YieldPolicy::new();
@@ -393,7 +406,7 @@ async fn drive<B: IoBuf + Send + 'static>(
         // in this turn's io_submit. (A wake-up from the task that kicked would otherwise run
         // the driver at once, one operation per io_submit.) Unless that has stopped paying
         // off (`super::batching`).
-        let yielded = kicked && batching.should_yield();
+        let yielded = kicked && (!adaptive_yield || batching.should_yield());
         if yielded {
             ::tokio::task::yield_now().await;
         }
