@@ -18,6 +18,8 @@ support::each_backend!(
     polls_beyond_the_open_file_limit_all_complete,
     a_panicking_buffer_panics_its_waiter_and_nothing_hangs,
     polls_of_more_descriptors_than_the_open_file_limit_all_complete,
+    a_write_started_behind_another_operation_is_not_left_behind,
+    a_slot_freed_while_a_submitter_is_blocked_is_used,
 );
 
 fn shared(test: &str, builder: aio::Builder) -> Option<SharedContext> {
@@ -364,4 +366,89 @@ fn polls_of_more_descriptors_than_the_open_file_limit_all_complete() {
     }
     drop(writer.join().unwrap());
     assert_eq!(ctx.outstanding(), 0);
+}
+
+/// A thread blocks in a read of an empty pipe; another starts a read of `/dev/zero` and then
+/// the write that would end the first read, waits for its own read only, and drops the
+/// write's ticket. The write must still run (the emulated backend once left it queued for a
+/// thread that never came).
+fn a_write_started_behind_another_operation_is_not_left_behind() {
+    let Some(ctx) = shared("write_behind", Context::builder().depth(4)) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (sent, read) = std::sync::mpsc::channel();
+    {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let done = ctx
+                .start(Op::read(Arc::new(reader), vec![0; 1], 0))
+                .unwrap()
+                .wait();
+            sent.send(done.map(|d| d.result())).unwrap();
+        });
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let zero = ctx
+        .start(Op::read(
+            Arc::new(std::fs::File::open("/dev/zero").unwrap()),
+            vec![1; 8],
+            0,
+        ))
+        .unwrap();
+    let write = ctx
+        .start(Op::write(Arc::new(writer), b"w".to_vec(), 0))
+        .unwrap();
+    assert_eq!(zero.wait().unwrap().result(), Ok(8));
+    drop(write);
+    let done = read
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the pipe's read ended: the write ran");
+    assert_eq!(done, Ok(Ok(1)));
+}
+
+/// Depth 2: one thread blocks in a read of an empty pipe (inside `io_submit` on the kernel
+/// backend), a poll of another pipe takes the other slot, and the write that would end the
+/// read waits in the backlog, its thread asleep. When the poll completes, the write moves into
+/// the freed slot and must be submitted although a submitter (the blocked reader) is at work.
+fn a_slot_freed_while_a_submitter_is_blocked_is_used() {
+    let Some(ctx) = shared("freed_while_blocked", Context::builder().depth(2)) else {
+        return;
+    };
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (poll_r, poll_w) = rustix::pipe::pipe().unwrap();
+    let (sent, read) = std::sync::mpsc::channel();
+    {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let done = ctx
+                .start(Op::read(Arc::new(reader), vec![0; 1], 0))
+                .unwrap()
+                .wait();
+            sent.send(done.map(|d| d.result())).unwrap();
+        });
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let poll = ctx
+        .start(Op::poll(Arc::new(poll_r), PollFlags::IN))
+        .unwrap();
+    let writing = {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let done = ctx
+                .start(Op::write(Arc::new(writer), b"w".to_vec(), 0))
+                .unwrap()
+                .wait()
+                .unwrap();
+            assert_eq!(done.result(), Ok(1));
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    rustix::io::write(&poll_w, b"p").unwrap();
+    let done = read
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the pipe's read ended: the backlogged write was submitted");
+    assert_eq!(done, Ok(Ok(1)));
+    writing.join().unwrap();
+    drop(poll);
 }

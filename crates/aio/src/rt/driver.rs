@@ -13,10 +13,12 @@
 //!   all the same, in order), the context keeps the buffers and descriptor until its
 //!   completion arrives, which is then dropped. A dropped poll is cancelled in the kernel
 //!   (`io_cancel`), or forgotten if it never left the backlog.
-//! - **Offload** (only with a runtime layer): reads and writes on files not opened with
-//!   `O_DIRECT` go with `RWF_NOWAIT`; those that would block run on the runtime's blocking
-//!   threads instead (`preadv2`/`pwritev2`), and so do all reads and writes of the emulated
-//!   backend, so that no worker thread ever blocks in `io_submit`.
+//! - **Offload**: with a runtime layer, reads and writes on files not opened with `O_DIRECT`
+//!   go with `RWF_NOWAIT`; those that would block run on the runtime's blocking threads
+//!   instead (`preadv2`/`pwritev2`), and so do all reads, writes and syncs of the emulated
+//!   backend, so that no worker thread ever blocks in `io_submit`. Without a runtime, the
+//!   emulated backend's reads, writes and syncs run on the waiting thread whose round took
+//!   them, outside the lock, as `io_submit` would run them on its caller's.
 //! - **Quiet** (only with a runtime): where the kernel completes reads and writes inside
 //!   `io_submit`, they are submitted without asking it to signal the eventfd (`super::quiet`).
 
@@ -110,7 +112,8 @@ struct State<B> {
     local_offloads: VecDeque<Offload>,
     /// Batches for the `io_submit`s made outside the lock, kept for their memory.
     batches: Vec<Batch>,
-    /// Threads or tasks in an `io_submit` of theirs now (at most [`MAX_SUBMITTERS`]).
+    /// Threads or tasks in an `io_submit` of theirs now (at most [`MAX_SUBMITTERS`] with a
+    /// runtime; without one, every waiting thread may be).
     submitters: u32,
     /// Polls abandoned while in a batch being submitted: cancelled once it is settled.
     cancel_after_submit: Vec<OpId>,
@@ -424,10 +427,18 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     }
 
     /// Without a runtime: runs the oldest of the emulated backend's reads, writes or syncs
-    /// waiting for a thread, outside the lock, on this thread (in push order, as `io_submit`
-    /// runs buffered I/O on the submitting thread). Whether there was one.
+    /// waiting for a thread, outside the lock, on this thread (in push order; several threads
+    /// may run theirs at once, as two `io_submit`s would). Whether there was one. Never in a
+    /// forked child: they are the parent's.
     fn run_local_offload(self: &Arc<Self>) -> bool {
-        let Some(offload) = self.lock().local_offloads.pop_front() else {
+        let offload = {
+            let mut state = self.lock();
+            if state.ctx.forked() {
+                return false;
+            }
+            state.local_offloads.pop_front()
+        };
+        let Some(offload) = offload else {
             return false;
         };
 
@@ -525,7 +536,12 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         // caller about to sleep would leave them unsubmitted for good.
         let freed_before = after.freed;
         state.collect(after);
-        if after.freed != freed_before && state.ctx.queued() > 0 && state.submitters == 0 {
+        // Without a runtime the submitter at work may be blocked for good (in a read of an
+        // empty pipe, perhaps waiting for this very operation): kick all the same.
+        if after.freed != freed_before
+            && state.ctx.queued() > 0
+            && (state.submitters == 0 || self.runtime.is_none())
+        {
             after.kick = !mutants::lost_kick();
         }
         self.unsignalled
@@ -650,10 +666,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         // Completions and operations nobody waits for any more: a panic in their buffers'
         // or descriptors' `Drop` has no one to go to (the panic hook has reported it), and
         // must not end the driver's task or a thread that waits for its own operation.
-        let _ = catch_unwind(AssertUnwindSafe(move || {
-            drop(garbage);
-            drop(dropped_ops);
-        }));
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(garbage)));
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(dropped_ops)));
     }
 
     /// Signals the context's eventfd after `period`, from a blocking thread, and then clears
@@ -676,7 +690,9 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
 
     fn spawn_offload(self: &Arc<Self>, offload: Offload) {
         let Some(runtime) = &self.runtime else {
-            // Offloads are only made with a runtime.
+            // Without a runtime offloads go to `local_offloads` (`submit_locked`), and a
+            // kernel-backend read or write is marked for offload only with one.
+            debug_assert!(false, "an offload without a runtime");
             return;
         };
         let job = OffloadJob {
@@ -744,8 +760,20 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             let mut after = AfterUnlock::default();
             let pumped;
             (state, pumped) = self.pump(state, &mut after);
+            let offloads = !state.local_offloads.is_empty();
+            if offloads {
+                // This thread is about to run reads and writes that may block (a pipe): the
+                // sleep on the eventfd must not wait for it.
+                self.hand_off_parking(&state);
+            }
             drop(state);
             self.finish(after);
+            if offloads {
+                // The emulated backend's reads, writes and syncs (without a runtime) are run by
+                // the thread whose round took them, as io_submit runs them on its caller's:
+                // none is left for a thread that may never come.
+                while self.run_local_offload() {}
+            }
             state = self.lock();
             if let Err(error) = pumped {
                 break Err(error);
@@ -761,6 +789,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 Some(Err(payload)) => {
                     state.free.push(token.index() as u32);
                     state.waiting_threads -= 1;
+                    self.hand_off_parking(&state);
                     drop(state);
                     resume_unwind(payload);
                 }
@@ -771,14 +800,8 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 break Ok(None);
             }
             if !state.local_offloads.is_empty() {
-                // Run what waits for a thread (perhaps its own) rather than sleep.
-                // The lock was let go: whatever happened meanwhile, look again.
-                drop(state);
-                let ran = self.run_local_offload();
-                state = self.lock();
-                if ran || !mutants::stale_look() {
-                    continue;
-                }
+                // Another round took reads or writes meanwhile: run them rather than sleep.
+                continue;
             }
             if !state.parked {
                 state.parked = true;
@@ -807,7 +830,17 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
             }
         };
         state.waiting_threads -= 1;
+        self.hand_off_parking(&state);
         result
+    }
+
+    /// When this thread will not sleep on the eventfd for a while (it returns, or runs a
+    /// read that may block), and nobody does: one of the threads on the condition variable
+    /// must, or a completion nobody else watches would wake nobody.
+    fn hand_off_parking(&self, state: &State<B>) {
+        if !state.parked && state.waiting_threads > 0 {
+            self.turn.notify_one();
+        }
     }
 
     /// The runtime layer's task is gone (its runtime shut down) while operations are still
@@ -838,7 +871,10 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         loop {
             {
                 let mut state = self.lock();
-                if !state.ctx.emulated_polls_pending() {
+                // Once the runtime is gone (its drop waits for this blocking thread) the
+                // orphan thread watches the polls (`drive_orphaned`).
+                let alive = self.runtime.as_ref().is_none_or(|runtime| runtime.alive());
+                if !alive || !state.ctx.emulated_polls_pending() {
                     state.parked = false;
                     return;
                 }
@@ -1048,8 +1084,9 @@ impl<B: IoBuf + Send + 'static> State<B> {
     /// needs a round of the driver.
     fn collect_and_kick(&mut self, after: &mut AfterUnlock<B>) {
         self.collect(after);
-        // A submitter at work takes what is queued in its next round.
-        if self.ctx.queued() > 0 && self.submitters == 0 {
+        // A submitter at work takes what is queued in its next round (with a runtime; without
+        // one it may be blocked, see `pump`).
+        if self.ctx.queued() > 0 && (self.submitters == 0 || !self.offload) {
             after.kick = true;
         }
     }

@@ -25,8 +25,11 @@ use std::time::Duration;
 /// refused for lack of room.
 ///
 /// Operations run as on a [`Context`](crate::Context): buffered file I/O runs inside
-/// `io_submit`, on the thread that submits. (The async handle, `aio::rt::tokio::Handle` with
-/// the `tokio` feature, moves what would block to blocking threads.)
+/// `io_submit`, on the thread that submits; with [`Backend::Emulated`], reads, writes and syncs
+/// run on the thread whose submission took them, outside the context's lock. Either way a read
+/// of an empty pipe blocks that thread (and only that one: every waiting thread may submit)
+/// until data comes. (The async handle, `aio::rt::tokio::Handle` with the `tokio` feature,
+/// moves what would block to blocking threads.)
 ///
 /// ```
 /// use aio::{Op, rt::SharedContext};
@@ -89,7 +92,9 @@ impl<B: IoBuf + Send + 'static> SharedContext<B> {
         })
     }
 
-    /// Submits every started operation now and collects what completed, without waiting.
+    /// Submits every started operation now and collects what completed, without waiting for
+    /// completions (an operation that runs inside the submission, such as a read of an empty
+    /// pipe, still blocks this thread until it ends: see above).
     ///
     /// # Errors
     /// [`Error::Forked`] in a child process; [`Error::Unsupported`] if `io_submit` is missing
@@ -169,7 +174,8 @@ impl<B: IoBuf + Send + 'static> Ticket<B> {
 
     /// Blocks until the operation completes or `timeout` passes (`None`: without limit);
     /// `Ok(None)` after a timeout, and the ticket stays valid. After `Ok(Some(_))` the ticket
-    /// is spent: further calls answer [`Error::InvalidInput`].
+    /// is spent: further calls answer [`Error::InvalidInput`]. An operation this thread
+    /// submits that runs inside the submission (see above) may keep it past `timeout`.
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
@@ -189,8 +195,8 @@ impl<B: IoBuf + Send + 'static> Ticket<B> {
         Ok(done)
     }
 
-    /// The completion if the operation has completed (submitting and collecting first,
-    /// without waiting); `None` otherwise, or if already taken.
+    /// The completion if the operation has completed (submitting and collecting first, as
+    /// [`SharedContext::submit`]); `None` otherwise, or if already taken.
     pub fn try_take(&mut self) -> Option<Completion<B>> {
         let token = self.token?;
         let _ = self.driver.turn();

@@ -27,18 +27,8 @@ pub mod mutants {
         pub static LOST_KICK: Cell<bool> = const { Cell::new(false) };
     }
 
-    std::thread_local! {
-        /// A waiting thread that let the lock go to run an emulated read or write sleeps
-        /// without looking at its own operation again (found by this model check).
-        pub static STALE_LOOK: Cell<bool> = const { Cell::new(false) };
-    }
-
     pub(crate) fn lost_kick() -> bool {
         LOST_KICK.with(Cell::get)
-    }
-
-    pub(crate) fn stale_look() -> bool {
-        STALE_LOOK.with(Cell::get)
     }
 }
 
@@ -46,10 +36,6 @@ pub mod mutants {
 #[cfg(not(aio_shuttle))]
 pub(crate) mod mutants {
     pub(crate) fn lost_kick() -> bool {
-        false
-    }
-
-    pub(crate) fn stale_look() -> bool {
         false
     }
 }

@@ -452,6 +452,8 @@ impl<B: IoBuf + Send + 'static> Drop for Orphan<B> {
         let Some(driver) = self.driver.upgrade() else {
             return;
         };
+        // An emulated poll watcher on a blocking thread ends when it sees the task gone.
+        driver.unpark();
         if driver.outstanding() == 0 {
             return;
         }
