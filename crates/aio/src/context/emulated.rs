@@ -55,7 +55,7 @@ mod run;
 
 pub(super) use poll::Emulation;
 #[cfg(feature = "std")]
-pub(crate) use poll::{ROTATION, open_file_limit};
+pub(crate) use poll::{ROTATION, open_file_limit, ppoll_fds};
 pub(super) use run::run;
 
 use super::Context;

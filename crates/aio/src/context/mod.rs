@@ -23,15 +23,13 @@ mod slots;
 pub use builder::{Builder, MAX_EVENTS};
 pub use cancel::Drain;
 #[cfg(feature = "std")]
-pub(crate) use emulated::{ROTATION as POLL_ROTATION, open_file_limit};
+pub(crate) use emulated::{ROTATION as POLL_ROTATION, open_file_limit, ppoll_fds};
 #[cfg(feature = "std")]
 pub(crate) use handoff::Batch;
 #[cfg(feature = "std")]
 pub(crate) use offload::{Next, Offload};
 pub use queue::PushError;
 pub use reap::Completions;
-#[cfg(feature = "std")]
-pub(crate) use reap::kernel_timespec;
 pub use slots::OpId;
 
 use crate::error::Error;

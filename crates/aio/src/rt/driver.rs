@@ -29,8 +29,8 @@ use super::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, mutants};
 use crate::buf::IoBuf;
 use crate::completion::{CancelOutcome, Completion};
 use crate::context::{
-    Batch, Context, Next, Offload, OpId, POLL_ROTATION, PushError, kernel_timespec, negative,
-    open_file_limit,
+    Batch, Context, Next, Offload, OpId, POLL_ROTATION, PushError, negative, open_file_limit,
+    ppoll_fds,
 };
 use crate::error::Error;
 use crate::op::{Op, OpKind};
@@ -1162,20 +1162,7 @@ fn ppoll(fds: &mut [pollfd], timeout: Option<Duration>) -> Result<(), Errno> {
 }
 
 fn ppoll_once(fds: &mut [pollfd], timeout: Option<Duration>) -> Result<(), Errno> {
-    let timespec = timeout.map(kernel_timespec);
-    // SAFETY: `fds` holds `len` initialised entries; the timeout is null or live.
-    unsafe {
-        aio_sys::ppoll(
-            fds.as_mut_ptr(),
-            fds.len() as u32,
-            timespec
-                .as_ref()
-                .map_or(std::ptr::null(), |t| t as *const _),
-            std::ptr::null(),
-        )
-    }
-    .map(drop)
-    .map_err(Errno::from)
+    ppoll_fds(fds, timeout, None).map(drop)
 }
 
 /// Reads and resets an eventfd's counter, if set.

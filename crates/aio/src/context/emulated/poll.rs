@@ -192,10 +192,20 @@ fn ppoll(
     mask: Option<&kernel_sigset_t>,
     calls: &mut u64,
 ) -> Result<usize, Errno> {
-    let timespec = timeout.map(kernel_timespec);
     *calls += 1;
-    // SAFETY: `fds` holds `len` initialised entries (at most the depth, a u32); the timeout
-    // and the mask are null or live for the call.
+    ppoll_fds(fds, timeout, mask)
+}
+
+/// One `ppoll(2)` of `fds` (at most `u32::MAX` entries; `RLIMIT_NOFILE` caps them anyway):
+/// how many entries have events.
+pub(crate) fn ppoll_fds(
+    fds: &mut [pollfd],
+    timeout: Option<Duration>,
+    mask: Option<&kernel_sigset_t>,
+) -> Result<usize, Errno> {
+    let timespec = timeout.map(kernel_timespec);
+    // SAFETY: `fds` holds `len` initialised entries; the timeout and the mask are null or
+    // live for the call.
     unsafe {
         aio_sys::ppoll(
             fds.as_mut_ptr(),
