@@ -212,9 +212,12 @@ fn offsets_beyond_i64_max_are_refused_with_einval() {
     let (reader, writer) = (Arc::new(reader), Arc::new(writer));
 
     let mut tag = 0;
+    // Tags of the operations that carry RWF_NOWAIT on a pipe.
+    let mut nowait_on_a_pipe = Vec::new();
     let mut push = |op: Op<Vec<u8>>| {
         tag += 1;
         ctx.push(op.user_data(tag)).unwrap();
+        tag
     };
     for offset in [u64::MAX, 1 << 63, (1 << 63) + 4096] {
         for flags in [RwFlags::empty(), RwFlags::HIPRI, RwFlags::DSYNC] {
@@ -225,8 +228,11 @@ fn offsets_beyond_i64_max_are_refused_with_einval() {
         }
     }
     for flags in [RwFlags::empty(), RwFlags::NOWAIT, RwFlags::HIPRI] {
-        push(Op::read(reader.clone(), vec![0; 4], u64::MAX).flags(flags));
-        push(Op::write(writer.clone(), b"x".to_vec(), u64::MAX).flags(flags));
+        let read = push(Op::read(reader.clone(), vec![0; 4], u64::MAX).flags(flags));
+        let write = push(Op::write(writer.clone(), b"x".to_vec(), u64::MAX).flags(flags));
+        if flags == RwFlags::NOWAIT {
+            nowait_on_a_pipe.extend([read, write]);
+        }
     }
     // A descriptor not open for the direction is refused first, with EBADF.
     let write_only = std::fs::OpenOptions::new()
@@ -237,6 +243,11 @@ fn offsets_beyond_i64_max_are_refused_with_einval() {
     let n = tag as usize;
     let results = results(&mut ctx, n);
     for &(tag, result) in &results[..n - 1] {
+        if on_kernel() && nowait_on_a_pipe.contains(&tag) && result == Err(Errno::OPNOTSUPP) {
+            // Kernels whose pipes do not take RWF_NOWAIT (before 6.x; 6.12 takes it) refuse
+            // the flag before they look at the offset: refused all the same.
+            continue;
+        }
         assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
     }
     assert_eq!(
@@ -316,8 +327,11 @@ fn more_than_1024_buffers_are_einval() {
     for &(tag, result) in &results[..4] {
         assert_eq!(result, Err(Errno::INVAL), "operation {tag}");
     }
-    // The refused writev left nothing in the pipe for the readv to find.
-    assert_eq!(results[4].1, Err(Errno::INVAL), "readv of the pipe");
+    // The refused writev left nothing in the pipe for the readv to find. (Kernels whose pipes
+    // do not take RWF_NOWAIT refuse the flag first, with EOPNOTSUPP.)
+    if !(on_kernel() && results[4].1 == Err(Errno::OPNOTSUPP)) {
+        assert_eq!(results[4].1, Err(Errno::INVAL), "readv of the pipe");
+    }
     assert_eq!(results[5].1, Err(Errno::BADF), "readv of a write-only file");
     assert_eq!(results[6].1, Ok(1024), "1024 buffers are fine");
     assert_eq!(
@@ -358,6 +372,13 @@ fn streams_without_read_iter_or_write_iter_are_einval() {
     let n = ops.len();
     for (i, op) in ops.into_iter().enumerate() {
         ctx.push(op.user_data(i as u64)).unwrap();
+    }
+    if !on_kernel() && !support::kernel_knows_noappend() {
+        // Before Linux 6.9 the emulation cannot tell these streams (see
+        // `kernel_knows_noappend`): it reads and writes them as read(2) and write(2) would.
+        println!("no_iter (Emulated): not checked: this kernel has no RWF_NOAPPEND to probe with");
+        drop(results(&mut ctx, n));
+        return;
     }
     for (tag, result) in results(&mut ctx, n) {
         assert_eq!(result, Err(Errno::INVAL), "operation {tag}");

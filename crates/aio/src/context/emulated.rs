@@ -56,6 +56,8 @@ mod run;
 pub(super) use poll::Emulation;
 #[cfg(feature = "std")]
 pub(crate) use poll::{ROTATION, open_file_limit, ppoll_fds};
+#[cfg(test)]
+pub(super) use run::noappend_known;
 pub(super) use run::run;
 
 use super::Context;

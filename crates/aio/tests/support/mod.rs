@@ -342,3 +342,19 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_default()
 }
+
+/// Whether the running kernel knows `RWF_NOAPPEND` (Linux 6.9): only there can the emulated
+/// backend tell a stream without `read_iter`/`write_iter` (an inotify descriptor, an eventfd
+/// written to), which `io_submit` refuses with `EINVAL`; before, it reads or writes it as
+/// `read(2)` would (the difference `Backend::Emulated` documents). Probed as the emulation
+/// does: contradictory flags on a pipe answer `EINVAL` only where the flag is known.
+pub fn kernel_knows_noappend() -> bool {
+    use rustix::io::{IoSliceMut, ReadWriteFlags, preadv2};
+    let (reader, _writer) = rustix::pipe::pipe().unwrap();
+    let flags = ReadWriteFlags::from_bits_retain(
+        (aio::RwFlags::APPEND | aio::RwFlags::NOAPPEND).bits() as u32,
+    );
+    let mut byte = [0u8];
+    preadv2(&reader, &mut [IoSliceMut::new(&mut byte)], u64::MAX, flags)
+        == Err(rustix::io::Errno::INVAL)
+}

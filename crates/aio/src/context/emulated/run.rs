@@ -208,7 +208,7 @@ fn contradictory_flags(fd: BorrowedFd<'_>, write: bool) -> rustix::io::Result<us
 /// new pipe, whose ends have `read_iter` and `write_iter`: `EINVAL` from
 /// [`contradictory_flags`] says it does (`EOPNOTSUPP`: an unknown flag; `ENOSYS`: no
 /// `preadv2`). If the pipe cannot be made (no descriptor left), `false` this time.
-fn noappend_known() -> bool {
+pub(in crate::context) fn noappend_known() -> bool {
     const UNKNOWN: u8 = 0;
     const KNOWN: u8 = 1;
     const NOT_KNOWN: u8 = 2;

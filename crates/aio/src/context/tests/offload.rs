@@ -3,6 +3,7 @@
 //! `RWF_NOWAIT` (tmpfs refuses the flag, so every one of its files goes this way), and for
 //! every read and write on the emulated backend. It must answer what `io_submit` would have.
 
+use super::super::emulated::noappend_known;
 use super::super::{Context, Next};
 use crate::{Backend, Error, IoBuf, Op, RwFlags};
 use rustix::io::Errno;
@@ -199,6 +200,12 @@ fn an_offloaded_read_of_an_inotify_descriptor_is_einval() {
         std::fs::File::create(dir.join("created")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let (result, _) = through_the_driver(&mut ctx, Op::read(watcher.clone(), vec![0; 4096], 0));
+        if result.is_ok() && !noappend_known() {
+            // Before Linux 6.9 the offload cannot tell a stream without read_iter (no
+            // RWF_NOAPPEND to probe with): it reads it as read(2) would.
+            println!("offload_inotify ({backend:?}): not checked before Linux 6.9");
+            continue;
+        }
         assert_eq!(result, Err(Errno::INVAL), "{backend:?}");
         let mut events = vec![0; 4096];
         assert!(
