@@ -495,6 +495,12 @@ unsafe impl IoBufMut for NullBuf {
 /// on a file and on a pipe, with and without flags (the emulation must not make a slice of a
 /// null pointer: debug builds abort on it).
 fn empty_buffers_with_a_null_pointer_read_and_write_nothing() {
+    if support::expect_enosys() {
+        println!(
+            "SKIPPED: empty_buffers_with_a_null_pointer_read_and_write_nothing: under qemu-user (qemu-user's preadv2/pwritev2 refuse an iovec with a null base (EFAULT), which the kernel accepts for length 0); checked in the booted kernels"
+        );
+        return;
+    }
     let Some(mut ctx) = context::<NullBuf>("null_buffers", 16) else {
         return;
     };

@@ -121,7 +121,8 @@ fn woken(
 }
 
 fn mask(flags: PollFlags) -> Result<usize, Errno> {
-    Ok(usize::from(flags.bits()))
+    // `bits()` is u16 on some ABIs and i16 on others (s390x, powerpc64).
+    Ok(usize::from(u16::from_ne_bytes(flags.bits().to_ne_bytes())))
 }
 
 /// A poll ready when `io_submit` looks completes with the events ready among those asked
@@ -215,6 +216,12 @@ fn a_woken_poll_reports_the_events_of_the_wake_up() {
 /// all complete when it is written, and so do polls of 100 different pipes, one written while
 /// the context waits, then the others.
 fn polls_beyond_the_open_file_limit_all_complete() {
+    if support::expect_enosys() {
+        println!(
+            "SKIPPED: polls_beyond_the_open_file_limit_all_complete: under qemu-user (qemu-user's own descriptors do not fit under a lowered RLIMIT_NOFILE); checked in the booted kernels"
+        );
+        return;
+    }
     const LIMIT: u64 = 64;
     if !in_child("polls_beyond_the_open_file_limit_all_complete") {
         return;

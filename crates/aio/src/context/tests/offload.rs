@@ -132,6 +132,12 @@ unsafe impl crate::IoBufMut for NullBuf {
 /// kernel's do (no slice is made of the null pointer: debug builds abort on it).
 #[test]
 fn offloaded_empty_buffers_with_a_null_pointer_complete_with_0() {
+    if std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1") {
+        println!(
+            "SKIPPED: offloaded_empty_buffers_with_a_null_pointer_complete_with_0: under qemu-user (qemu-user's preadv2/pwritev2 refuse an iovec with a null base (EFAULT), which the kernel accepts for length 0); checked in the booted kernels"
+        );
+        return;
+    }
     for mut ctx in contexts::<NullBuf>("offload_null_buffers") {
         let backend = ctx.backend();
         let (file, on_shm) = shm_file(&format!("null-{backend:?}"));
@@ -157,6 +163,12 @@ fn offloaded_empty_buffers_with_a_null_pointer_complete_with_0() {
 /// and readv/writev of more than 1024 buffers (`EINVAL`, nothing written), as `io_submit`.
 #[test]
 fn offloaded_directory_reads_and_long_iovec_arrays_are_einval() {
+    if std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1") {
+        println!(
+            "SKIPPED: offloaded_directory_reads_and_long_iovec_arrays_are_einval: under qemu-user (qemu-user's preadv2 of a directory answers EISDIR, not the kernel's EINVAL); checked in the booted kernels"
+        );
+        return;
+    }
     for mut ctx in contexts::<Vec<u8>>("offload_einval") {
         let backend = ctx.backend();
         let (file, _) = shm_file(&format!("uio-{backend:?}"));
