@@ -1,4 +1,4 @@
-//! The check that a no-libc program is what it claims: shared by `tests/tests/nolibc.rs` (the
+//! The check that a no-libc program is what it claims: shared by `tests/tests/integration/nolibc.rs` (the
 //! host's build) and `cargo xtask cross` (each architecture's build, before it goes into a
 //! guest), which include this file by path. It uses binutils: the host's `readelf` and `nm`, or a
 //! cross toolchain's (`aarch64-linux-gnu-readelf`, …).

@@ -1,5 +1,5 @@
 //! What the exit statuses of the no-libc program mean: status N is step N of `Step` in
-//! `src/main.rs` failing, 0 every step passing. Shared by `tests/tests/nolibc.rs` (the host's
+//! `src/main.rs` failing, 0 every step passing. Shared by `tests/tests/integration/nolibc.rs` (the host's
 //! run and each guest's) and `cargo xtask cross` (the ABIs where the program is the guest's
 //! `/init`), which include this file by path.
 

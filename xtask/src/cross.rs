@@ -73,6 +73,8 @@ struct TestBin {
     package_dir: PathBuf,
     /// A directory of programs the test runs (`AIO_TEST_PROGRAMS`), built by the xtask.
     programs: Option<PathBuf>,
+    /// Harness arguments of this binary alone (`--skip` of its [`HOST_ONLY`] tests).
+    args: Vec<String>,
 }
 
 /// Builds the tests of every workspace crate but xtask for `arch` and lists the binaries.
@@ -123,6 +125,7 @@ fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
                 path: PathBuf::from(exe),
                 package_dir,
                 programs: None,
+                args: Vec::new(),
             });
         }
     }
@@ -134,19 +137,25 @@ fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
     Ok(bins)
 }
 
-/// Test binaries that are host-only, with the modes they are left out of and why. They run in
-/// the host's `cargo test`; a cross run lists them as not run.
-const HOST_ONLY: &[(&str, &[Mode], &str)] = &[(
-    "aio-abi/c_layout",
+/// Tests that are host-only: the binary, the module of its tests (a libtest `--skip` filter),
+/// the modes they are left out of, and why. They run in the host's `cargo test`; a cross run
+/// lists them as not run.
+const HOST_ONLY: &[(&str, &str, &[Mode], &str)] = &[(
+    "aio-abi/integration",
+    "c_layout::",
     &[Mode::System],
     "compiles and runs a C program against the host's kernel headers: the guest has no C \
          compiler (under qemu-user it runs and says why it skips)",
 )];
 
-fn host_only(name: &str, mode: Mode) -> bool {
-    HOST_ONLY
-        .iter()
-        .any(|(n, modes, _)| *n == name && modes.contains(&mode))
+/// `bin` with the `--skip` arguments of its tests that do not run in `mode`.
+fn without_host_only(mut bin: TestBin, mode: Mode) -> TestBin {
+    for (name, filter, modes, _) in HOST_ONLY {
+        if bin.name == *name && modes.contains(&mode) {
+            bin.args.extend(["--skip".to_string(), filter.to_string()]);
+        }
+    }
+    bin
 }
 
 /// One unit of work for the runner pool.
@@ -232,7 +241,7 @@ fn entries(bins: &[TestBin], harness: &[String]) -> Vec<Entry> {
         .map(|b| Entry {
             name: b.name.clone(),
             path: b.path.clone(),
-            args: harness.to_vec(),
+            args: harness.iter().chain(&b.args).cloned().collect(),
             programs: b.programs.clone(),
         })
         .collect()
@@ -474,7 +483,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         };
         // The no-libc programs that `tests/nolibc` runs.
         let bins = bins.and_then(|mut bins| {
-            if let Some(b) = bins.iter_mut().find(|b| b.name == "tests/nolibc") {
+            if let Some(b) = bins.iter_mut().find(|b| b.name == "tests/integration") {
                 b.programs = Some(nolibc::build(a)?);
             }
             Ok(bins)
@@ -513,8 +522,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             }
             let bins: Vec<TestBin> = bins
                 .iter()
-                .filter(|b| !host_only(&b.name, mode))
-                .cloned()
+                .map(|b| without_host_only(b.clone(), mode))
                 .collect();
             let boot_cost = match (mode, a.name) {
                 (Mode::User, _) => 1,
@@ -553,7 +561,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     }
     queue.sort_by_key(|j| std::cmp::Reverse(j.weight));
     let njobs = queue.len();
-    for (name, skipped_modes, why) in HOST_ONLY {
+    for (name, filter, skipped_modes, why) in HOST_ONLY {
         let skipped: Vec<&str> = skipped_modes
             .iter()
             .filter(|m| modes.contains(m))
@@ -561,7 +569,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             .collect();
         if !skipped.is_empty() {
             println!(
-                "    not run in {} (host-only): {name}: {why}",
+                "    not run in {} (host-only): {name} {filter}: {why}",
                 skipped.join("/")
             );
         }

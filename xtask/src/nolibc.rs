@@ -1,7 +1,7 @@
 //! The no-libc programs of `tests/nolibc` (raw `aio-sys`) and `tests/nolibc-safe` (the safe
 //! `aio` API without std) built for a cross architecture, checked with its cross binutils as
 //! the host's test checks the host's build, and gathered in one directory per architecture.
-//! `tests/tests/nolibc.rs` runs them in the guest (and under qemu-user), finding the directory
+//! `tests/tests/integration/nolibc.rs` runs them in the guest (and under qemu-user), finding the directory
 //! through `AIO_TEST_PROGRAMS`.
 
 use crate::arch::Arch;

@@ -1,5 +1,5 @@
 //! The locks and atomics the driver shares between threads: std's, or, in the model check
-//! (`RUSTFLAGS="--cfg aio_shuttle"`, `tests/model_driver.rs`), [shuttle]'s, whose scheduler
+//! (`RUSTFLAGS="--cfg aio_shuttle"`, `tests/integration/model_driver.rs`), [shuttle]'s, whose scheduler
 //! then chooses every interleaving at these points.
 //!
 //! [shuttle]: https://docs.rs/shuttle
@@ -14,7 +14,7 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Fixed bugs the model check can put back, to show that it finds them
-/// (`tests/model_driver.rs`). Only with `--cfg aio_shuttle`; per OS thread (shuttle runs a
+/// (`tests/integration/model_driver.rs`). Only with `--cfg aio_shuttle`; per OS thread (shuttle runs a
 /// model on the thread that calls it), so that other tests running meanwhile are unaffected.
 #[cfg(aio_shuttle)]
 #[doc(hidden)]
