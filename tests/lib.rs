@@ -1,1 +1,1 @@
-//! Workspace-level integration tests live in `tests/tests/`.
+//! Workspace-level integration tests live in `tests/tests/integration/`.

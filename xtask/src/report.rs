@@ -8,7 +8,8 @@ pub struct Counts {
     pub failed: u64,
     /// `#[ignore]`d tests.
     pub ignored: u64,
-    /// `SKIPPED:` lines (a test that returned early and said why).
+    /// `SKIPPED:` lines (a test that returned early and said why), one per test that printed
+    /// them (its first).
     pub skip_lines: Vec<String>,
     /// `test x ... ignored[, reason]` lines.
     pub ignored_lines: Vec<String>,
@@ -16,7 +17,8 @@ pub struct Counts {
     pub results: u64,
     /// Names of failed tests (`test x ... FAILED`).
     pub failed_names: Vec<String>,
-    /// Tests of the emulated backend (`test emulated::x ... ok`), counted in `passed` too.
+    /// Tests of the emulated backend (`test emulated::x ... ok`, or `m::emulated::x`), counted
+    /// in `passed` too.
     pub emulated_ok: u64,
 }
 
@@ -41,13 +43,22 @@ impl Counts {
     pub fn emulated_failed(&self) -> u64 {
         self.failed_names
             .iter()
-            .filter(|n| n.starts_with(EMULATED))
+            .filter(|n| is_emulated(n))
             .count() as u64
     }
 }
 
-/// The module the suites put their emulated-backend variants in (`each_backend!`).
-pub const EMULATED: &str = "emulated::";
+/// The module the suites put their emulated-backend variants in (`each_backend!`), at the top
+/// of the binary or inside a module of it.
+pub const EMULATED: &str = "emulated";
+
+/// Whether the test `name` is an emulated-backend variant: one of its path's modules is
+/// [`EMULATED`].
+fn is_emulated(name: &str) -> bool {
+    let mut modules: Vec<&str> = name.split("::").collect();
+    modules.pop();
+    modules.contains(&EMULATED)
+}
 
 /// Reads libtest's `test result: ok. N passed; M failed; K ignored; ...` lines and the
 /// `SKIPPED:` lines tests print (anywhere on a line: with `--nocapture` they follow
@@ -57,15 +68,26 @@ pub fn parse(output: &str) -> Counts {
     // The binary's own summary is its last `test result:` line: a test that re-runs its binary in
     // a child shows the child's summary (with `--show-output`) before it.
     let mut last: Option<&str> = None;
+    // The test whose output the lines are: `---- x stdout ----` (libtest's `--show-output`) or
+    // `test x ... ` (with `--nocapture` the output follows on the same line). A test that shows
+    // a child's output repeats the child's lines (the same test, re-run): each test's skip and
+    // each passed variant count once.
+    let mut current = String::new();
+    let mut skipped_tests: Vec<String> = Vec::new();
+    let mut emulated_ok: Vec<String> = Vec::new();
     for raw in output.lines() {
         let line = raw.trim_end_matches('\r');
-        if let Some(pos) = line.find("SKIPPED:") {
-            c.skip_lines.push(line[pos..].to_string());
+        if let Some(name) = line
+            .strip_prefix("---- ")
+            .and_then(|r| r.strip_suffix(" stdout ----"))
+        {
+            current = name.to_string();
         }
         if let Some(rest) = line.strip_prefix("test result: ") {
             last = Some(rest);
         } else if let Some(rest) = line.strip_prefix("test ") {
             if let Some((name, verdict)) = rest.split_once(" ... ") {
+                current = name.to_string();
                 let push = |v: &mut Vec<String>, s: String| {
                     if !v.contains(&s) {
                         v.push(s);
@@ -75,12 +97,19 @@ pub fn parse(output: &str) -> Counts {
                     push(&mut c.ignored_lines, format!("{name}: {verdict}"));
                 } else if verdict.starts_with("FAILED") {
                     push(&mut c.failed_names, name.to_string());
-                } else if verdict == "ok" && name.starts_with(EMULATED) {
-                    c.emulated_ok += 1;
+                } else if verdict == "ok" && is_emulated(name) {
+                    push(&mut emulated_ok, name.to_string());
                 }
             }
         }
+        if let Some(pos) = line.find("SKIPPED:") {
+            if !skipped_tests.contains(&current) {
+                skipped_tests.push(current.clone());
+                c.skip_lines.push(line[pos..].to_string());
+            }
+        }
     }
+    c.emulated_ok = emulated_ok.len() as u64;
     let mut passed = 0;
     if let Some(rest) = last {
         c.results = 1;
@@ -98,7 +127,6 @@ pub fn parse(output: &str) -> Counts {
             }
         }
     }
-    c.skip_lines.dedup();
     c.passed = passed.saturating_sub(c.skip_lines.len() as u64);
     c
 }
@@ -230,6 +258,28 @@ mod tests {
         assert_eq!(c.skipped(), 2);
         assert!(justified(&c.skip_lines[0]));
         assert!(!justified("SKIPPED: no block device"));
+    }
+
+    #[test]
+    fn a_childs_repeated_output_counts_once() {
+        let out = "test m::emulated::a ... ok\n\
+                   test m::kernel::b ... ok\n\
+                   test m::kernel::c ... ok\n\
+                   \nsuccesses:\n\n\
+                   ---- m::emulated::a stdout ----\n\
+                   --- m::emulated::a in a child process ---\n\
+                   test m::emulated::a ... ok\n\
+                   test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+                   ---- m::kernel::b stdout ----\n\
+                   --- m::kernel::b in a child process ---\n\
+                   SKIPPED: b: kernel 4.19 lacks IOCB_CMD_POLL\n\
+                   test m::kernel::b ... ok\n\
+                   SKIPPED: b: kernel 4.19 lacks IOCB_CMD_POLL\n\
+                   ---- m::kernel::c stdout ----\n\
+                   SKIPPED: b: kernel 4.19 lacks IOCB_CMD_POLL\n\
+                   test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n";
+        let c = parse(out);
+        assert_eq!((c.passed, c.emulated_ok, c.skipped()), (1, 1, 2));
     }
 
     #[test]

@@ -326,6 +326,9 @@ pub fn target_setup(
         ("RUSTC".to_string(), RUSTC.to_string()),
         ("RUSTC_BOOTSTRAP".to_string(), "1".to_string()),
         (cargo_env(target.triple, "RUSTFLAGS"), rustflags.join(" ")),
+        // A cross build is built once per run: the incremental state of the workspace's crates
+        // would cost time and disk and never be used.
+        ("CARGO_INCREMENTAL".to_string(), "0".to_string()),
     ];
     if let Some(linker) = &target.linker {
         env.push((cargo_env(target.triple, "LINKER"), linker.clone()));

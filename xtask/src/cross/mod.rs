@@ -3,17 +3,19 @@
 //! prints a summary table. Also `cargo xtask cross-env`, the environment for running
 //! `cargo test --target <triple>` through the runner by hand.
 
+mod build;
+mod jobs;
+
 use crate::arch::{self, Arch, Suite};
 use crate::bare;
 use crate::nolibc;
-use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
+use crate::qemu::{self, Limits};
 use crate::report::{self, Counts, Row};
 use crate::toolchain::{Kernel, cargo_setup, cargo_setup_with};
-use crate::util::{Args, Context, Result, bail, cross_target_dir, on_path, root, secs, show};
-use std::collections::VecDeque;
-use std::io::BufRead;
-use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use crate::util::{Args, Context, Result, bail, on_path, secs};
+use build::{HOST_ONLY, build_tests};
+use jobs::{JobResult, Options, Queue, jobs_for, log_dir, run_job};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,303 +41,6 @@ fn parse_modes(mode: Option<String>) -> Result<Vec<Mode>> {
         "user" => vec![Mode::User],
         other => bail!("--mode must be system, user or all, not {other}"),
     })
-}
-
-/// The fields read from one of cargo's `--message-format=json` lines (a `compiler-artifact`
-/// message; other messages fail to parse and are skipped).
-#[derive(serde::Deserialize)]
-struct Artifact {
-    reason: String,
-    profile: ArtifactProfile,
-    executable: Option<String>,
-    target: ArtifactTarget,
-    manifest_path: String,
-}
-
-#[derive(serde::Deserialize)]
-struct ArtifactProfile {
-    test: bool,
-}
-
-#[derive(serde::Deserialize)]
-struct ArtifactTarget {
-    kind: Vec<String>,
-    name: String,
-}
-
-/// A test binary built for a target.
-#[derive(Clone, Debug)]
-struct TestBin {
-    /// `<package dir>/<target>`, e.g. `aio-sys/lib`.
-    name: String,
-    path: PathBuf,
-    /// The package's directory: cargo runs tests there (user mode does too).
-    package_dir: PathBuf,
-    /// A directory of programs the test runs (`AIO_TEST_PROGRAMS`), built by the xtask.
-    programs: Option<PathBuf>,
-    /// Harness arguments of this binary alone (`--skip` of its [`HOST_ONLY`] tests).
-    args: Vec<String>,
-}
-
-/// Builds the tests of every workspace crate but xtask for `arch` and lists the binaries.
-fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> {
-    let setup = cargo_setup_with(arch, linux_raw)?;
-    let mut cmd = setup.command("test");
-    cmd.args([
-        "--workspace",
-        "--exclude",
-        "xtask",
-        "--lib",
-        "--tests",
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-    ])
-    .stdout(Stdio::piped());
-    println!("$ {}", show(&cmd));
-    let mut child = cmd.spawn().context("cannot start cargo")?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut bins: Vec<TestBin> = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo's output")?;
-        let Ok(msg) = serde_json::from_str::<Artifact>(&line) else {
-            continue;
-        };
-        if msg.reason != "compiler-artifact" || !msg.profile.test {
-            continue;
-        }
-        let Some(exe) = msg.executable else {
-            continue;
-        };
-        let target = msg.target;
-        let kind = target.kind.first().map(String::as_str);
-        let target_name = target.name;
-        let manifest = PathBuf::from(msg.manifest_path);
-        let package_dir = manifest.parent().map(PathBuf::from).unwrap_or_else(root);
-        let package = package_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name = match kind {
-            Some("lib") => format!("{package}/lib"),
-            _ => format!("{package}/{target_name}"),
-        };
-        if !bins.iter().any(|b| b.path.as_os_str() == exe.as_str()) {
-            bins.push(TestBin {
-                name,
-                path: PathBuf::from(exe),
-                package_dir,
-                programs: None,
-                args: Vec::new(),
-            });
-        }
-    }
-    let status = child.wait().context("cargo")?;
-    if !status.success() {
-        bail!("building the tests for {} failed ({status})", arch.triple);
-    }
-    bins.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(bins)
-}
-
-/// Tests that are host-only: the binary, the module of its tests (a libtest `--skip` filter),
-/// the modes they are left out of, and why. They run in the host's `cargo test`; a cross run
-/// lists them as not run.
-const HOST_ONLY: &[(&str, &str, &[Mode], &str)] = &[(
-    "aio-abi/integration",
-    "c_layout::",
-    &[Mode::System],
-    "compiles and runs a C program against the host's kernel headers: the guest has no C \
-         compiler (under qemu-user it runs and says why it skips)",
-)];
-
-/// `bin` with the `--skip` arguments of its tests that do not run in `mode`.
-fn without_host_only(mut bin: TestBin, mode: Mode) -> TestBin {
-    for (name, filter, modes, _) in HOST_ONLY {
-        if bin.name == *name && modes.contains(&mode) {
-            bin.args.extend(["--skip".to_string(), filter.to_string()]);
-        }
-    }
-    bin
-}
-
-/// One unit of work for the runner pool.
-struct Job {
-    arch: &'static Arch,
-    mode: Mode,
-    /// The suite whose kernel a system job boots (`None` in user mode).
-    suite: Option<Suite>,
-    bins: Vec<TestBin>,
-    /// A rough cost for ordering (longest first).
-    weight: u32,
-}
-
-/// `bins` split into the loads of as few boots as `arch`'s guest memory allows.
-fn chunk_for_boot(arch: &Arch, bins: Vec<TestBin>) -> Vec<Vec<TestBin>> {
-    let capacity = qemu::boot_capacity(arch);
-    let mut chunk: Vec<TestBin> = Vec::new();
-    let mut size = 0;
-    let mut chunks = Vec::new();
-    for b in bins {
-        let len = std::fs::metadata(&b.path).map(|m| m.len()).unwrap_or(0);
-        if !chunk.is_empty() && size + len > capacity {
-            chunks.push(std::mem::take(&mut chunk));
-            size = 0;
-        }
-        size += len;
-        chunk.push(b);
-    }
-    chunks.push(chunk);
-    chunks
-}
-
-/// The result of one binary in one mode.
-#[derive(Debug)]
-struct BinResult {
-    name: String,
-    outcome: EntryOutcome,
-    counts: Counts,
-    problem: Option<String>,
-}
-
-impl BinResult {
-    fn ok(&self) -> bool {
-        self.outcome.code == Some(0) && self.problem.is_none() && self.counts.results > 0
-    }
-}
-
-/// The results of one job.
-struct JobResult {
-    arch: &'static Arch,
-    mode: Mode,
-    suite: Option<Suite>,
-    kernel: Option<String>,
-    bins: Vec<BinResult>,
-    /// A boot-level problem (timeout, crash) and the console tail.
-    problems: Vec<(String, String)>,
-    elapsed: Duration,
-}
-
-impl JobResult {
-    /// `x86_64 system`, with the suite where the architecture boots more than one kernel.
-    fn label(&self) -> String {
-        match shown_suite(self.arch, self.suite) {
-            Some(s) => format!("{} {} ({})", self.arch.name, self.mode.name(), s.name()),
-            None => format!("{} {}", self.arch.name, self.mode.name()),
-        }
-    }
-}
-
-/// The suite that names a run of `arch` (in its label and log directory): only where the
-/// architecture boots more than one kernel.
-fn shown_suite(arch: &Arch, suite: Option<Suite>) -> Option<Suite> {
-    suite.filter(|_| arch.kernels.len() > 1)
-}
-
-struct Options {
-    harness: Vec<String>,
-    limits: Limits,
-}
-
-fn entries(bins: &[TestBin], harness: &[String]) -> Vec<Entry> {
-    bins.iter()
-        .map(|b| Entry {
-            name: b.name.clone(),
-            path: b.path.clone(),
-            args: harness.iter().chain(&b.args).cloned().collect(),
-            programs: b.programs.clone(),
-        })
-        .collect()
-}
-
-fn bin_result(outcome: EntryOutcome, problem: Option<String>) -> BinResult {
-    let counts = report::parse(&outcome.output);
-    BinResult {
-        name: outcome.name.clone(),
-        outcome,
-        counts,
-        problem,
-    }
-}
-
-fn run_job(job: &Job, opts: &Options) -> Result<JobResult> {
-    let start = Instant::now();
-    let mut result = JobResult {
-        arch: job.arch,
-        mode: job.mode,
-        suite: job.suite,
-        kernel: None,
-        bins: Vec::new(),
-        problems: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
-    match job.mode {
-        Mode::System => {
-            let suite = job.suite.unwrap_or(job.arch.kernels[0]);
-            let kernel = Kernel::load(job.arch, suite)?;
-            let init = qemu::init_path(job.arch);
-            let entries = entries(&job.bins, &opts.harness);
-            let boot: BootOutcome =
-                qemu::boot(job.arch, &kernel, &init, &entries, opts.limits, false)?;
-            // The guest's `uname -r`, else the package (the guest died before saying it).
-            result.kernel = boot
-                .kernel
-                .clone()
-                .or_else(|| Some(format!("{} (pkg)", kernel.package)));
-            let first = job.bins.first().map(|b| b.name.as_str()).unwrap_or("none");
-            save_log(
-                &log_name(job.arch, job.mode, job.suite),
-                &format!("console-from-{first}"),
-                &boot.console,
-            );
-            if let Some(p) = &boot.problem {
-                result
-                    .problems
-                    .push((p.clone(), qemu::tail(&boot.console, 40)));
-            }
-            for e in boot.entries {
-                let problem = match (e.code, &boot.problem) {
-                    (None, Some(p)) => Some(p.clone()),
-                    (None, None) => Some("no exit status on the console".into()),
-                    _ => None,
-                };
-                result.bins.push(bin_result(e, problem));
-            }
-        }
-        Mode::User => {
-            for (b, e) in job.bins.iter().zip(entries(&job.bins, &opts.harness)) {
-                let (outcome, problem, _) =
-                    qemu::run_user(job.arch, &e, &b.package_dir, opts.limits)?;
-                result.bins.push(bin_result(outcome, problem));
-            }
-        }
-    }
-    for b in &result.bins {
-        save_log(
-            &log_name(job.arch, job.mode, job.suite),
-            &b.name,
-            &b.outcome.output,
-        );
-    }
-    result.elapsed = start.elapsed();
-    Ok(result)
-}
-
-fn log_dir() -> PathBuf {
-    cross_target_dir().join("logs")
-}
-
-/// `<arch>-<mode>`, and `-<suite>` as in [`shown_suite`].
-fn log_name(arch: &Arch, mode: Mode, suite: Option<Suite>) -> String {
-    match shown_suite(arch, suite) {
-        Some(s) => format!("{}-{}-{}", arch.name, mode.name(), s.name()),
-        None => format!("{}-{}", arch.name, mode.name()),
-    }
-}
-
-fn save_log(dir_name: &str, name: &str, text: &str) {
-    let dir = log_dir().join(dir_name);
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(dir.join(format!("{}.log", name.replace('/', "__"))), text);
 }
 
 /// Checks that what the runs need is in place before building anything.
@@ -468,11 +173,62 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let opts = Options { harness, limits };
     preflight(&arches, &modes, kernels)?;
     let total = Instant::now();
+    for (name, filter, skipped_modes, why) in HOST_ONLY {
+        let skipped: Vec<&str> = skipped_modes
+            .iter()
+            .filter(|m| modes.contains(m))
+            .map(|m| m.name())
+            .collect();
+        if !skipped.is_empty() {
+            println!(
+                "    not run in {} (host-only): {name} {filter}: {why}",
+                skipped.join("/")
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(log_dir());
 
-    // 1. Build (sequentially: each cargo uses both cores).
+    // The runners, `jobs` at a time, the heaviest job first, from the first architecture's
+    // build on (logs in `log_dir`).
+    let queue = Arc::new(Queue::default());
+    let results: Arc<Mutex<Vec<Result<JobResult>>>> = Arc::new(Mutex::new(Vec::new()));
+    let opts = Arc::new(opts);
+    let workers: Vec<_> = (0..jobs)
+        .map(|_| {
+            let queue = queue.clone();
+            let results = results.clone();
+            let opts = opts.clone();
+            std::thread::spawn(move || {
+                while let Some(job) = queue.pop() {
+                    let r = run_job(&job, &opts);
+                    match &r {
+                        Ok(r) => {
+                            let ok = r.bins.iter().filter(|b| b.ok()).count();
+                            println!(
+                                "    {:<28} {}/{} binaries ok in {} s{}",
+                                r.label(),
+                                ok,
+                                r.bins.len(),
+                                secs(r.elapsed),
+                                r.problems
+                                    .first()
+                                    .map(|(p, _)| format!(" ({p})"))
+                                    .unwrap_or_default()
+                            );
+                        }
+                        Err(e) => println!("    {} {}: error: {e}", job.arch.name, job.mode.name()),
+                    }
+                    results.lock().expect("results").push(r);
+                }
+            })
+        })
+        .collect();
+
+    // The builds, one after the other (each cargo uses every core), each architecture's jobs
+    // queued as soon as it is built.
     let mut phases: Vec<(String, Duration)> = Vec::new();
-    let mut built: Vec<(&'static Arch, Vec<TestBin>)> = Vec::new();
     let mut build_failures: Vec<(&'static Arch, String)> = Vec::new();
+    let mut njobs = 0;
     for a in &arches {
         let t = Instant::now();
         println!("\n==> build {} ({})", a.name, a.triple);
@@ -481,7 +237,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         } else {
             build_tests(a, linux_raw)
         };
-        // The no-libc programs that `tests/nolibc` runs.
+        // The no-libc programs that `tests/integration` runs (its `nolibc` module).
         let bins = bins.and_then(|mut bins| {
             if let Some(b) = bins.iter_mut().find(|b| b.name == "tests/integration") {
                 b.programs = Some(nolibc::build(a)?);
@@ -506,121 +262,18 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                 .join(", ")
         );
         phases.push((format!("build {}", a.name), t.elapsed()));
-        built.push((a, bins));
+        let arch_jobs = jobs_for(a, &bins, &modes, kernels.of(a), batch);
+        njobs += arch_jobs.len();
+        println!("    {} jobs queued", arch_jobs.len());
+        queue.push(arch_jobs);
     }
     let build_time = total.elapsed();
-
-    // 2. Run, `jobs` at a time, the slowest first.
-    let mut queue: Vec<Job> = Vec::new();
-    for (a, bins) in &built {
-        for &mode in &modes {
-            if mode == Mode::User {
-                if let Some(why) = a.no_user_mode {
-                    println!("    {}: no user mode: {why}", a.name);
-                    continue;
-                }
-            }
-            let bins: Vec<TestBin> = bins
-                .iter()
-                .map(|b| without_host_only(b.clone(), mode))
-                .collect();
-            let boot_cost = match (mode, a.name) {
-                (Mode::User, _) => 1,
-                (Mode::System, "ppc64le") => 12,
-                (Mode::System, "riscv64" | "s390x" | "mips64el") => 7,
-                (Mode::System, _) => 5,
-            };
-            if mode == Mode::User {
-                queue.push(Job {
-                    arch: a,
-                    mode,
-                    suite: None,
-                    weight: boot_cost * bins.len() as u32,
-                    bins,
-                });
-                continue;
-            }
-            // One boot per binary, or as few boots as the guest's memory allows.
-            let chunks = if batch {
-                chunk_for_boot(a, bins)
-            } else {
-                bins.into_iter().map(|b| vec![b]).collect()
-            };
-            for &suite in kernels.of(a) {
-                for chunk in &chunks {
-                    queue.push(Job {
-                        arch: a,
-                        mode,
-                        suite: Some(suite),
-                        weight: boot_cost * chunk.len() as u32 + 20,
-                        bins: chunk.clone(),
-                    });
-                }
-            }
-        }
-    }
-    queue.sort_by_key(|j| std::cmp::Reverse(j.weight));
-    let njobs = queue.len();
-    for (name, filter, skipped_modes, why) in HOST_ONLY {
-        let skipped: Vec<&str> = skipped_modes
-            .iter()
-            .filter(|m| modes.contains(m))
-            .map(|m| m.name())
-            .collect();
-        if !skipped.is_empty() {
-            println!(
-                "    not run in {} (host-only): {name} {filter}: {why}",
-                skipped.join("/")
-            );
-        }
-    }
-    println!(
-        "\n==> run: {njobs} jobs, {jobs} at a time (logs in {})",
-        log_dir().display()
-    );
-    let _ = std::fs::remove_dir_all(log_dir());
-    let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
-    let results: Arc<Mutex<Vec<Result<JobResult>>>> = Arc::new(Mutex::new(Vec::new()));
-    let opts = Arc::new(opts);
-    let run_start = Instant::now();
-    let workers: Vec<_> = (0..jobs.min(njobs.max(1)))
-        .map(|_| {
-            let queue = queue.clone();
-            let results = results.clone();
-            let opts = opts.clone();
-            std::thread::spawn(move || {
-                loop {
-                    let Some(job) = queue.lock().expect("queue").pop_front() else {
-                        break;
-                    };
-                    let r = run_job(&job, &opts);
-                    match &r {
-                        Ok(r) => {
-                            let ok = r.bins.iter().filter(|b| b.ok()).count();
-                            println!(
-                                "    {:<9} {:<6} {}/{} binaries ok in {} s{}",
-                                r.arch.name,
-                                r.mode.name(),
-                                ok,
-                                r.bins.len(),
-                                secs(r.elapsed),
-                                r.problems
-                                    .first()
-                                    .map(|(p, _)| format!(" ({p})"))
-                                    .unwrap_or_default()
-                            );
-                        }
-                        Err(e) => println!("    {} {}: error: {e}", job.arch.name, job.mode.name()),
-                    }
-                    results.lock().expect("results").push(r);
-                }
-            })
-        })
-        .collect();
+    queue.close();
+    println!("\n==> builds done; runs: {njobs} jobs, {jobs} at a time");
     for w in workers {
         let _ = w.join();
     }
-    let run_time = run_start.elapsed();
+    let run_time = total.elapsed();
     let results = std::mem::take(&mut *results.lock().expect("results"));
 
     // 3. Report.
@@ -804,20 +457,21 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     }
     println!("\n==> summary");
     report::print_table(&rows);
+    // The phase times, as a table (the runs overlap the builds: they start with the first
+    // architecture's jobs).
+    println!("\n==> phase times");
+    for (name, d) in &phases {
+        println!("  {:>6} s  {name}", secs(*d));
+    }
+    println!("  {:>6} s  builds, from the start", secs(build_time));
     println!(
-        "\nphases: build {} s ({}), run {} s,{} total {} s",
-        secs(build_time),
-        phases
-            .iter()
-            .map(|(n, d)| format!("{n} {}", secs(*d)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        secs(run_time),
-        bare_time
-            .map(|t| format!(" no-libc boots {} s (kernel builds included),", secs(t)))
-            .unwrap_or_default(),
-        secs(total.elapsed())
+        "  {:>6} s  runs, from the start to the last job's end",
+        secs(run_time)
     );
+    if let Some(t) = bare_time {
+        println!("  {:>6} s  no-libc boots (kernel builds included)", secs(t));
+    }
+    println!("  {:>6} s  in all", secs(total.elapsed()));
     let ok = errors.is_empty() && failures.is_empty() && rows.iter().all(|r| r.ok);
     let (passed, failed, skipped) = rows.iter().fold((0, 0, 0), |(p, f, s), r| {
         (p + r.passed, f + r.failed, s + r.skipped)
