@@ -41,10 +41,7 @@ impl Counts {
 
     /// Failed tests of the emulated backend.
     pub fn emulated_failed(&self) -> u64 {
-        self.failed_names
-            .iter()
-            .filter(|n| is_emulated(n))
-            .count() as u64
+        self.failed_names.iter().filter(|n| is_emulated(n)).count() as u64
     }
 }
 

@@ -125,4 +125,3 @@ pub(super) fn without_host_only(mut bin: TestBin, mode: Mode) -> TestBin {
     }
     bin
 }
-

@@ -1,8 +1,8 @@
 //! The runs: jobs (one boot, or one architecture under qemu-user), the queue the builds feed
 //! and the runners drain, and what each run gives back.
 
-use super::build::{TestBin, without_host_only};
 use super::Mode;
+use super::build::{TestBin, without_host_only};
 use crate::arch::{Arch, Suite};
 use crate::qemu::{self, BootOutcome, Entry, EntryOutcome, Limits};
 use crate::report::{self, Counts};
@@ -289,4 +289,3 @@ fn save_log(dir_name: &str, name: &str, text: &str) {
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join(format!("{}.log", name.replace('/', "__"))), text);
 }
-
