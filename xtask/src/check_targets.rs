@@ -39,6 +39,35 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             TARGETS.iter().map(|t| t.0).collect::<Vec<_>>().join(" ")
         );
     }
+    let report = check(&targets)?;
+    print!("{report}");
+    if report.failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("failed: {}", report.failed.join(", "))
+    }
+}
+
+/// What [`check`] found: a row per target, the targets that failed, and the time it took.
+pub struct Report {
+    pub rows: Vec<String>,
+    pub failed: Vec<&'static str>,
+    pub elapsed: std::time::Duration,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "\ncheck-targets ({} s):", secs(self.elapsed))?;
+        for r in &self.rows {
+            writeln!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the three crates for each of `targets`; the compiler's errors are printed as they
+/// come. Also run by `cargo xtask cross --check-targets`, while the boots run.
+pub fn check(targets: &[&'static (&'static str, &'static str)]) -> Result<Report> {
     if !std::path::Path::new("/usr/lib/rustlib/src/rust/library").is_dir() {
         bail!("rust-web-src is not installed: run `cargo xtask cross-setup`");
     }
@@ -84,13 +113,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             secs(t.elapsed())
         ));
     }
-    println!("\ncheck-targets ({} s):", secs(start.elapsed()));
-    for r in &rows {
-        println!("{r}");
-    }
-    if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        bail!("failed: {}", failed.join(", "))
-    }
+    Ok(Report {
+        rows,
+        failed,
+        elapsed: start.elapsed(),
+    })
 }

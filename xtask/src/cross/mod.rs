@@ -154,6 +154,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let jobs = args.number("--jobs")?.unwrap_or(2).max(1) as usize;
     let batch = !args.flag("--boot-per-binary");
     let linux_raw = args.flag("--rustix-linux-raw");
+    // `cargo xtask check-targets` too, once every architecture is built, while the runs go on
+    // (they leave a core idle at their end).
+    let check_targets = args.flag("--check-targets");
     let limits = Limits {
         total: Duration::from_secs(args.number("--timeout")?.unwrap_or(900)),
         idle: Duration::from_secs(args.number("--idle-timeout")?.unwrap_or(180)),
@@ -270,6 +273,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let build_time = total.elapsed();
     queue.close();
     println!("\n==> builds done; runs: {njobs} jobs, {jobs} at a time");
+    let checked = check_targets.then(|| {
+        println!("\n==> check-targets, while the runs go on");
+        let targets: Vec<_> = crate::check_targets::TARGETS.iter().collect();
+        crate::check_targets::check(&targets)
+    });
     for w in workers {
         let _ = w.join();
     }
@@ -414,6 +422,15 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             });
         }
     }
+    match &checked {
+        Some(Ok(report)) => {
+            for t in &report.failed {
+                failures.push(format!("check-targets: the build for {t} failed (above)"));
+            }
+        }
+        Some(Err(e)) => failures.push(format!("check-targets: {e}")),
+        None => {}
+    }
     let mut bare_time = None;
     // 4. The ABIs booted with the no-libc program, after the rest (their kernel builds use
     // every core).
@@ -457,6 +474,9 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     }
     println!("\n==> summary");
     report::print_table(&rows);
+    if let Some(Ok(report)) = &checked {
+        print!("{report}");
+    }
     // The phase times, as a table (the runs overlap the builds: they start with the first
     // architecture's jobs).
     println!("\n==> phase times");
@@ -468,6 +488,12 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         "  {:>6} s  runs, from the start to the last job's end",
         secs(run_time)
     );
+    if let Some(Ok(report)) = &checked {
+        println!(
+            "  {:>6} s  check-targets (during the runs)",
+            secs(report.elapsed)
+        );
+    }
     if let Some(t) = bare_time {
         println!("  {:>6} s  no-libc boots (kernel builds included)", secs(t));
     }
