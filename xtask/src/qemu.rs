@@ -131,7 +131,22 @@ pub fn guest_env(has_block_dev: bool) -> Vec<(String, String)> {
     if has_block_dev {
         env.push(("AIO_TEST_BLOCK_DEV".into(), BLOCK_DEV.into()));
     }
+    env.extend(scaled_down());
     env
+}
+
+/// The long tests' sizes under emulation, where each runs in every boot and qemu-user run and
+/// TCG does a fraction of the host's work in the same time: the async soak 5 s per backend
+/// (`AIO_SOAK_SECS`; 15 s on the host) and the stress test 50 000 operations per backend
+/// (`AIO_STRESS_OPS`; 200 000 on the host). The host's values, where it sets them, win.
+fn scaled_down() -> [(String, String); 2] {
+    let var = |name: &str, default: &str| {
+        (
+            name.to_string(),
+            std::env::var(name).unwrap_or_else(|_| default.into()),
+        )
+    };
+    [var("AIO_SOAK_SECS", "5"), var("AIO_STRESS_OPS", "50000")]
 }
 
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
@@ -432,6 +447,7 @@ fn parse_console(console: &str, entries: &[Entry]) -> BootOutcome {
 pub fn user_env(cmd: &mut Command, arch: &Arch) {
     cmd.env("AIO_TEST_EXPECT_ENOSYS", "1")
         .env("AIO_TEST_QEMU_USER", arch.qemu_user)
+        .envs(scaled_down())
         .env_remove("AIO_TEST_BLOCK_DEV")
         .env_remove("AIO_TEST_DIRECT_DIR");
 }
