@@ -1,7 +1,7 @@
 //! The command line of `aio-async-bench`, parsed by hand: `--name value` or `--name=value`.
 
 use super::Engine;
-use aio_bench::args::{DEFAULT_SEED, parse_duration, parse_size};
+use crate::args::{DEFAULT_SEED, parse_duration, parse_size};
 use std::path::PathBuf;
 use std::time::Duration;
 

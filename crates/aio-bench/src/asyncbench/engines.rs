@@ -5,9 +5,9 @@
 
 use super::files::{TestFile, matches};
 use super::{BS, CpuSample, Engine, Run};
+use crate::job::{self, XorShift};
 use aio::rt::tokio::Handle;
 use aio::{AlignedBuf, Context, Fixed, Op};
-use aio_bench::job::{self, XorShift};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::fs::File;

@@ -149,7 +149,7 @@ fn fill(file: &File, size: u64) -> io::Result<()> {
 #[allow(clippy::unnecessary_cast)]
 fn fs_of(file: &File) -> String {
     match rustix::fs::fstatfs(file) {
-        Ok(st) => aio_bench::target::fs_name(st.f_type as u64),
+        Ok(st) => crate::target::fs_name(st.f_type as u64),
         Err(_) => "unknown fs".into(),
     }
 }

@@ -135,7 +135,7 @@ impl Cell {
             "{} ({}, {}, {}), depth {}, {} task{}, {} tokio worker{}",
             self.kind.name(),
             self.fs,
-            aio_bench::target::human_bytes(self.size),
+            crate::target::human_bytes(self.size),
             if self.direct { "O_DIRECT" } else { "buffered" },
             self.depth,
             self.tasks,

@@ -1,9 +1,7 @@
 //! `aio-async-bench`: 4 KiB random reads through `aio`'s async API against the synchronous
 //! context and tokio's blocking pool. See `--help`.
 
-#[path = "../asyncbench/mod.rs"]
-mod asyncbench;
-
+use aio_bench::asyncbench;
 use asyncbench::args::{self, Command, FileKind, Options};
 use asyncbench::engines::{self, Job};
 use asyncbench::files;
