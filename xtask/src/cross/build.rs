@@ -53,7 +53,8 @@ pub(super) fn build_tests(arch: &Arch, linux_raw: bool) -> Result<Vec<TestBin>> 
         "--workspace",
         "--exclude",
         "xtask",
-        "--lib",
+        // `--tests` takes every target whose `test` flag is on (libraries, binaries and
+        // integration tests by default); `--lib` would force the libraries with `test = false`.
         "--tests",
         "--no-run",
         "--message-format=json-render-diagnostics",

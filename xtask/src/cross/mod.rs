@@ -567,7 +567,7 @@ pub fn env_main(args: &[String]) -> Result<ExitCode> {
         println!("export {k}='{v}'");
     }
     println!(
-        "# then: cargo test --workspace --exclude xtask --lib --tests {} -- --test-threads=1",
+        "# then: cargo test --workspace --exclude xtask --tests {} -- --test-threads=1",
         setup.args.join(" ")
     );
     Ok(ExitCode::SUCCESS)
