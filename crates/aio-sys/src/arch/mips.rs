@@ -4,7 +4,9 @@
 //! sixth on the stack at `16($sp)` and `20($sp)`, as the o32 calling convention lays them out.
 //! The result is in `$2`; `$7` comes back non-zero on failure, with a **positive** errno in `$2`
 //! (MIPS errno numbers differ from other architectures: compare `Errno` values). The kernel may
-//! clobber the temporaries `$8`–`$15`, `$24`, `$25`. Needs `asm_experimental_arch`.
+//! clobber the temporaries `$8`–`$15`, `$24`, `$25`, and `$1` (`at`), which the asm saves and
+//! restores itself (Rust reserves it; LLVM allocates it all the same). Needs
+//! `asm_experimental_arch`.
 
 use super::Numbers;
 use core::arch::asm;
@@ -42,7 +44,16 @@ pub(crate) unsafe fn syscall3(nr: Word, a0: Word, a1: Word, a2: Word) -> Word {
     // output, and the stack is not touched.
     unsafe {
         asm!(
+            // The kernel does not preserve `$1` (`at`) across `syscall` (it saves it only for
+            // interrupts and exceptions), and LLVM keeps values in it: save it in a register the
+            // kernel preserves.
+            ".set push",
+            ".set noat",
+            "move {at}, $1",
             "syscall",
+            "move $1, {at}",
+            ".set pop",
+            at = out(reg) _,
             inlateout("$2") nr => v0,
             in("$4") a0,
             in("$5") a1,
@@ -83,13 +94,18 @@ pub(crate) unsafe fn syscall6(
     // stores the fifth and sixth arguments at 16 and 20, and releases the space before it ends.
     unsafe {
         asm!(
+            // `$1` (`at`) saved around `syscall`, as in `syscall3`.
+            ".set push",
             ".set noat",
+            "move {at}, $1",
             "addiu $sp, $sp, -32",
             "sw {a4}, 16($sp)",
             "sw {a5}, 20($sp)",
             "syscall",
             "addiu $sp, $sp, 32",
-            ".set at",
+            "move $1, {at}",
+            ".set pop",
+            at = out(reg) _,
             a4 = in(reg) a4,
             a5 = in(reg) a5,
             inlateout("$2") nr => v0,

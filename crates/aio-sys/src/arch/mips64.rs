@@ -2,7 +2,8 @@
 //!
 //! Number in `$2` (`v0`), arguments in `$4`–`$9` (`a0`–`a5`), result in `$2`; `$7` comes back
 //! non-zero on failure, with a **positive** errno in `$2` (MIPS errno numbers differ from other
-//! architectures). The kernel may clobber `$10`–`$15`, `$24`, `$25`. The kernel sigset is 16
+//! architectures). The kernel may clobber `$10`–`$15`, `$24`, `$25`, and `$1` (`at`), which the
+//! asm saves and restores itself (Rust reserves it; LLVM allocates it all the same). The kernel sigset is 16
 //! bytes here. Needs `asm_experimental_arch`.
 
 use super::Numbers;
@@ -54,7 +55,16 @@ pub(crate) unsafe fn syscall6(
     // output, and the stack is not touched.
     unsafe {
         asm!(
+            // The kernel does not preserve `$1` (`at`) across `syscall` (it saves it only for
+            // interrupts and exceptions), and LLVM keeps values in it: save it in a register the
+            // kernel preserves.
+            ".set push",
+            ".set noat",
+            "move {at}, $1",
             "syscall",
+            "move $1, {at}",
+            ".set pop",
+            at = out(reg) _,
             inlateout("$2") nr => v0,
             in("$4") a0,
             in("$5") a1,
