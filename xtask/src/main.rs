@@ -23,9 +23,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  cross-setup [--arch A,..] [--refresh]
+  cross-setup [--all | --arch A,..] [--refresh]
         install (from Debian's archive only) and cache everything the cross runs need:
-        qemu, cross gcc + libc, a pinned rustc-web with its target std, rust-web-src, kernels
+        qemu, cross gcc + libc, a pinned rustc-web with its target std, rust-web-src, kernels;
+        --all: what `cross --all` needs (x32, mipsel, every no-libc ABI and its kernel)
   cross [--all | --arch A,..] [--mode system|user|all] [--kernels all|first] [--jobs N]
         [--timeout S] [--idle-timeout S] [--boot-per-binary] [--rustix-linux-raw]
         [-- <test harness args>]

@@ -22,7 +22,22 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let mut args = Args::new(args);
     let names = args.list("--arch")?;
     let refresh = args.flag("--refresh");
+    // What `cross --all` runs: every architecture (x32 and mipsel too) and every no-libc ABI.
+    let everything = args.flag("--all");
     args.finish()?;
+    if everything {
+        if !names.is_empty() {
+            bail!("cross-setup: --all and --arch exclude each other");
+        }
+        let arches: Vec<&'static Arch> = arch::ALL.iter().chain(arch::EXTRA).collect();
+        let start = Instant::now();
+        setup(&arches, refresh)?;
+        for abi in bare::ABIS {
+            println!("\n{} (no-libc program): qemu, firmware, kernel", abi.name);
+            bare::prepare_only(abi)?;
+        }
+        return Ok(done(start));
+    }
     // The ABIs booted with the no-libc program (`bare`) are prepared by their own code; with no
     // `--arch`, the ones `cross` boots by default.
     let (bare_names, arch_names): (Vec<String>, Vec<String>) = names
@@ -48,13 +63,17 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         println!("\n{} (no-libc program): qemu, firmware, kernel", abi.name);
         bare::prepare_only(abi)?;
     }
+    Ok(done(start))
+}
+
+fn done(start: Instant) -> ExitCode {
     println!(
         "cross-setup: done in {} s; cache {} ({})",
         secs(start.elapsed()),
         cache_dir().display(),
         human_size(dir_size(&cache_dir()))
     );
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// The private apt state that serves `deb_arch` from `suite`.

@@ -44,7 +44,12 @@ fn parse_modes(mode: Option<String>) -> Result<Vec<Mode>> {
 }
 
 /// Checks that what the runs need is in place before building anything.
-fn preflight(arches: &[&'static Arch], modes: &[Mode], kernels: Kernels) -> Result<()> {
+fn preflight(
+    arches: &[&'static Arch],
+    modes: &[Mode],
+    kernels: Kernels,
+    everything: bool,
+) -> Result<()> {
     let mut missing = Vec::new();
     if let Err(e) = crate::toolchain::Manifest::load()?.rustc_version() {
         missing.push(e);
@@ -73,10 +78,13 @@ fn preflight(arches: &[&'static Arch], modes: &[Mode], kernels: Kernels) -> Resu
         }
     }
     if !missing.is_empty() {
-        bail!(
-            "not set up (run `cargo xtask cross-setup`):\n  {}",
-            missing.join("\n  ")
-        );
+        let names: Vec<&str> = arches.iter().map(|a| a.name).collect();
+        let fix = if everything {
+            "cargo xtask cross-setup --all".to_string()
+        } else {
+            format!("cargo xtask cross-setup --arch {}", names.join(","))
+        };
+        bail!("not set up (run `{fix}`):\n  {}", missing.join("\n  "));
     }
     Ok(())
 }
@@ -174,7 +182,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         harness.push("--show-output".into());
     }
     let opts = Options { harness, limits };
-    preflight(&arches, &modes, kernels)?;
+    preflight(&arches, &modes, kernels, everything)?;
     let total = Instant::now();
     for (name, filter, skipped_modes, why) in HOST_ONLY {
         let skipped: Vec<&str> = skipped_modes
