@@ -174,13 +174,30 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 #[cfg(feature = "std")]
+/// An error with an errno ([`Error::errno`]) becomes that OS error, as `std::fs` reports one:
+/// [`raw_os_error`](std::io::Error::raw_os_error) gives the errno back, and the kind and message
+/// are std's for it. This crate's explanation (what to change: `fs.aio-max-nr`, the seccomp
+/// policy, the depth) is not kept, since an `io::Error` holds either an OS code or a payload:
+/// print the [`Error`] itself where the explanation matters (every call of the synchronous API
+/// and [`Handle::new`](crate::rt::tokio::Handle::new) answer one). [`Error::QueueFull`] and
+/// [`Error::InvalidInput`], which have no errno, keep their message, with
+/// [`ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput).
+///
+/// ```
+/// let error = std::io::Error::from(aio::Error::ContextLimit {
+///     requested: 64,
+///     aio_nr: None,
+///     aio_max_nr: None,
+/// });
+/// assert_eq!(error.raw_os_error(), Some(aio::Errno::AGAIN.raw_os_error()));
+/// assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock);
+/// ```
 impl From<Error> for std::io::Error {
     fn from(error: Error) -> Self {
-        let kind = match error.errno() {
-            Some(errno) => std::io::Error::from_raw_os_error(errno.raw_os_error()).kind(),
-            None => std::io::ErrorKind::InvalidInput,
-        };
-        std::io::Error::new(kind, error)
+        match error.errno() {
+            Some(errno) => std::io::Error::from_raw_os_error(errno.raw_os_error()),
+            None => std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+        }
     }
 }
 
@@ -192,4 +209,82 @@ pub(crate) fn read_proc_number(path: &str) -> Option<u64> {
     let mut text = [0u8; 32];
     let len = rustix::io::read(&file, &mut text).ok()?;
     core::str::from_utf8(&text[..len]).ok()?.trim().parse().ok()
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use std::io;
+
+    /// Every variant: the errno survives the conversion (or, without one, the message does).
+    #[test]
+    fn io_errors_keep_the_errno_of_every_variant_that_has_one() {
+        let cases = [
+            (Error::Unsupported { call: "io_setup" }, Some(Errno::NOSYS)),
+            (
+                Error::ContextLimit {
+                    requested: 64,
+                    aio_nr: Some(65_000),
+                    aio_max_nr: Some(65_536),
+                },
+                Some(Errno::AGAIN),
+            ),
+            (Error::NotPermitted { call: "io_setup" }, Some(Errno::PERM)),
+            (
+                Error::DepthLimit {
+                    requested: u32::MAX,
+                    limit: 1,
+                },
+                Some(Errno::INVAL),
+            ),
+            (
+                Error::OutOfMemory {
+                    what: "ring",
+                    bytes: 1 << 40,
+                },
+                Some(Errno::NOMEM),
+            ),
+            (Error::NotRegistered, Some(Errno::BADF)),
+            (Error::Forked, Some(Errno::INVAL)),
+            (
+                Error::Os {
+                    call: "io_submit",
+                    errno: Errno::AGAIN,
+                },
+                Some(Errno::AGAIN),
+            ),
+            (
+                Error::Os {
+                    call: "io_getevents",
+                    errno: Errno::INTR,
+                },
+                Some(Errno::INTR),
+            ),
+            (Error::QueueFull { depth: 8 }, None),
+            (Error::InvalidInput("a test"), None),
+        ];
+        for (error, errno) in cases {
+            assert_eq!(error.errno(), errno, "{error:?}");
+            let message = error.to_string();
+            let converted = io::Error::from(error.clone());
+            match errno {
+                Some(errno) => {
+                    let expected = io::Error::from_raw_os_error(errno.raw_os_error());
+                    assert_eq!(
+                        converted.raw_os_error(),
+                        Some(errno.raw_os_error()),
+                        "{error:?}"
+                    );
+                    assert_eq!(converted.kind(), expected.kind(), "{error:?}");
+                }
+                None => {
+                    assert_eq!(converted.raw_os_error(), None, "{error:?}");
+                    assert_eq!(converted.kind(), io::ErrorKind::InvalidInput, "{error:?}");
+                    assert_eq!(converted.to_string(), message);
+                    let inner = converted.get_ref().and_then(|e| e.downcast_ref::<Error>());
+                    assert_eq!(inner, Some(&error));
+                }
+            }
+        }
+    }
 }
