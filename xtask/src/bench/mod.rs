@@ -34,7 +34,7 @@ usage: cargo xtask bench [--rounds N] [--runtime SECS] [--size MIB] [--depths D,
   --depths D,..    queue depths (default 1,32)
   --files F,..     tmpfs (a file in /dev/shm) and/or disk (in the target directory)
   --runners R,..   a subset of: aio-bench aio-batch aio-syscall emulated c c-ring io-uring
-                   fio-libaio fio-io_uring (default all)
+                   fio-libaio fio-libaio-ours fio-io_uring (default all)
   --cpu N          pin every run to CPU N (taskset), for steadier numbers
   --no-install     fail instead of running apt-get when gcc, libaio-dev, fio or perf is missing
 
@@ -42,7 +42,8 @@ usage: cargo xtask bench [--rounds N] [--runtime SECS] [--size MIB] [--depths D,
 aio-bench as shipped (--batch auto); aio-bench with the C loop's job shape (batch = depth; ring,
 io_getevents, emulated backend); the C libaio loop (io_getevents: the baseline of the C
 ratios; ring); the io-uring crate loop (uring-loop); fio --ioengine=libaio and io_uring with
-fio's defaults. Ratios are each round's IOPS over aio-bench's in that round, median (range).
+fio's defaults, and fio's libaio engine on this project's drop-in libaio.so.1 (fio-libaio-ours:
+LD_LIBRARY_PATH). Ratios are each round's IOPS over aio-bench's in that round, median (range).
 fio's system calls per operation are counted with perf stat (syscall tracepoints) in one extra
 untimed run per configuration.";
 
@@ -293,10 +294,16 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     tools::ensure(o.install, fio)?;
     let c_loop = tools::build_c(&target_dir().join("bench-c"))?;
     let built = tools::build_aio_bench(&["aio-bench", "uring-loop"])?;
+    let our_libaio = if o.runners.contains(&Runner::FioLibaioOurs) {
+        Some(tools::build_our_libaio()?)
+    } else {
+        None
+    };
     let programs = Programs {
         c_loop,
         aio_bench: built[0].clone(),
         uring_loop: built[1].clone(),
+        our_libaio,
         cpu: o.cpu,
     };
     let files = test_files(&o, &programs.aio_bench)?;
@@ -465,6 +472,27 @@ fn print_targets(o: &Options, files: &[TestFile], res: &Results) -> usize {
                     files[f].fs
                 ),
                 m >= 1.0,
+            );
+        }
+        // The drop-in libaio.so.1 (issue 27): the same fio, only the library swapped.
+        for f in [tmpfs, disk].into_iter().flatten() {
+            if !(has(Runner::FioLibaioOurs) && has(Runner::FioLibaio)) {
+                break;
+            }
+            let (m, _, _) = res
+                .ratio((f, depth), Runner::FioLibaioOurs, Runner::FioLibaio)
+                .expect("both ran");
+            let goal = if files[f].label == "tmpfs" && depth == 1 {
+                1.25
+            } else {
+                1.0
+            };
+            check(
+                format!(
+                    "{} depth {depth}: fio on aio-libaio / on Debian's libaio ≥ {goal}: {m:.3}",
+                    files[f].fs
+                ),
+                m >= goal,
             );
         }
         if let (Some(f), true, true) = (tmpfs, has(Runner::AioBench), has(Runner::CRing)) {

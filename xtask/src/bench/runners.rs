@@ -27,13 +27,16 @@ pub enum Runner {
     UringLoop,
     /// fio's libaio engine with its defaults (one io_submit per operation).
     FioLibaio,
+    /// The same fio, with this project's drop-in `libaio.so.1` (`crates/aio-libaio`) loaded
+    /// instead of Debian's.
+    FioLibaioOurs,
     /// fio's io_uring engine with its defaults.
     FioUring,
 }
 
 impl Runner {
     /// Every runner, in table order.
-    pub const ALL: [Runner; 9] = [
+    pub const ALL: [Runner; 10] = [
         Self::AioBench,
         Self::AioBatch,
         Self::AioSyscall,
@@ -42,6 +45,7 @@ impl Runner {
         Self::CRing,
         Self::UringLoop,
         Self::FioLibaio,
+        Self::FioLibaioOurs,
         Self::FioUring,
     ];
 
@@ -56,6 +60,7 @@ impl Runner {
             Self::CRing => "c-ring",
             Self::UringLoop => "io-uring",
             Self::FioLibaio => "fio-libaio",
+            Self::FioLibaioOurs => "fio-libaio-ours",
             Self::FioUring => "fio-io_uring",
         }
     }
@@ -76,13 +81,14 @@ impl Runner {
             Self::CRing => "C libaio loop, ring",
             Self::UringLoop => "io-uring crate loop",
             Self::FioLibaio => "fio --ioengine=libaio",
+            Self::FioLibaioOurs => "fio --ioengine=libaio, aio-libaio's libaio.so.1",
             Self::FioUring => "fio --ioengine=io_uring",
         }
     }
 
     /// Whether this is fio (installed from Debian; its calls counted by perf).
     pub fn is_fio(self) -> bool {
-        matches!(self, Self::FioLibaio | Self::FioUring)
+        matches!(self, Self::FioLibaio | Self::FioLibaioOurs | Self::FioUring)
     }
 }
 
@@ -194,6 +200,8 @@ pub struct Programs {
     pub c_loop: PathBuf,
     pub aio_bench: PathBuf,
     pub uring_loop: PathBuf,
+    /// A directory holding the drop-in `libaio.so.1` (for [`Runner::FioLibaioOurs`]).
+    pub our_libaio: Option<PathBuf>,
     /// Pin every run to this CPU (taskset).
     pub cpu: Option<u32>,
 }
@@ -205,7 +213,7 @@ impl Programs {
         let program: &Path = match runner {
             Runner::CPlain | Runner::CRing => &self.c_loop,
             Runner::UringLoop => &self.uring_loop,
-            Runner::FioLibaio | Runner::FioUring => Path::new("fio"),
+            Runner::FioLibaio | Runner::FioLibaioOurs | Runner::FioUring => Path::new("fio"),
             _ => &self.aio_bench,
         };
         let mut cmd = match self.cpu {
@@ -219,12 +227,17 @@ impl Programs {
         let d = depth.to_string();
         let t = format!("{runtime}");
         match runner {
-            Runner::FioLibaio | Runner::FioUring => {
-                let engine = if runner == Runner::FioLibaio {
-                    "libaio"
-                } else {
+            Runner::FioLibaio | Runner::FioLibaioOurs | Runner::FioUring => {
+                let engine = if runner == Runner::FioUring {
                     "io_uring"
+                } else {
+                    "libaio"
                 };
+                if runner == Runner::FioLibaioOurs {
+                    if let Some(dir) = &self.our_libaio {
+                        cmd.env("LD_LIBRARY_PATH", dir);
+                    }
+                }
                 cmd.arg("--name=xtask-bench")
                     .arg(format!("--filename={}", file.path.display()))
                     .args(["--rw=randread", "--bs=4k"])
@@ -333,6 +346,12 @@ impl Programs {
             .args(["-e", &EVENTS.join(","), "--"])
             .arg(fio.get_program())
             .args(fio.get_args());
+        // The library fio loads (fio-libaio-ours) goes through perf to fio.
+        for (key, value) in fio.get_envs() {
+            if let Some(value) = value {
+                cmd.env(key, value);
+            }
+        }
         let stdout = output(&mut cmd)?;
         let (_, ops) = parse_output(runner, &stdout)?;
         let text = std::fs::read_to_string(scratch)

@@ -122,3 +122,18 @@ pub fn build_aio_bench(bins: &[&str]) -> Result<Vec<PathBuf>> {
         .map(|bin| target_dir().join("release").join(bin))
         .collect())
 }
+
+/// Builds the drop-in `libaio.so.1` (`crates/aio-libaio`, release) and copies it, under its
+/// SONAME, into a directory of its own; returns the directory (for `LD_LIBRARY_PATH`).
+pub fn build_our_libaio() -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(Command::new(cargo)
+        .current_dir(root())
+        .args(["build", "--release", "--quiet", "-p", "aio-libaio"]))?;
+    let dir = target_dir().join("xtask-bench-libaio");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let built = target_dir().join("release").join("libaio.so");
+    std::fs::copy(&built, dir.join("libaio.so.1"))
+        .map_err(|e| format!("copy {}: {e}", built.display()))?;
+    Ok(dir)
+}
