@@ -3,9 +3,10 @@
 //! For every ABI of the README's architecture table it asks `cargo tree -e normal --target T`
 //! (no build: cargo only evaluates the target's cfgs) whether the `libc` crate is in the graph
 //! of `aio-sys` without default features, `aio-sys` with them (its `rustix` feature, for the
-//! `Errno` conversions), and `aio` without `std`, plus `aio` with
-//! `--cfg rustix_use_experimental_asm` where that switches rustix to its inline-asm backend. It
-//! fails if `aio-sys` without default features has libc anywhere, or if `aio` has it on an ABI
+//! `Errno` conversions), `aio` without `std`, plus `aio` with
+//! `--cfg rustix_use_experimental_asm` where that switches rustix to its inline-asm backend,
+//! and the drop-in `libaio.so.1` (`aio-libaio`). It fails if `aio-sys` without default features
+//! or `aio-libaio` has libc anywhere, or if `aio` has it on an ABI
 //! where rustix's inline-asm backend is the default (a regression); elsewhere it reports.
 
 use crate::util::{Args, Result, bail, root};
@@ -75,21 +76,26 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     Args::new(args).finish()?;
     let mut failures = Vec::new();
     println!(
-        "| ABI | target | aio-sys, no default features | aio-sys (default: `rustix`) | aio, no `std` | aio, no `std`, `--cfg rustix_use_experimental_asm` |"
+        "| ABI | target | aio-sys, no default features | aio-sys (default: `rustix`) | aio, no `std` | aio, no `std`, `--cfg rustix_use_experimental_asm` | aio-libaio |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for &(triple, name, raw_by_default) in ABIS {
         let sys_bare = has_libc("aio-sys", triple, &["--no-default-features"], false)?;
         let sys_default = has_libc("aio-sys", triple, &[], false)?;
         let aio = has_libc("linux-aio", triple, &["--no-default-features"], false)?;
         let aio_asm = has_libc("linux-aio", triple, &["--no-default-features"], true)?;
+        let libaio = has_libc("aio-libaio", triple, &[], false)?;
         println!(
-            "| {name} | `{triple}` | {} | {} | {} | {} |",
+            "| {name} | `{triple}` | {} | {} | {} | {} | {} |",
             yes_no(sys_bare),
             yes_no(sys_default),
             yes_no(aio),
-            yes_no(aio_asm)
+            yes_no(aio_asm),
+            yes_no(libaio)
         );
+        if libaio {
+            failures.push(format!("aio-libaio has libc on {triple}"));
+        }
         if sys_bare {
             failures.push(format!(
                 "aio-sys without default features has libc on {triple}"
