@@ -9,6 +9,9 @@
 //! copy of the binary ([`common::scenario_test`]).
 
 mod common;
+// The `aio` crate's suite for both backends and its lock (`each_backend!` names it).
+#[path = "../../../crates/aio/tests/integration/variants.rs"]
+mod variants;
 
 mod fork_eventfd;
 mod harness_args;

@@ -3,7 +3,7 @@
 //!
 //! The modules run concurrently, as libtest runs every test of a binary. The few that check
 //! what belongs to the whole process (its descriptor count, its AIO rings) or load both cores
-//! for seconds take [`support::exclusive`]; every other test holds [`support::shared`] (the
+//! for seconds take [`variants::exclusive`]; every other test holds [`support::shared`] (the
 //! `each_backend!` variants take it themselves).
 //!
 //! With `--cfg aio_shuttle` (the model check of `aio::rt`, `model_driver`) only that module is
@@ -11,6 +11,7 @@
 
 #[cfg(not(aio_shuttle))]
 mod support;
+mod variants;
 
 #[cfg(not(aio_shuttle))]
 mod async_tokio;

@@ -22,7 +22,6 @@
 #![allow(dead_code)]
 
 use aio::{AlignedBuf, Backend, Builder, Context, Error, IoBuf};
-use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -31,91 +30,13 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-thread_local! {
-    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Kernel) };
-}
-
-/// The backend the running test uses: set by `each_backend!` for the test's thread, else
-/// [`Backend::Kernel`]. Threads a test spawns start with `Kernel`: pass them the parent's.
-pub fn backend() -> Backend {
-    BACKEND.with(Cell::get)
-}
-
-/// Whether the running test uses the kernel's AIO (rather than the emulation).
-pub fn on_kernel() -> bool {
-    backend() == Backend::Kernel
-}
-
-/// The `each_backend!` module of `backend`: the prefix of the variant's test name.
-pub fn backend_module(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Kernel => "kernel",
-        Backend::Emulated => "emulated",
-        other => panic!("no test variant runs with {other:?}"),
-    }
-}
-
-// The `aio` crate's, for the same reason: this binary's modules were binaries of their own.
-#[path = "../../../../crates/aio/tests/integration/support/exclusive.rs"]
-mod exclusive;
-pub use exclusive::{exclusive, shared};
-
-/// Runs `test` with `backend` on this thread (restored afterwards, also on a panic), beside
-/// other tests ([`shared`]).
-pub fn with_backend(backend: Backend, test: fn()) {
-    let _shared = shared();
-    run_with(backend, test);
-}
-
-/// Runs `test` with `backend` on this thread, alone ([`exclusive`]).
-pub fn with_backend_alone(backend: Backend, test: fn()) {
-    let _alone = exclusive();
-    run_with(backend, test);
-}
-
-fn run_with(backend: Backend, test: fn()) {
-    struct Restore(Backend);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            BACKEND.with(|b| b.set(self.0));
-        }
-    }
-    let _restore = Restore(BACKEND.with(|b| b.replace(backend)));
-    test();
-}
-
-/// Declares, for each `fn name()` listed, the tests `kernel::name` and `emulated::name`;
-/// `each_backend!(alone: name, ...)` runs them alone ([`exclusive`]).
-// Unused in the modules whose tests are all about the kernel.
-#[allow(unused_macros)]
-macro_rules! each_backend {
-    (alone: $($test:ident),+ $(,)?) => {
-        $crate::common::each_backend!(@with_backend_alone $($test),+);
-    };
-    (@$run:ident $($test:ident),+) => {
-        mod kernel {
-            $(
-                #[test]
-                fn $test() {
-                    $crate::common::$run(aio::Backend::Kernel, super::$test)
-                }
-            )+
-        }
-        mod emulated {
-            $(
-                #[test]
-                fn $test() {
-                    $crate::common::$run(aio::Backend::Emulated, super::$test)
-                }
-            )+
-        }
-    };
-    ($($test:ident),+ $(,)?) => {
-        $crate::common::each_backend!(@with_backend $($test),+);
-    };
-}
+// The suite for both backends, the lock and the test names: the `aio` crate's file, included
+// by this binary's `main.rs` as `variants`.
 #[allow(unused_imports)]
-pub(crate) use each_backend;
+pub(crate) use crate::variants::each_backend;
+pub use crate::variants::{
+    backend, backend_module, exclusive, on_kernel, shared, test_path, variant_path,
+};
 
 /// Set to `1` where every AIO system call is expected to answer `ENOSYS`.
 pub const EXPECT_ENOSYS_VAR: &str = "AIO_TEST_EXPECT_ENOSYS";
@@ -471,20 +392,6 @@ pub fn in_scenario(name: &str) -> bool {
 /// The line a child prints when its scenario ran to the end.
 pub fn scenario_done_marker(name: &str) -> String {
     format!("aio-harness scenario {name}: done")
-}
-
-/// libtest's name of the test `test` of the module whose `module_path!()` is `module`: the
-/// module path without the crate's own name, then the test (`harness_child_exit::test`).
-pub fn test_path(module: &str, test: &str) -> String {
-    let module = module.split_once("::").map_or("", |(_, m)| m);
-    format!("{module}::{test}")
-}
-
-/// libtest's name of the variant, for this thread's [`backend`], of the test `test` that
-/// `each_backend!` declares in the module whose `module_path!()` is `module`
-/// (`harness_fork::kernel::test`).
-pub fn variant_path(module: &str, test: &str) -> String {
-    test_path(module, &format!("{}::{test}", backend_module(backend())))
 }
 
 /// Re-executes this test binary to run only `test` (the plain function name, listed in

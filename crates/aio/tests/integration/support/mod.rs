@@ -8,77 +8,12 @@
 #![allow(dead_code)]
 
 use aio::{Backend, Builder, Context, Error, IoBuf};
-use std::cell::Cell;
 use std::path::PathBuf;
 
-thread_local! {
-    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Kernel) };
-}
-
-/// The backend the running test uses (set by `each_backend!` for the test's thread).
-pub fn backend() -> Backend {
-    BACKEND.with(Cell::get)
-}
-
-/// Whether the running test uses the kernel's AIO (rather than the emulation).
-pub fn on_kernel() -> bool {
-    backend() == Backend::Kernel
-}
-
-/// Sets the backend of the tests running on this thread.
-pub fn set_backend(backend: Backend) {
-    BACKEND.with(|b| b.set(backend));
-}
-
-// Shared with the workspace's `tests` crate, whose binary needs the same.
-mod exclusive;
-pub use exclusive::{exclusive, shared};
-
-/// Runs `test` with `backend` (on this thread), beside other tests ([`shared`]).
-pub fn with_backend(backend: Backend, test: fn()) {
-    let _shared = shared();
-    set_backend(backend);
-    test();
-}
-
-/// Runs `test` with `backend` (on this thread), alone ([`exclusive`]).
-pub fn with_backend_alone(backend: Backend, test: fn()) {
-    let _alone = exclusive();
-    set_backend(backend);
-    test();
-}
-
-/// Declares, for each `fn name()` listed, the tests `kernel::name` and `emulated::name`;
-/// `each_backend!(alone: name, ...)` runs them alone ([`exclusive`]).
-#[allow(unused_macros)] // model.rs declares its proptest variants itself
-macro_rules! each_backend {
-    (alone: $($test:ident),+ $(,)?) => {
-        $crate::support::each_backend!(@with_backend_alone $($test),+);
-    };
-    (@$run:ident $($test:ident),+) => {
-        mod kernel {
-            $(
-                #[test]
-                fn $test() {
-                    $crate::support::$run(aio::Backend::Kernel, super::$test)
-                }
-            )+
-        }
-        mod emulated {
-            $(
-                #[test]
-                fn $test() {
-                    $crate::support::$run(aio::Backend::Emulated, super::$test)
-                }
-            )+
-        }
-    };
-    ($($test:ident),+ $(,)?) => {
-        $crate::support::each_backend!(@with_backend $($test),+);
-    };
-}
+// The suite for both backends, the lock and the test names: one file for both test crates.
 #[allow(unused_imports)]
-pub(crate) use each_backend;
+pub(crate) use crate::variants::each_backend;
+pub use crate::variants::{backend, on_kernel, set_backend, shared, test_path, variant_path};
 
 /// Whether the harness told us the AIO calls are missing here (qemu-user).
 pub fn expect_enosys() -> bool {
@@ -263,21 +198,6 @@ impl Rng {
 
 /// Set in the child process [`in_child`] starts.
 const CHILD: &str = "AIO_TEST_CHILD";
-
-/// libtest's name of the test `test` of the module whose `module_path!()` is `module`: the
-/// module path without the crate's own name, then the test (`model::kernel::test`).
-pub fn test_path(module: &str, test: &str) -> String {
-    let module = module.split_once("::").map_or("", |(_, m)| m);
-    format!("{module}::{test}")
-}
-
-/// libtest's name of the variant, for this thread's [`backend`], of the test `test` that
-/// `each_backend!` declares in the module whose `module_path!()` is `module`
-/// (`polls::kernel::test`).
-pub fn variant_path(module: &str, test: &str) -> String {
-    let backend = if on_kernel() { "kernel" } else { "emulated" };
-    test_path(module, &format!("{backend}::{test}"))
-}
 
 /// Runs the calling test (libtest's name `path`: [`test_path`], [`variant_path`]) again, alone,
 /// in a child process of the test binary (through the emulator under qemu-user), prints its
