@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             let buf = AlignedBuf::new(block, align)?;
             // user_data: the block number, with the top bit set once it is a write.
             ctx.push(Op::read(input, buf, next * block as u64).user_data(next))
-                .map_err(|e| e.error)?;
+                ?;
             next += 1;
         }
         ctx.submit()?;
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
             let buf = completion.into_buf().expect("a read hands its buffer back");
             ctx.push(Op::write(output.clone(), buf, tag * block as u64).user_data(tag | 1 << 63))
-                .map_err(|e| e.error)?;
+                ?;
         }
     }
     ctx.submit()?;

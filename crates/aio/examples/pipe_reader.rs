@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut ctx: Context = Context::builder().depth(4).eventfd(true).build()?;
     ctx.push(Op::poll(reader.clone(), PollFlags::IN))
-        .map_err(|e| e.error)?;
+        ?;
     ctx.submit()?;
     let mut received = Vec::new();
     'outer: loop {
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 break 'outer;
             }
             ctx.push(Op::poll(reader.clone(), PollFlags::IN))
-                .map_err(|e| e.error)?;
+                ?;
             ctx.submit()?;
         }
     }

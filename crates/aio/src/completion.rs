@@ -146,7 +146,8 @@ pub enum CancelOutcome {
     /// completion is ready now.
     Cancelled,
     /// Cancellation started (`EINPROGRESS`, current kernels): the completion, marked cancelled,
-    /// arrives through the ring like any other.
+    /// arrives through the ring like any other. Also the answer to a second cancel of the same
+    /// operation, given without asking the kernel again.
     InProgress,
     /// The kernel cannot cancel it: it already completed (in the kernel, or collected and
     /// waiting to be handed back), or its kind is not cancellable (`EINVAL`). Its completion

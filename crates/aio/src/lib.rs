@@ -37,7 +37,7 @@
 //!     while next_block < 64 && ctx.queued() + ctx.in_flight() + ctx.ready() < 32 {
 //!         let buf = AlignedBuf::new(BLOCK, BLOCK)?;
 //!         let op = Op::read(file, buf, next_block * BLOCK as u64).user_data(next_block);
-//!         ctx.push(op).map_err(|e| e.error)?;
+//!         ctx.push(op)?;
 //!         next_block += 1;
 //!     }
 //!     ctx.submit()?;
@@ -76,8 +76,8 @@
 //! let mut ctx: Context = Context::new(8)?;
 //! let zero = ctx.register(std::fs::File::open("/dev/zero")?)?; // owned by the context
 //! let null = Arc::new(std::fs::File::options().write(true).open("/dev/null")?); // shared
-//! ctx.push(Op::read(zero, vec![1; 64], 0).user_data(1)).map_err(|e| e.error)?;
-//! ctx.push(Op::write(null.clone(), vec![2; 64], 0).user_data(2)).map_err(|e| e.error)?;
+//! ctx.push(Op::read(zero, vec![1; 64], 0).user_data(1))?;
+//! ctx.push(Op::write(null.clone(), vec![2; 64], 0).user_data(2))?;
 //! ctx.submit()?;
 //! ctx.wait(2, None)?;
 //! for done in ctx.completions() {
@@ -104,7 +104,7 @@
 //!     .backend(Backend::KernelOrEmulated)
 //!     .build()?;
 //! let zero = ctx.register(std::fs::File::open("/dev/zero")?)?;
-//! ctx.push(Op::read(zero, vec![1; 64], 0)).map_err(|e| e.error)?;
+//! ctx.push(Op::read(zero, vec![1; 64], 0))?;
 //! ctx.submit()?;
 //! ctx.wait(1, None)?;
 //! assert_eq!(ctx.completions().next().unwrap().result(), Ok(64));
@@ -148,7 +148,7 @@
 //! fn write_block(fd: OwnedFd) -> Result<Result<usize, Errno>, Error> {
 //!     let mut ctx: Context<Vec<u8>> = Context::new(8)?;
 //!     let file = ctx.register(fd)?;
-//!     ctx.push(Op::write(file, vec![7; 4096], 0)).map_err(|e| e.error)?;
+//!     ctx.push(Op::write(file, vec![7; 4096], 0))?;
 //!     ctx.submit()?;
 //!     ctx.wait(1, None)?;
 //!     Ok(ctx.completions().next().map_or(Err(Errno::IO), |done| done.result()))

@@ -127,9 +127,13 @@ pub fn build_aio_bench(bins: &[&str]) -> Result<Vec<PathBuf>> {
 /// SONAME, into a directory of its own; returns the directory (for `LD_LIBRARY_PATH`).
 pub fn build_our_libaio() -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    run(Command::new(cargo)
-        .current_dir(root())
-        .args(["build", "--release", "--quiet", "-p", "aio-libaio"]))?;
+    run(Command::new(cargo).current_dir(root()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "aio-libaio",
+    ]))?;
     let dir = target_dir().join("xtask-bench-libaio");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let built = target_dir().join("release").join("libaio.so");

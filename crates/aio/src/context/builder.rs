@@ -104,7 +104,7 @@ impl Builder {
     /// // Kernel AIO on a kernel that has it; the emulation under qemu-user or seccomp.
     /// println!("running on {:?}", ctx.backend());
     /// let zero = ctx.register(std::fs::File::open("/dev/zero")?)?;
-    /// ctx.push(Op::read(zero, vec![1; 512], 0)).map_err(|e| e.error)?;
+    /// ctx.push(Op::read(zero, vec![1; 512], 0))?;
     /// ctx.submit()?;
     /// ctx.wait(1, None)?;
     /// let done = ctx.completions().next().unwrap();

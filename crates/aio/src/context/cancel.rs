@@ -16,6 +16,10 @@ impl<B: IoBuf> Context<B> {
     /// another context, or of an operation already handed back, answers
     /// [`CancelOutcome::NotFound`].
     ///
+    /// Cancelling the same in-flight operation again answers [`CancelOutcome::InProgress`]
+    /// without a system call: the kernel already took the first request, and would answer a
+    /// second `io_cancel` with `EINVAL`, as if the operation could not be cancelled.
+    ///
     /// # Errors
     /// [`Error::Forked`] in a child process (even for a queued operation: its local completion
     /// would signal the parent's eventfd); [`Error::Os`] for an `io_cancel` error other than
@@ -64,9 +68,9 @@ impl<B: IoBuf> Context<B> {
     /// let (reader, _writer) = rustix::pipe::pipe()?;
     /// let reader = Arc::new(reader);
     /// let mut ctx: Context = Context::new(4)?;
-    /// ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(1)).map_err(|e| e.error)?;
+    /// ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(1))?;
     /// ctx.submit()?; // the poll pends: the pipe is empty
-    /// ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(2)).map_err(|e| e.error)?;
+    /// ctx.push(Op::poll(reader.clone(), PollFlags::IN).user_data(2))?;
     /// let mut tags: Vec<u64> = ctx.drain()?.map(|c| c.user_data()).collect();
     /// tags.sort();
     /// assert_eq!(tags, [1, 2]);

@@ -239,7 +239,7 @@ impl<B> Context<B> {
     /// use aio::{Context, Op};
     /// let mut ctx: Context = Context::new(4)?;
     /// let file = ctx.register(std::fs::File::open("/dev/zero")?)?;
-    /// ctx.push(Op::read(file, vec![1; 512], 0)).map_err(|e| e.error)?;
+    /// ctx.push(Op::read(file, vec![1; 512], 0))?;
     /// ctx.submit()?;
     /// ctx.wait(1, None)?;
     /// let done = ctx.completions().next().unwrap();

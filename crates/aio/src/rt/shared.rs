@@ -40,7 +40,7 @@ use std::time::Duration;
 ///     .map(|_| {
 ///         let (ctx, zero) = (ctx.clone(), zero.clone());
 ///         std::thread::spawn(move || {
-///             let ticket = ctx.start(Op::read(zero, vec![1; 512], 0)).map_err(|e| e.error)?;
+///             let ticket = ctx.start(Op::read(zero, vec![1; 512], 0))?;
 ///             let done = ticket.wait()?;
 ///             assert_eq!(done.result(), Ok(512));
 ///             Ok::<_, aio::Error>(())
