@@ -179,7 +179,7 @@ impl core::error::Error for Error {}
 /// are std's for it. This crate's explanation (what to change: `fs.aio-max-nr`, the seccomp
 /// policy, the depth) is not kept, since an `io::Error` holds either an OS code or a payload:
 /// print the [`Error`] itself where the explanation matters (every call of the synchronous API
-/// and [`Handle::new`](crate::rt::tokio::Handle::new) answer one). [`Error::QueueFull`] and
+/// and the tokio `Handle::new` answer one). [`Error::QueueFull`] and
 /// [`Error::InvalidInput`], which have no errno, keep their message, with
 /// [`ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput).
 ///
