@@ -30,17 +30,18 @@ const ABOUT: &str = "aio-bench: measure Linux native AIO (io_submit) on a file o
 /// The help's paragraph after the usage line: the default job.
 const DEFAULT_JOB: &str = "\
 With no options: 4 KiB random O_DIRECT reads at depth 32 for 5 s on a 256 MiB temporary file
-in the cargo target directory (removed afterwards; buffered I/O, with a note, where the file
-system refuses O_DIRECT).";
+(removed afterwards; buffered I/O, with a note, where the file system refuses O_DIRECT) in the
+cargo target directory the program was built in, or, for a program installed elsewhere, in
+$TMPDIR (else /tmp); --dir chooses another. The summary names the file.";
 
 /// The help's closing paragraphs.
 const AFTER_HELP: &str = "\
 Submission policy: one io_submit of more than 2 operations runs under a block-layer plug,
 which hands the requests to the device only once all are prepared; on a device that completes
-in bursts the queue then drains and refills in lock-step (measured on ext4 on virtio, depth 32:
-~60k IOPS with --batch 32 against ~75k with --batch 1, fio ~70k). Where operations complete
-inside io_submit (tmpfs, page cache) the system call is the cost and batching wins (~710k
-against ~520k). auto does each where it fits; with --reap syscall it submits one per call.
+in bursts the queue then drains and refills in lock-step, and one operation per call keeps it
+busier. Where operations complete inside io_submit (tmpfs, page cache) the system call is the
+cost and batching wins. auto does each where it fits (the README shows what each earned on
+the project's machine); with --reap syscall it submits one per call.
 
 SIZE takes k, M, G, T suffixes (powers of 1024: 4k = 4096, 1M, 256M; KiB/MiB also accepted).";
 

@@ -187,8 +187,10 @@ pub fn prepare(o: &Options, mut status: impl FnMut(&str)) -> Result<Prepared, St
                 ));
             }
             let len = if block {
-                File::open(path)
-                    .and_then(|mut f| f.seek(SeekFrom::End(0)))
+                let mut device = File::open(path)
+                    .map_err(|e| format!("{option} {}: cannot open: {e}", path.display()))?;
+                device
+                    .seek(SeekFrom::End(0))
                     .map_err(|e| format!("{option} {}: cannot get its size: {e}", path.display()))?
             } else {
                 meta.len()

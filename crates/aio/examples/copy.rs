@@ -54,8 +54,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         while next < blocks && ctx.queued() + ctx.in_flight() + ctx.ready() < depth as usize {
             let buf = AlignedBuf::new(block, align)?;
             // user_data: the block number, with the top bit set once it is a write.
-            ctx.push(Op::read(input, buf, next * block as u64).user_data(next))
-                ?;
+            ctx.push(Op::read(input, buf, next * block as u64).user_data(next))?;
             next += 1;
         }
         ctx.submit()?;
@@ -72,8 +71,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 return Err(format!("{src} shrank while copying").into());
             }
             let buf = completion.into_buf().expect("a read hands its buffer back");
-            ctx.push(Op::write(output.clone(), buf, tag * block as u64).user_data(tag | 1 << 63))
-                ?;
+            ctx.push(Op::write(output.clone(), buf, tag * block as u64).user_data(tag | 1 << 63))?;
         }
     }
     ctx.submit()?;

@@ -24,8 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let mut ctx: Context = Context::builder().depth(4).eventfd(true).build()?;
-    ctx.push(Op::poll(reader.clone(), PollFlags::IN))
-        ?;
+    ctx.push(Op::poll(reader.clone(), PollFlags::IN))?;
     ctx.submit()?;
     let mut received = Vec::new();
     'outer: loop {
@@ -46,8 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else if events.contains(PollFlags::HUP) {
                 break 'outer;
             }
-            ctx.push(Op::poll(reader.clone(), PollFlags::IN))
-                ?;
+            ctx.push(Op::poll(reader.clone(), PollFlags::IN))?;
             ctx.submit()?;
         }
     }
