@@ -297,7 +297,7 @@ fn percentage(s: &str) -> Result<u8, String> {
     }
 }
 
-fn runtime(s: &str) -> Result<Duration, String> {
+pub(crate) fn runtime(s: &str) -> Result<Duration, String> {
     match parse_duration(s)? {
         t if t.is_zero() => Err("must be above 0".into()),
         t => Ok(t),
@@ -311,7 +311,7 @@ fn op_count(s: &str) -> Result<u64, String> {
     }
 }
 
-fn seed(s: &str) -> Result<u64, String> {
+pub(crate) fn seed(s: &str) -> Result<u64, String> {
     match parse_count(s)? {
         0 => Err("must not be 0 (xorshift would stay at 0)".into()),
         n => Ok(n),

@@ -2,24 +2,14 @@
 //! context and tokio's blocking pool. See `--help`.
 
 use aio_bench::asyncbench;
-use asyncbench::args::{self, Command, FileKind, Options};
+use asyncbench::args::{self, FileKind, Options};
 use asyncbench::engines::{self, Job};
 use asyncbench::files;
 use asyncbench::report::{self, Cell};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let options = match args::parse(std::env::args().skip(1)) {
-        Ok(Command::Run(options)) => options,
-        Ok(Command::Help) => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("aio-async-bench: {e}\n(see aio-async-bench --help)");
-            return ExitCode::from(2);
-        }
-    };
+    let options = args::parse(std::env::args_os().skip(1)).unwrap_or_else(|e| e.exit());
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
