@@ -6,6 +6,11 @@
 //!   [`Backend::Kernel`] reports the typed error, [`Backend::KernelOrEmulated`] falls back to
 //!   the emulation, which then does real I/O without a single AIO call.
 //!
+//! - `io_uring_setup`, `io_uring_enter` and `io_uring_register` answering `EPERM`, the effect
+//!   of Docker's (≥ 25) and containerd 2.0's default seccomp profiles on them (the AIO family
+//!   stays allowed there): io_uring is refused, and `O_DIRECT` reads and writes through the
+//!   tokio handle run on kernel AIO all the same.
+//!
 //! The filter is installed on one thread only (no `SECCOMP_FILTER_FLAG_TSYNC`), which ends
 //! with the test, so the rest of the process keeps AIO. Under qemu-user (which refuses seccomp
 //! filters, and answers `ENOSYS` to every AIO call anyway) the fallback is checked unfiltered.
@@ -281,4 +286,135 @@ fn dropping_a_context_with_a_poll_when_io_cancel_is_forbidden() {
         }
     }
     drop(writer);
+}
+
+/// The io_uring calls: what Docker's and containerd's default profiles answer with `EPERM`.
+fn io_uring_calls() -> [u32; 3] {
+    use linux_raw_sys::general::{
+        __NR_io_uring_enter, __NR_io_uring_register, __NR_io_uring_setup,
+    };
+    [
+        __NR_io_uring_setup,
+        __NR_io_uring_enter,
+        __NR_io_uring_register,
+    ]
+}
+
+/// `io_uring_setup(8, params)`: its errno, or `None` if it made a ring (closed again).
+fn io_uring_setup_errno() -> Option<Errno> {
+    let mut params = [0u8; 120]; // struct io_uring_params
+    // SAFETY: io_uring_setup writes at most sizeof(struct io_uring_params) = 120 bytes.
+    let fd = unsafe {
+        libc::syscall(
+            linux_raw_sys::general::__NR_io_uring_setup as libc::c_long,
+            8,
+            params.as_mut_ptr(),
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: the ring's descriptor, just made and owned here.
+        unsafe { libc::close(fd as i32) };
+        return None;
+    }
+    Errno::from_io_error(&std::io::Error::last_os_error())
+}
+
+/// Docker's default profile, in effect: io_uring refused (`EPERM`) while the AIO family is
+/// allowed. The tokio handle's `O_DIRECT` writes and reads run there, through kernel AIO.
+#[test]
+fn where_a_container_profile_blocks_io_uring_async_direct_io_runs() {
+    let _shared = common::shared();
+    const TEST: &str = "where_a_container_profile_blocks_io_uring_async_direct_io_runs";
+    if common::expect_enosys() {
+        // qemu-user refuses seccomp filters, and has no AIO to run on.
+        println!("ENOSYS path: {TEST}: no kernel AIO here, as expected");
+        return;
+    }
+    if !common::aio_or_skip(TEST) {
+        return;
+    }
+    const BLOCK: usize = 4096;
+    const BLOCKS: usize = 64;
+    let Some(direct) = common::direct_or_skip(TEST, (BLOCK * BLOCKS) as u64, true) else {
+        return;
+    };
+    let block = BLOCK.max(direct.align);
+    std::thread::spawn(move || {
+        // The filter holds for this thread and every thread it starts from now on: the
+        // runtime's workers and blocking threads, as in a container.
+        forbid(&io_uring_calls(), Errno::PERM).expect("install the seccomp filter");
+        assert_eq!(
+            io_uring_setup_errno(),
+            Some(Errno::PERM),
+            "io_uring is refused"
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        runtime.block_on(async move {
+            let on_worker = tokio::spawn(async { io_uring_setup_errno() })
+                .await
+                .unwrap();
+            assert_eq!(
+                on_worker,
+                Some(Errno::PERM),
+                "io_uring is refused on the workers too"
+            );
+            let aio: aio::rt::tokio::Handle<aio::AlignedBuf> =
+                aio::rt::tokio::Handle::new(Context::builder().depth(32))
+                    .expect("kernel AIO is allowed where io_uring is not");
+            assert_eq!(aio.backend(), Backend::Kernel);
+            let what = direct.what.clone();
+            let file = aio
+                .register(direct.file)
+                .expect("register the O_DIRECT file");
+            let base = direct.base;
+            let offset = move |i: usize| base + (i * block) as u64;
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..BLOCKS {
+                let (aio, mut buf) = (
+                    aio.clone(),
+                    aio::AlignedBuf::new(block, direct.align).unwrap(),
+                );
+                buf.fill(i as u8 ^ 0x5a);
+                tasks.spawn(async move { aio.write_at(file, buf, offset(i)).await.0 });
+            }
+            while let Some(written) = tasks.join_next().await {
+                assert_eq!(written.unwrap().expect("O_DIRECT write"), block);
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..BLOCKS {
+                let (aio, buf) = (
+                    aio.clone(),
+                    aio::AlignedBuf::new(block, direct.align).unwrap(),
+                );
+                tasks.spawn(async move {
+                    let (read, buf) = aio.read_at(file, buf, offset(i)).await;
+                    assert_eq!(read.expect("O_DIRECT read"), block);
+                    assert!(
+                        buf.iter().all(|&b| b == i as u8 ^ 0x5a),
+                        "block {i} read back"
+                    );
+                    block
+                });
+            }
+            while let Some(read) = tasks.join_next().await {
+                read.unwrap();
+            }
+            let stats = aio.stats();
+            assert!(stats.submitted >= (2 * BLOCKS) as u64, "{stats:?}");
+            assert_eq!(stats.offloaded, 0, "O_DIRECT goes to the kernel: {stats:?}");
+            println!(
+                "{TEST}: io_uring_setup answered EPERM; {} O_DIRECT writes and reads on {} \
+                 through kernel AIO ({} submitted)",
+                2 * BLOCKS,
+                what,
+                stats.submitted
+            );
+        });
+    })
+    .join()
+    .unwrap();
 }
