@@ -43,7 +43,11 @@ busier. Where operations complete inside io_submit (tmpfs, page cache) the syste
 cost and batching wins. auto does each where it fits (the README shows what each earned on
 the project's machine); with --reap syscall it submits one per call.
 
-SIZE takes k, M, G, T suffixes (powers of 1024: 4k = 4096, 1M, 256M; KiB/MiB also accepted).";
+SIZE takes k, M, G, T suffixes (powers of 1024: 4k = 4096, 1M, 256M; KiB/MiB also accepted).
+
+Ctrl-C ends the run: the operations in flight are collected and the summary of what ran is
+printed (in a sweep, the depths that ran; the current one cut short), with exit status 130. A
+second Ctrl-C exits at once.";
 
 /// The kind of job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -46,6 +46,8 @@ use aio::{AlignedBuf, Context, Errno, IoBuf, Op, Reap, RwFlags, Stats};
 
 /// The buffer type of the benchmark's context.
 pub type Block = &'static mut [u8];
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The xorshift64 generator (13, 7, 17) for offsets; the C baseline uses the same.
@@ -95,6 +97,21 @@ pub struct Outcome {
     pub ring: bool,
     /// Whether the crate's emulation ran the operations (no kernel AIO).
     pub emulated: bool,
+    /// Whether SIGINT ([`interrupt_flag`]) ended the run before its time or count.
+    pub interrupted: bool,
+}
+
+/// Set by SIGINT (`main` registers it with signal-hook): the running job starts no more
+/// operations, collects those in flight and reports what it did; a sweep stops after it.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone()
+}
+
+/// Whether SIGINT has arrived.
+pub fn interrupted() -> bool {
+    interrupt_flag().load(Ordering::Relaxed)
 }
 
 impl Outcome {
@@ -194,6 +211,8 @@ pub fn run(
     let (mut issued, mut ops, mut reads, mut writes, mut eagain) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut outstanding = 0usize;
     let mut stop = false;
+    let interrupt = interrupt_flag();
+    let mut interrupted = false;
     const TICK: u64 = 500_000_000;
     let mut next_tick = TICK;
 
@@ -249,6 +268,9 @@ pub fn run(
         now = start.elapsed().as_nanos() as u64;
         if now >= deadline {
             stop = true;
+        }
+        if !stop && interrupt.load(Ordering::Relaxed) {
+            (stop, interrupted) = (true, true);
         }
         for completion in ctx.completions() {
             let result = completion.result();
@@ -306,6 +328,7 @@ pub fn run(
         stats: ctx.stats(),
         ring: ctx.reaps_from_ring(),
         emulated: ctx.backend() == aio::Backend::Emulated,
+        interrupted,
     })
 }
 
@@ -411,6 +434,45 @@ pub fn describe(o: &Options, p: &Prepared, ring: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SIGINT's flag ends a long run within moments, with what was done reported.
+    #[test]
+    fn an_interrupt_ends_the_run_with_its_results() {
+        let dir = std::env::temp_dir();
+        let o = crate::args::parse([
+            "--dir",
+            dir.to_str().unwrap(),
+            "--size",
+            "1M",
+            "--runtime",
+            "60s",
+            "--buffered",
+            "--backend",
+            "auto",
+        ])
+        .unwrap();
+        let p = crate::target::prepare(&o, |_| {}).unwrap();
+        let flag = interrupt_flag();
+        let setter = std::thread::spawn({
+            let flag = flag.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(200));
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+        let started = std::time::Instant::now();
+        let outcome = run(&o, &p, None);
+        setter.join().unwrap();
+        flag.store(false, Ordering::Relaxed);
+        let outcome = outcome.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(outcome.interrupted);
+        assert!(outcome.ops > 0 && outcome.elapsed < Duration::from_secs(30));
+    }
 
     #[test]
     fn arena_blocks_are_aligned_and_disjoint() {

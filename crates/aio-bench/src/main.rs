@@ -12,7 +12,20 @@ use std::time::Duration;
 fn main() -> ExitCode {
     // Usage errors: clap's message on stderr and status 2; --help and --version on stdout.
     let options = args::parse(std::env::args_os().skip(1)).unwrap_or_else(|e| e.exit());
+    // Ctrl-C: the first ends the run (its summary is printed, status 130); a second, with
+    // the first not yet honoured, exits at once.
+    let flag = job::interrupt_flag();
+    let _ = signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        130,
+        flag.clone(),
+    );
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, flag);
     match run(&options) {
+        Ok(()) if job::interrupted() => {
+            eprintln!("aio-bench: interrupted (Ctrl-C): the summary covers what ran until then");
+            ExitCode::from(130)
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             clear_line(live(&options));
@@ -90,6 +103,10 @@ fn depth_sweep(o: &Options, prepared: &Prepared, live: bool) -> Result<(), Strin
         let outcome = run_one(&run, prepared, live, &label)
             .map_err(|e| format!("at depth {}: {e}", run.depth))?;
         results.push((run, outcome));
+        if job::interrupted() {
+            // The depths that ran are reported; the others are not started.
+            break;
+        }
     }
     if let Some((run, outcome)) = results.first() {
         notes(run, outcome);

@@ -419,6 +419,7 @@ mod tests {
             },
             ring: true,
             emulated: false,
+            interrupted: false,
         };
         (prepared, outcome)
     }
