@@ -89,8 +89,12 @@ pub struct Outcome {
     pub eagain: u64,
     /// From the start to the last completion.
     pub elapsed: Duration,
-    /// Latency from push to reap, nanoseconds.
+    /// Latency from push to reap, nanoseconds: every operation.
     pub latency: Histogram,
+    /// The same, of the reads alone.
+    pub read_latency: Histogram,
+    /// The same, of the writes alone.
+    pub write_latency: Histogram,
     /// The context's counters.
     pub stats: Stats,
     /// Whether completions were read from the ring.
@@ -117,12 +121,13 @@ pub fn interrupted() -> bool {
 impl Outcome {
     /// Operations per second.
     pub fn iops(&self) -> f64 {
+        self.rate(self.ops)
+    }
+
+    /// `n` operations over the run's length, per second.
+    pub fn rate(&self, n: u64) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.ops as f64 / secs
-        } else {
-            0.0
-        }
+        if secs > 0.0 { n as f64 / secs } else { 0.0 }
     }
 
     /// `io_submit` calls per operation (none with the emulated backend).
@@ -208,6 +213,7 @@ pub fn run(
     let mut mix = XorShift::new(o.seed.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15);
     let mut seq = 0u64;
     let mut latency = Histogram::new();
+    let (mut read_latency, mut write_latency) = (Histogram::new(), Histogram::new());
     let (mut issued, mut ops, mut reads, mut writes, mut eagain) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut outstanding = 0usize;
     let mut stop = false;
@@ -288,8 +294,10 @@ pub fn run(
                     ops += 1;
                     if kind == aio::OpKind::Write {
                         writes += 1;
+                        write_latency.record(latency_ns);
                     } else {
                         reads += 1;
+                        read_latency.record(latency_ns);
                     }
                 }
                 Err(Errno::AGAIN) if o.nowait => eagain += 1,
@@ -325,6 +333,8 @@ pub fn run(
         eagain,
         elapsed: Duration::from_nanos(now),
         latency,
+        read_latency,
+        write_latency,
         stats: ctx.stats(),
         ring: ctx.reaps_from_ring(),
         emulated: ctx.backend() == aio::Backend::Emulated,

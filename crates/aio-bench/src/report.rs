@@ -68,14 +68,18 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
         mib_s(o, r),
         format!("{:.2} s", r.elapsed.as_secs_f64()),
     );
-    if r.reads > 0 && r.writes > 0 {
-        let _ = writeln!(
-            s,
-            "  {:<14}reads {} / writes {}",
-            "",
-            thousands(r.reads),
-            thousands(r.writes)
-        );
+    // Both directions (randrw): each on its own line, as fio reports them.
+    let both = r.reads > 0 && r.writes > 0;
+    if both {
+        for (name, n) in [("read", r.reads), ("write", r.writes)] {
+            let _ = writeln!(
+                s,
+                "  {:<14}{:>12}{:>12.1}",
+                format!("{name} {}", thousands(n)),
+                thousands(r.rate(n).round() as u64),
+                r.rate(n) * o.bs as f64 / (1024.0 * 1024.0),
+            );
+        }
     }
     if r.eagain > 0 {
         let _ = writeln!(
@@ -86,24 +90,33 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
         );
     }
     let _ = writeln!(s);
-    let h = &r.latency;
     let _ = writeln!(
         s,
         "  {:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "latency", "min", "p50", "p90", "p99", "p99.9", "max", "mean"
     );
-    let _ = writeln!(
-        s,
-        "  {:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-        "",
-        duration_ns(h.min()),
-        duration_ns(h.percentile(0.50)),
-        duration_ns(h.percentile(0.90)),
-        duration_ns(h.percentile(0.99)),
-        duration_ns(h.percentile(0.999)),
-        duration_ns(h.max()),
-        duration_ns(h.mean().round() as u64),
-    );
+    let mut rows = vec![("", &r.latency)];
+    if both {
+        rows = vec![
+            ("all", &r.latency),
+            ("read", &r.read_latency),
+            ("write", &r.write_latency),
+        ];
+    }
+    for (name, h) in rows {
+        let _ = writeln!(
+            s,
+            "  {:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+            name,
+            duration_ns(h.min()),
+            duration_ns(h.percentile(0.50)),
+            duration_ns(h.percentile(0.90)),
+            duration_ns(h.percentile(0.99)),
+            duration_ns(h.percentile(0.999)),
+            duration_ns(h.max()),
+            duration_ns(h.mean().round() as u64),
+        );
+    }
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -215,6 +228,12 @@ pub struct RunJson {
     pub mib_s: f64,
     /// Latency from push to reap.
     pub lat_ns: LatencyJson,
+    /// The reads alone (when the job made any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<DirectionJson>,
+    /// The writes alone (when the job made any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<DirectionJson>,
     /// `io_submit` calls.
     pub submit_calls: u64,
     /// Operations the kernel accepted.
@@ -233,6 +252,33 @@ pub struct RunJson {
     pub syscall_reaped: u64,
     /// The fraction of completions read from the ring.
     pub ring_fraction: f64,
+}
+
+/// One direction's results (`read` or `write` of a run).
+#[derive(Clone, Debug, Serialize)]
+pub struct DirectionJson {
+    /// Operations of this direction completed successfully.
+    pub ops: u64,
+    /// Of those, per second of the run.
+    pub iops: f64,
+    /// MiB per second.
+    pub mib_s: f64,
+    /// Their latency from push to reap.
+    pub lat_ns: LatencyJson,
+}
+
+impl LatencyJson {
+    fn of(h: &crate::hist::Histogram) -> Self {
+        Self {
+            min: h.min(),
+            mean: round(h.mean(), 1),
+            p50: h.percentile(0.50),
+            p90: h.percentile(0.90),
+            p99: h.percentile(0.99),
+            p99_9: h.percentile(0.999),
+            max: h.max(),
+        }
+    }
 }
 
 /// The JSON report of one run: the job's fields, then the results, in one flat object.
@@ -336,15 +382,9 @@ impl RunJson {
             seconds: round(r.elapsed.as_secs_f64(), 6),
             iops: round(r.iops(), 1),
             mib_s: round(mib_s(o, r), 2),
-            lat_ns: LatencyJson {
-                min: h.min(),
-                mean: round(h.mean(), 1),
-                p50: h.percentile(0.50),
-                p90: h.percentile(0.90),
-                p99: h.percentile(0.99),
-                p99_9: h.percentile(0.999),
-                max: h.max(),
-            },
+            lat_ns: LatencyJson::of(h),
+            read: direction(o, r, r.reads, &r.read_latency),
+            write: direction(o, r, r.writes, &r.write_latency),
             submit_calls: st.submit_calls,
             submitted: st.submitted,
             getevents_calls: st.getevents_calls,
@@ -356,6 +396,21 @@ impl RunJson {
             ring_fraction: round(r.ring_fraction(), 4),
         }
     }
+}
+
+/// One direction's part of a run's results, if it made any operation.
+fn direction(
+    o: &Options,
+    r: &Outcome,
+    n: u64,
+    h: &crate::hist::Histogram,
+) -> Option<DirectionJson> {
+    (n > 0).then(|| DirectionJson {
+        ops: n,
+        iops: round(r.rate(n), 1),
+        mib_s: round(r.rate(n) * o.bs as f64 / (1024.0 * 1024.0), 2),
+        lat_ns: LatencyJson::of(h),
+    })
 }
 
 /// One JSON object (one line) for the run `r` of `o` on `p`.
@@ -410,6 +465,8 @@ mod tests {
             writes: 0,
             eagain: 0,
             elapsed: std::time::Duration::from_millis(500),
+            read_latency: latency.clone(),
+            write_latency: crate::hist::Histogram::new(),
             latency,
             stats: aio::Stats {
                 submit_calls: submits,
@@ -422,6 +479,52 @@ mod tests {
             interrupted: false,
         };
         (prepared, outcome)
+    }
+
+    /// randrw: reads and writes each get their own line and their own latency, as in fio.
+    #[test]
+    fn both_directions_are_reported_apart() {
+        let (p, mut r) = sample(&[1000, 2000, 3000, 4000], 3);
+        let mut writes = crate::hist::Histogram::new();
+        writes.record(9_000_000);
+        (r.reads, r.writes, r.ops, r.write_latency) = (4, 1, 5, writes);
+        r.latency.record(9_000_000);
+        let o = Options {
+            rw: crate::args::Rw::RandRw,
+            ..Options::default()
+        };
+        let table = text(&o, &p, &r);
+        let line = |start: &str| {
+            table
+                .lines()
+                .find(|l| l.trim_start().starts_with(start))
+                .unwrap_or_else(|| panic!("no {start:?} line in:\n{table}"))
+                .to_string()
+        };
+        // The ops table: operations and IOPS per direction (0.5 s).
+        assert!(line("read 4").contains(" 8 "), "{table}");
+        assert!(line("write 1").contains(" 2 "), "{table}");
+        // The latency table's rows: the writes' alone reach 9 ms.
+        let last = |start: &str| {
+            table
+                .lines()
+                .rfind(|l| l.trim_start().starts_with(start))
+                .unwrap()
+                .to_string()
+        };
+        assert!(last("write").contains("9.00 ms"), "{table}");
+        assert!(!last("read").contains("ms"), "{table}");
+        assert!(last("all").contains("9.00 ms"), "{table}");
+        let v: serde_json::Value = serde_json::from_str(&json(&o, &p, &r).unwrap()).unwrap();
+        assert_eq!(v["read"]["ops"].as_u64(), Some(4));
+        assert_eq!(v["read"]["iops"].as_f64(), Some(8.0));
+        assert_eq!(v["write"]["ops"].as_u64(), Some(1));
+        assert_eq!(v["write"]["lat_ns"]["max"], v["lat_ns"]["max"]);
+        // A read-only job has no write part.
+        let (p, r) = sample(&[1000], 1);
+        let v: serde_json::Value =
+            serde_json::from_str(&json(&Options::default(), &p, &r).unwrap()).unwrap();
+        assert!(v["write"].is_null() && v["read"]["ops"] == 1);
     }
 
     #[test]
@@ -490,6 +593,7 @@ mod tests {
             "p99",
             "p99_9",
             "max",
+            "read",
             "submit_calls",
             "submitted",
             "getevents_calls",
