@@ -151,6 +151,30 @@ impl Drop for Reader {
     }
 }
 
+/// Changes `slot`'s state to `change(state)` once no reader is at work (spinning meanwhile: a
+/// reader copies at most a ring's events and never blocks); `false` if `change` declines.
+fn update_without_reader(slot: &Slot, change: impl Fn(u32) -> Option<u32>) -> bool {
+    let mut state = slot.state.load(Ordering::Acquire);
+    let mut spins = 0;
+    loop {
+        if state & READER != 0 {
+            relax(&mut spins);
+            state = slot.state.load(Ordering::Acquire);
+            continue;
+        }
+        let Some(next) = change(state) else {
+            return false;
+        };
+        match slot
+            .state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => return true,
+            Err(now) => state = now,
+        }
+    }
+}
+
 /// A thread inside the kernel's wait on a registered context; leaves on drop.
 pub(crate) struct Waiter {
     slot: Option<&'static Slot>,
@@ -160,30 +184,12 @@ impl Waiter {
     /// Enters (after any reader is done). For a context not in the table, a dying one, or one
     /// with too many waiters to count, nothing is counted: the kernel's wait is all there is.
     pub(crate) fn enter(ctx: aio_context_t) -> Self {
-        let Some(slot) = find(ctx) else {
-            return Self { slot: None };
-        };
-        let mut state = slot.state.load(Ordering::Acquire);
-        let mut spins = 0;
-        loop {
-            if state & DYING != 0 || state & WAITERS == WAITERS {
-                return Self { slot: None };
-            }
-            if state & READER != 0 {
-                relax(&mut spins);
-                state = slot.state.load(Ordering::Acquire);
-                continue;
-            }
-            match slot.state.compare_exchange_weak(
-                state,
-                state + 1,
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Self { slot: Some(slot) },
-                Err(now) => state = now,
-            }
-        }
+        let slot = find(ctx).filter(|slot| {
+            update_without_reader(slot, |state| {
+                (state & DYING == 0 && state & WAITERS != WAITERS).then_some(state + 1)
+            })
+        });
+        Self { slot }
     }
 }
 
@@ -204,27 +210,9 @@ impl Retirement {
     /// `io_destroy` of `ctx` is about to run: waits for a reader to finish and keeps new ones
     /// away (a context not in the table needs nothing).
     pub(crate) fn begin(ctx: aio_context_t) -> Self {
-        let Some(slot) = find(ctx) else {
-            return Self { slot: None };
-        };
-        let mut state = slot.state.load(Ordering::Acquire);
-        let mut spins = 0;
-        loop {
-            if state & READER != 0 {
-                relax(&mut spins);
-                state = slot.state.load(Ordering::Acquire);
-                continue;
-            }
-            match slot.state.compare_exchange_weak(
-                state,
-                state | DYING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Self { slot: Some(slot) },
-                Err(now) => state = now,
-            }
-        }
+        let slot =
+            find(ctx).filter(|slot| update_without_reader(slot, |state| Some(state | DYING)));
+        Self { slot }
     }
 
     /// After `io_destroy`: frees the slot if the context is gone, or lets readers back if the
