@@ -168,7 +168,8 @@ impl<B> Op<B> {
         op
     }
 
-    /// Sets the caller's tag, returned in the completion (default 0).
+    /// Sets the caller's `user_data`, returned in the completion (default 0); read it back
+    /// with [`get_user_data`](Self::get_user_data).
     #[inline]
     pub fn user_data(mut self, user_data: u64) -> Self {
         self.user_data = user_data;
@@ -199,8 +200,10 @@ impl<B> Op<B> {
         self.kind
     }
 
-    /// The caller's tag.
-    pub fn tag(&self) -> u64 {
+    /// The `user_data` set with [`user_data`](Self::user_data) (0 by default), which the
+    /// completion hands back ([`Completion::user_data`](crate::Completion::user_data)). Named
+    /// as the `io-uring` crate names its getter beside the builder's setter.
+    pub fn get_user_data(&self) -> u64 {
         self.user_data
     }
 

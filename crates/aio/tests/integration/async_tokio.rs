@@ -574,7 +574,7 @@ fn refused_operations_give_their_buffers_back() {
                 assert_eq!(refused.error, Error::NotRegistered);
                 // As it was given: the driver's RWF_NOWAIT is not left on it.
                 assert_eq!(refused.op.rw_flags(), aio::RwFlags::empty());
-                assert_eq!(refused.op.tag(), 0);
+                assert_eq!(refused.op.get_user_data(), 0);
             }
             Ok(done) => panic!("a foreign Fixed was accepted: {done:?}"),
         }

@@ -201,7 +201,7 @@ impl Harness {
                         depth: self.ctx.depth()
                     }
                 );
-                assert_eq!(e.op.tag(), tag, "the refused op comes back");
+                assert_eq!(e.op.get_user_data(), tag, "the refused op comes back");
             }
         }
     }

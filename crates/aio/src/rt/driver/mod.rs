@@ -265,7 +265,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         if self.runtime.is_some() && !self.emulated {
             state.nowait_policy(&mut op);
         }
-        let user_data = op.tag();
+        let user_data = op.get_user_data();
         let kind = op.kind();
         let index = match state.free.pop() {
             Some(index) => index,

@@ -341,7 +341,7 @@ fn is_direct(raw: RawFd) -> bool {
 /// while it waited in the backlog): `errno`, with its buffers and owned descriptor.
 fn refused<B>(op: Op<B>, errno: Errno) -> Completion<B> {
     let kind = op.kind();
-    let user_data = op.tag();
+    let user_data = op.get_user_data();
     let (fd, bufs) = op.into_parts();
     Completion {
         kind,
