@@ -43,6 +43,7 @@ struct Crate<B: IoBufMut> {
 impl<B: IoBufMut> Crate<B> {
     fn new(reap: Reap, batch: usize, bufs: Vec<B>) -> Self {
         let mut ctx = Context::builder()
+            .buffers()
             .depth(batch as u32)
             .reap(reap)
             .build()

@@ -178,6 +178,7 @@ pub fn run(
     mut progress: Option<ProgressFn<'_>>,
 ) -> Result<Outcome, String> {
     let mut ctx: Context<Block> = Context::builder()
+        .buffers::<Block>()
         .depth(o.depth)
         .reap(o.reap)
         .backend(o.backend)

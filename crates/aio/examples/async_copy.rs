@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         return Err(format!("BLOCK must be a multiple of the direct-I/O alignment {align}").into());
     }
 
-    let aio: Handle<AlignedBuf> = Handle::new(Context::builder().depth(depth))?;
+    let aio: Handle<AlignedBuf> = Handle::new(Context::builder().buffers().depth(depth))?;
     // Both files are owned by the context and named by a `Fixed`; the output comes back
     // (unregister) to be truncated to the source's length at the end.
     let input = aio.register(input)?;

@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("BLOCK must be a multiple of the direct-I/O alignment {align}").into());
     }
 
-    let mut ctx: Context<AlignedBuf> = Context::builder().depth(depth).build()?;
+    let mut ctx: Context<AlignedBuf> = Context::builder().buffers().depth(depth).build()?;
     // Operations hold their descriptors: the input is handed to the context (named by a
     // `Fixed`), the output shared with an `Arc` because it is truncated after the copy.
     let input = ctx.register(input)?;

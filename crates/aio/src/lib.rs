@@ -28,7 +28,7 @@
 //!     .open(&path)
 //!     .or_else(|_| std::fs::File::open(&path))?;
 //!
-//! let mut ctx: Context<AlignedBuf> = Context::builder().depth(32).build()?;
+//! let mut ctx = Context::builder().buffers::<AlignedBuf>().depth(32).build()?;
 //! let file = ctx.register(file)?; // the context owns the file now; `file` is its name
 //! let mut next_block = 0u64;
 //! let mut done = 0;

@@ -53,11 +53,7 @@ fn closed_fd_op(file: &std::fs::File, buf: Vec<u8>) -> Op<Vec<u8>> {
 fn setup_depth_zero_is_invalid_input() {
     let ctx = context_or_skip::<Vec<u8>>("setup_depth_zero_is_invalid_input", Context::builder());
     // Refused before the kernel is asked: the same with or without kernel AIO, on both backends.
-    match Context::builder()
-        .depth(0)
-        .backend(backend())
-        .build::<Vec<u8>>()
-    {
+    match Context::builder().depth(0).backend(backend()).build() {
         Err(Error::InvalidInput(what)) => assert!(what.contains("depth"), "{what}"),
         Err(e) => panic!("depth 0: expected InvalidInput, got {e:?}"),
         Ok(_) => panic!("depth 0: a context was created"),
@@ -72,7 +68,7 @@ fn setup_depth_zero_is_invalid_input() {
             .depth(4)
             .kernel_events(0)
             .backend(backend())
-            .build::<Vec<u8>>(),
+            .build(),
         Err(Error::InvalidInput(_))
     ));
     drop(ctx);
@@ -97,7 +93,7 @@ fn setup_depth_too_large() {
     match Context::builder()
         .depth(u32::MAX)
         .backend(backend())
-        .build::<Vec<u8>>()
+        .build()
     {
         Err(ref e @ Error::DepthLimit { requested, limit }) => {
             assert_eq!(requested, u32::MAX);
@@ -115,7 +111,7 @@ fn setup_depth_too_large() {
             .depth(1)
             .kernel_events(aio::MAX_EVENTS)
             .backend(backend())
-            .build::<Vec<u8>>()
+            .build()
             .unwrap_or_else(|e| panic!("emulated, kernel_events MAX_EVENTS: {e}"));
         assert_eq!(ctx.depth(), 1);
         assert_eq!(ctx.ring_slots(), None, "no kernel ring");
@@ -124,7 +120,7 @@ fn setup_depth_too_large() {
     // More than aio-max-nr is refused up front with EAGAIN, whatever else is in use.
     let max = common::proc_fs_number("aio-max-nr");
     if let Some(requested) = u32::try_from(max + 1).ok().filter(|&r| r <= 1 << 22) {
-        match Context::builder().depth(requested).build::<Vec<u8>>() {
+        match Context::builder().depth(requested).build() {
             Err(
                 ref e @ Error::ContextLimit {
                     requested: r,

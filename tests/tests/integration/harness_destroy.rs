@@ -32,6 +32,7 @@ fn worker(direct: &Direct, block: usize, thread: usize) {
         .collect();
     for iteration in 0..ITERATIONS {
         let mut ctx: Context<&'static mut [u8]> = Context::builder()
+            .buffers()
             .depth(READS as u32)
             .build()
             .expect("context");

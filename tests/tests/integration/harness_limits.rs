@@ -67,7 +67,7 @@ fn contexts_up_to_aio_max_nr() {
     // Then depth-1 contexts until the kernel says no.
     let mut small = 0u64;
     let error = loop {
-        match Context::builder().depth(1).build::<Vec<u8>>() {
+        match Context::builder().depth(1).build() {
             Ok(ctx) => {
                 held.push(ctx);
                 small += 1;

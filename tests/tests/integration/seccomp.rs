@@ -159,7 +159,7 @@ fn aio_calls() -> Vec<u32> {
 fn without_aio(expected: &Error) {
     let err = Context::builder()
         .backend(Backend::Kernel)
-        .build::<Vec<u8>>()
+        .build()
         .expect_err("Backend::Kernel without AIO");
     assert_eq!(&err, expected);
     let message = err.to_string();
@@ -231,7 +231,7 @@ fn falls_back_when_aio_answers(errno: Errno, expected: Error) {
     // The rest of the process is not filtered.
     let ctx = Context::builder()
         .backend(Backend::KernelOrEmulated)
-        .build::<Vec<u8>>()
+        .build()
         .unwrap();
     assert_eq!(ctx.backend(), Backend::Kernel);
 }
@@ -363,7 +363,7 @@ fn where_a_container_profile_blocks_io_uring_async_direct_io_runs() {
                 "io_uring is refused on the workers too"
             );
             let aio: aio::rt::tokio::Handle<aio::AlignedBuf> =
-                aio::rt::tokio::Handle::new(Context::builder().depth(32))
+                aio::rt::tokio::Handle::new(Context::builder().buffers().depth(32))
                     .expect("kernel AIO is allowed where io_uring is not");
             assert_eq!(aio.backend(), Backend::Kernel);
             let what = direct.what.clone();

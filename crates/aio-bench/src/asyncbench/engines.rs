@@ -117,6 +117,7 @@ fn finish(
 fn run_sync(job: &Job<'_>) -> Result<Run, String> {
     let depth = job.depth;
     let mut ctx: Context<AlignedBuf> = Context::builder()
+        .buffers::<AlignedBuf>()
         .depth(depth as u32)
         .build()
         .map_err(|e| format!("cannot create an AIO context of depth {depth}: {e}"))?;
@@ -206,14 +207,16 @@ fn run_tokio(job: &Job<'_>, engine: Engine) -> Result<Run, String> {
         .build()
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
     let result = runtime.block_on(async {
-        let handle: Handle<AlignedBuf> =
-            Handle::with_heuristics(Context::builder().depth(job.depth as u32), job.heuristics)
-                .map_err(|e| {
-                    format!(
-                        "cannot create an async AIO handle of depth {}: {e}",
-                        job.depth
-                    )
-                })?;
+        let handle: Handle<AlignedBuf> = Handle::with_heuristics(
+            Context::builder().buffers().depth(job.depth as u32),
+            job.heuristics,
+        )
+        .map_err(|e| {
+            format!(
+                "cannot create an async AIO handle of depth {}: {e}",
+                job.depth
+            )
+        })?;
         let fixed = handle
             .register(job.file.open()?)
             .map_err(|e| format!("cannot register the file: {e}"))?;

@@ -12,6 +12,8 @@ use aio_abi::{aio_context_t, io_event, iocb};
 use aio_sys::ring::Ring;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use core::fmt;
+use core::marker::PhantomData;
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::io::Errno;
 
@@ -21,18 +23,50 @@ use rustix::io::Errno;
 /// (65536 by default) usually binds first.
 pub const MAX_EVENTS: u32 = 0x1000_0000 / (core::mem::size_of::<io_event>() as u32) / 2;
 
-/// Options for a [`Context`]: `Context::builder().depth(64).eventfd(true).build()`.
-#[derive(Clone, Debug)]
+/// Options for a [`Context`] of buffers `B`: `Context::builder().depth(64).eventfd(true).build()`.
+///
+/// [`Context::builder`] starts one for the default buffers, `Vec<u8>`, so that `build` needs
+/// no type annotation; [`buffers`](Self::buffers) switches to another buffer type:
+///
+/// ```
+/// use aio::{AlignedBuf, Context};
+/// let plain = Context::builder().depth(8).build()?; // Context<Vec<u8>>
+/// let direct = Context::builder().buffers::<AlignedBuf>().depth(8).build()?; // Context<AlignedBuf>
+/// # let _ = (plain, direct);
+/// # Ok::<(), aio::Error>(())
+/// ```
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct Builder {
+pub struct Builder<B = Vec<u8>> {
     pub(super) depth: u32,
     pub(super) kernel_events: Option<u32>,
     pub(super) eventfd: bool,
     pub(super) reap: Reap,
     pub(super) backend: Backend,
+    buffers: PhantomData<fn() -> B>,
 }
 
-impl Default for Builder {
+impl<B> Clone for Builder<B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B> Copy for Builder<B> {}
+
+impl<B> fmt::Debug for Builder<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("buffers", &core::any::type_name::<B>())
+            .field("depth", &self.depth)
+            .field("kernel_events", &self.kernel_events)
+            .field("eventfd", &self.eventfd)
+            .field("reap", &self.reap)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl<B> Default for Builder<B> {
     fn default() -> Self {
         Self {
             depth: 128,
@@ -40,11 +74,25 @@ impl Default for Builder {
             eventfd: false,
             reap: Reap::Ring,
             backend: Backend::Kernel,
+            buffers: PhantomData,
         }
     }
 }
 
-impl Builder {
+impl<B> Builder<B> {
+    /// The same options for a context of buffers `C` (an [`AlignedBuf`](crate::AlignedBuf)
+    /// for `O_DIRECT`, say, or a type of your own that implements [`IoBuf`]).
+    pub fn buffers<C>(self) -> Builder<C> {
+        Builder {
+            depth: self.depth,
+            kernel_events: self.kernel_events,
+            eventfd: self.eventfd,
+            reap: self.reap,
+            backend: self.backend,
+            buffers: PhantomData,
+        }
+    }
+
     /// How many operations the context can own at once (pushed, in flight or completed but not
     /// yet handed back), 1 to [`MAX_EVENTS`]; also the `nr_events` passed to `io_setup` and
     /// charged against `/proc/sys/fs/aio-max-nr`. Default 128.
@@ -133,10 +181,13 @@ impl Builder {
     ///
     /// ```
     /// use aio::{Context, Error};
-    /// let err = Context::builder().depth(u32::MAX).build::<Vec<u8>>().unwrap_err();
+    /// let err = Context::builder().depth(u32::MAX).build().unwrap_err();
     /// assert!(matches!(err, Error::DepthLimit { requested: u32::MAX, .. }));
     /// ```
-    pub fn build<B: IoBuf>(self) -> Result<Context<B>, Error> {
+    pub fn build(self) -> Result<Context<B>, Error>
+    where
+        B: IoBuf,
+    {
         let nr_events = self.kernel_events.unwrap_or(self.depth);
         if self.depth == 0 || nr_events == 0 {
             return Err(Error::InvalidInput(

@@ -216,7 +216,8 @@ fn next_serial() -> u64 {
 }
 
 impl Context {
-    /// A builder with the defaults: depth 128, no eventfd, [`Reap::Ring`].
+    /// A builder with the defaults: depth 128, no eventfd, [`Reap::Ring`], `Vec<u8>` buffers
+    /// ([`Builder::buffers`] chooses others).
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -225,7 +226,7 @@ impl Context {
 impl<B: crate::IoBuf> Context<B> {
     /// A context for `depth` operations with the default options.
     pub fn new(depth: u32) -> Result<Self, Error> {
-        Context::builder().depth(depth).build()
+        Builder::<B>::default().depth(depth).build()
     }
 }
 

@@ -70,7 +70,7 @@ impl<B: IoBuf + Send + 'static> SharedContext<B> {
     ///
     /// # Errors
     /// As [`Builder::build`].
-    pub fn new(builder: Builder) -> Result<Self, Error> {
+    pub fn new(builder: Builder<B>) -> Result<Self, Error> {
         Ok(Self {
             driver: Driver::new(builder, None, super::Heuristics::default())?,
         })

@@ -159,13 +159,13 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
     /// (tokio panics there; the panic is caught, though the panic hook still prints it); as
     /// [`Builder::build`]; [`Error::Os`] if the eventfd cannot be registered with tokio's
     /// reactor (`epoll_ctl`).
-    pub fn new(builder: Builder) -> Result<Self, Error> {
+    pub fn new(builder: Builder<B>) -> Result<Self, Error> {
         Self::with_heuristics(builder, Heuristics::default())
     }
 
     /// [`new`](Self::new) with some of the driver's adaptive policies off, to measure them.
     #[doc(hidden)]
-    pub fn with_heuristics(builder: Builder, heuristics: Heuristics) -> Result<Self, Error> {
+    pub fn with_heuristics(builder: Builder<B>, heuristics: Heuristics) -> Result<Self, Error> {
         let runtime = ::tokio::runtime::Handle::try_current().map_err(|_| {
             Error::InvalidInput("aio::rt::tokio::Handle::new must run inside a tokio runtime")
         })?;

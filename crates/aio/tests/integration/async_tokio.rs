@@ -47,7 +47,7 @@ fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
 
 /// A handle on the test's backend, or `None` after proving the ENOSYS path (qemu-user).
 fn handle<B: IoBuf + Send>(test: &str, builder: aio::Builder) -> Option<Handle<B>> {
-    match Handle::new(builder.backend(backend())) {
+    match Handle::new(builder.buffers().backend(backend())) {
         Ok(handle) => {
             assert_eq!(handle.backend(), backend());
             Some(handle)

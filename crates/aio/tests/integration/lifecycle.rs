@@ -210,7 +210,7 @@ fn depths_beyond_a_kernel_context_are_errors_not_aborts() {
         if let Some(events) = events {
             builder = builder.kernel_events(events);
         }
-        let err = builder.build::<Vec<u8>>().unwrap_err();
+        let err = builder.build().unwrap_err();
         let requested = events.filter(|&e| e > MAX_EVENTS).unwrap_or(depth);
         assert_eq!(
             err,
@@ -229,7 +229,7 @@ fn depths_beyond_a_kernel_context_are_errors_not_aborts() {
         .depth(1)
         .kernel_events(MAX_EVENTS)
         .backend(backend())
-        .build::<Vec<u8>>()
+        .build()
     {
         Ok(ctx) => assert_eq!(ctx.depth(), 1),
         Err(Error::ContextLimit { requested, .. }) => assert_eq!(requested, MAX_EVENTS),
@@ -380,7 +380,8 @@ fn build_reports_memory_it_cannot_get_instead_of_aborting() {
         .depth(MAX_EVENTS)
         .kernel_events(1)
         .backend(backend())
-        .build::<Bulky>()
+        .buffers::<Bulky>()
+        .build()
         .map(drop)
         .unwrap_err();
     assert_eq!(

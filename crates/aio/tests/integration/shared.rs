@@ -29,7 +29,7 @@ fn shared(test: &str, builder: aio::Builder) -> Option<SharedContext> {
 }
 
 fn shared_of<B: aio::IoBuf + Send>(test: &str, builder: aio::Builder) -> Option<SharedContext<B>> {
-    match SharedContext::new(builder.backend(backend())) {
+    match SharedContext::new(builder.buffers().backend(backend())) {
         Ok(ctx) => Some(ctx),
         Err(Error::Unsupported { call }) if on_kernel() && expect_enosys() => {
             assert_eq!(call, "io_setup");

@@ -286,7 +286,7 @@ fn soak() {
             .unwrap();
         let depth = 1 + rng.below(48) as u32;
         let built = runtime.block_on(async {
-            Handle::<Buf>::new(Context::builder().depth(depth).backend(backend()))
+            Handle::<Buf>::new(Context::builder().buffers().depth(depth).backend(backend()))
         });
         let aio = match built {
             Ok(aio) => aio,

@@ -66,7 +66,7 @@ pub fn expect_enosys() -> bool {
 /// backend than asked. The emulated backend must build everywhere, `ENOSYS` or not.
 pub fn context_or_skip<B: IoBuf>(test: &str, builder: Builder) -> Option<Context<B>> {
     let backend = backend();
-    match builder.backend(backend).build::<B>() {
+    match builder.backend(backend).buffers::<B>().build() {
         Ok(ctx) => {
             assert!(
                 backend == Backend::Emulated || !expect_enosys(),

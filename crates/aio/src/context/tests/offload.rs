@@ -15,7 +15,12 @@ use std::time::Duration;
 fn contexts<B: IoBuf>(test: &str) -> Vec<Context<B>> {
     let mut contexts = Vec::new();
     for backend in [Backend::Kernel, Backend::Emulated] {
-        match Context::builder().depth(8).backend(backend).build() {
+        match Context::builder()
+            .buffers()
+            .depth(8)
+            .backend(backend)
+            .build()
+        {
             Ok(ctx) => contexts.push(ctx),
             Err(Error::Unsupported { .. })
                 if std::env::var_os("AIO_TEST_EXPECT_ENOSYS").is_some_and(|v| v == "1") =>

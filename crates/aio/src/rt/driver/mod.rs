@@ -148,7 +148,7 @@ impl<B> Default for AfterUnlock<B> {
 impl<B: IoBuf + Send> Driver<B> {
     /// A driver for a context built from `builder` (with its eventfd forced on).
     pub(crate) fn new(
-        builder: crate::Builder,
+        builder: crate::Builder<B>,
         runtime: Option<Box<dyn Runtime>>,
         heuristics: Heuristics,
     ) -> Result<Arc<Self>, Error> {

@@ -27,7 +27,7 @@ pub fn expect_enosys() -> bool {
 /// emulation works everywhere.
 pub fn build_or_enosys<B: IoBuf>(test: &str, builder: Builder) -> Option<Context<B>> {
     let backend = backend();
-    match builder.backend(backend).build::<B>() {
+    match builder.backend(backend).buffers::<B>().build() {
         Ok(ctx) => {
             assert!(
                 backend == Backend::Emulated || !expect_enosys(),
