@@ -194,6 +194,8 @@ mod fd;
 mod fork;
 mod op;
 #[cfg(feature = "std")]
+mod pool;
+#[cfg(feature = "std")]
 pub mod rt;
 
 /// The workspace README's Rust examples, compiled and run as doctests. They use the `tokio`
@@ -215,6 +217,8 @@ pub use direct::{DEFAULT_DIO_ALIGN, DioAlignment, DioSource, dio_alignment};
 pub use error::Error;
 pub use fd::{Fd, Fixed, StableFd};
 pub use op::{Bufs, Op, OpKind};
+#[cfg(feature = "std")]
+pub use pool::{AnyBuf, BufPool, PooledBuf};
 pub use rustix;
 pub use rustix::event::PollFlags;
 pub use rustix::io::Errno;

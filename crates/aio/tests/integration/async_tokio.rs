@@ -26,6 +26,7 @@ support::each_backend!(
     backlogged_operation_enters_a_freed_slot,
     quiet_operation_left_by_the_helper_is_watched,
     a_panicking_buffer_panics_its_task_and_the_driver_lives,
+    pooled_blocks_come_back_from_every_path,
 );
 
 /// Runs `test` on a two-worker multi-thread runtime under a 120 s timeout.
@@ -375,6 +376,56 @@ fn dropped_futures_keep_buffers_and_lose_nothing() {
         }
         drop(aio);
         assert_eq!(drops.load(Ordering::SeqCst), 2 * OPS as usize);
+    });
+}
+
+/// A `BufPool`'s blocks through the handle: awaited writes and reads, writes whose futures are
+/// dropped mid-flight; every block is back in the pool once the handle owns nothing, and the
+/// data read is what was written.
+fn pooled_blocks_come_back_from_every_path() {
+    run("pooled", async {
+        let Some(aio) = handle::<aio::PooledBuf>("pooled", Context::builder().depth(8)) else {
+            return;
+        };
+        const LEN: usize = 4096;
+        const BLOCKS: u64 = 64;
+        let pool = aio::BufPool::new(16, LEN, 4096).unwrap();
+        let file = aio.register(temp_file("async-pooled")).unwrap();
+        for op in 0..BLOCKS {
+            let mut buf = pool
+                .take()
+                .expect("blocks are given back as operations end");
+            buf.copy_from_slice(&pattern(op, 2, LEN));
+            let write = aio.write_at(file, buf, op * LEN as u64);
+            if op % 3 == 0 {
+                // Started, then dropped: the context keeps the block until the write ends.
+                let _ = tokio::time::timeout(Duration::ZERO, write).await;
+                settled(&aio, "a dropped pooled write").await;
+            } else {
+                assert_eq!(write.await.0.unwrap(), LEN);
+            }
+        }
+        settled(&aio, "pooled writes").await;
+        assert_eq!(pool.available(), 16, "every block is back");
+        let mut reads = tokio::task::JoinSet::new();
+        for op in 0..BLOCKS {
+            let (aio, pool) = (aio.clone(), pool.clone());
+            reads.spawn(async move {
+                let buf = loop {
+                    match pool.take() {
+                        Some(buf) => break buf,
+                        None => tokio::task::yield_now().await,
+                    }
+                };
+                let (read, buf) = aio.read_at(file, buf, op * LEN as u64).await;
+                assert_eq!(read.unwrap(), LEN);
+                assert!(*buf == *pattern(op, 2, LEN), "block {op}");
+            });
+        }
+        while let Some(done) = reads.join_next().await {
+            done.unwrap();
+        }
+        assert_eq!(pool.available(), 16, "every block is back after the reads");
     });
 }
 

@@ -6,13 +6,16 @@
 
 use crate::support;
 
-use aio::{Context, Op, Reap};
+use aio::{BufPool, Context, Op, PooledBuf, Reap};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 use support::{build_or_enosys, each_backend, temp_file};
 
-each_backend!(steady_state_push_submit_reap_allocates_nothing);
+each_backend!(
+    steady_state_push_submit_reap_allocates_nothing,
+    pooled_blocks_allocate_nothing_in_steady_state
+);
 
 struct Counting;
 
@@ -91,4 +94,46 @@ fn steady_state_push_submit_reap_allocates_nothing() {
             "{reap:?}: 3200 operations in steady state allocated {allocated} times"
         );
     }
+}
+
+/// A pool's blocks taken, read into, handed back in completions and dropped back into the pool:
+/// no allocation either (the pool's list has room for every block; a block carries the pool by
+/// reference count).
+fn pooled_blocks_allocate_nothing_in_steady_state() {
+    let Some(mut ctx) =
+        build_or_enosys::<PooledBuf>("no_alloc_pool", Context::builder().buffers().depth(32))
+    else {
+        return;
+    };
+    let file = temp_file("no-alloc-pool");
+    std::io::Write::write_all(&mut &file, &[5u8; 32 * 4096]).unwrap();
+    let file = ctx.register(file).unwrap();
+    let pool = BufPool::new(32, 4096, 4096).unwrap();
+    let round = |ctx: &mut Context<PooledBuf>| {
+        let mut i = 0;
+        while let Some(buf) = pool.take() {
+            ctx.push(Op::read(file, buf, i * 4096)).unwrap();
+            i += 1;
+        }
+        assert_eq!(i, 32, "every block was free");
+        ctx.submit().unwrap();
+        ctx.wait(32, Some(Duration::from_secs(10))).unwrap();
+        for c in ctx.completions() {
+            assert_eq!(c.result(), Ok(4096));
+            assert!(c.into_buf().unwrap().iter().all(|&b| b == 5));
+        }
+        assert_eq!(pool.available(), 32, "every block came back");
+    };
+    round(&mut ctx); // warm-up
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTED.store(this_thread(), Ordering::Relaxed);
+    for _ in 0..100 {
+        round(&mut ctx);
+    }
+    COUNTED.store(0, Ordering::Relaxed);
+    let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(
+        allocated, 0,
+        "3200 pooled reads allocated {allocated} times"
+    );
 }
