@@ -144,6 +144,9 @@ fn can_catch_panics(test: &str) -> bool {
 }
 
 fn a_buffer_panicking_inside_push_leaves_every_slot_usable() {
+    if !support::panics_can_be_caught("a_buffer_panicking_inside_push_leaves_every_slot_usable") {
+        return;
+    }
     if !can_catch_panics("a_buffer_panicking_inside_push_leaves_every_slot_usable") {
         return;
     }
@@ -413,6 +416,9 @@ impl Drop for DropBomb {
 }
 
 fn a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot() {
+    if !support::panics_can_be_caught("a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot") {
+        return;
+    }
     if !can_catch_panics("a_descriptor_panicking_on_drop_at_hand_back_loses_no_slot") {
         return;
     }

@@ -22,7 +22,8 @@ use crate::support;
 use aio::rt::tokio::Handle;
 use aio::{AlignedBuf, Context, IoBuf, IoBufMut, PollFlags};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+// Pointer-sized: mips o32 has no 64-bit atomics.
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::{Rng, backend, expect_enosys, on_kernel, temp_file};
 
@@ -40,11 +41,11 @@ const BLOCKS: u64 = TASKS * OWNED + SCRATCH;
 /// A block-sized aligned buffer that counts the buffers alive.
 struct Buf {
     bytes: AlignedBuf,
-    live: Arc<AtomicI64>,
+    live: Arc<AtomicIsize>,
 }
 
 impl Buf {
-    fn new(live: &Arc<AtomicI64>) -> Self {
+    fn new(live: &Arc<AtomicIsize>) -> Self {
         live.fetch_add(1, Ordering::SeqCst);
         Self {
             bytes: AlignedBuf::new(BS, BS).unwrap(),
@@ -121,14 +122,14 @@ struct Owned {
 struct Round {
     aio: Handle<Buf>,
     files: Vec<aio::Fixed>,
-    live: Arc<AtomicI64>,
+    live: Arc<AtomicIsize>,
     versions: Arc<std::sync::Mutex<Vec<Vec<Owned>>>>,
     stop: Arc<AtomicBool>,
     /// The runtime is being shut down under the tasks: an offload it drops completes with
     /// `ECANCELED` (as documented), which a task then takes as its end.
     abrupt: Arc<AtomicBool>,
-    started: Arc<AtomicU64>,
-    settled: Arc<AtomicU64>,
+    started: Arc<AtomicUsize>,
+    settled: Arc<AtomicUsize>,
 }
 
 /// The bytes an operation moved, or `None` if the runtime's shutdown ended it: an offload
@@ -272,7 +273,7 @@ fn soak() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(15);
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let live = Arc::new(AtomicI64::new(0));
+    let live = Arc::new(AtomicIsize::new(0));
     let seed = 0x5eed_u64 ^ u64::from(std::process::id());
     println!("soak ({:?}): {secs} s, seed {seed:#x}", backend());
     let mut rng = Rng::new(seed);
@@ -326,8 +327,8 @@ fn soak() {
             ])),
             stop: Arc::new(AtomicBool::new(false)),
             abrupt: Arc::new(AtomicBool::new(false)),
-            started: Arc::new(AtomicU64::new(0)),
-            settled: Arc::new(AtomicU64::new(0)),
+            started: Arc::new(AtomicUsize::new(0)),
+            settled: Arc::new(AtomicUsize::new(0)),
         });
         let tasks: Vec<_> = (0..TASKS)
             .map(|t| runtime.spawn(task(round.clone(), t, rng.next())))
@@ -353,7 +354,7 @@ fn soak() {
             );
             drop(runtime);
         }
-        ops += round.settled.load(Ordering::Relaxed);
+        ops += round.settled.load(Ordering::Relaxed) as u64;
         let start = Instant::now();
         while aio.outstanding() > 0 {
             assert!(
