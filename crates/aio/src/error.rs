@@ -240,7 +240,7 @@ mod tests {
             (
                 Error::OutOfMemory {
                     what: "ring",
-                    bytes: 1 << 40,
+                    bytes: usize::MAX,
                 },
                 Some(Errno::NOMEM),
             ),
