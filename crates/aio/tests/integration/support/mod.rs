@@ -22,8 +22,9 @@ pub use crate::variants::{backend, on_kernel, set_backend, shared, test_path, va
 pub fn panics_can_be_caught(test: &str) -> bool {
     if cfg!(all(target_arch = "x86_64", target_pointer_width = "32")) {
         println!(
-            "SKIPPED: {test}: on x32 a caught panic aborts the process (Rust's unwinder, \
-             rust-lang/rust#117859), so the panic this test makes cannot be caught"
+            "SKIPPED: {test}: rustc's x32 target lacks working panic catching: catch_unwind \
+             aborts the process (rust-lang/rust#117859), so the panic this test makes cannot \
+             be caught"
         );
         return false;
     }
