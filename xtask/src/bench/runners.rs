@@ -81,7 +81,7 @@ impl Runner {
             Self::CRing => "C libaio loop, ring",
             Self::UringLoop => "io-uring crate loop",
             Self::FioLibaio => "fio --ioengine=libaio",
-            Self::FioLibaioOurs => "fio --ioengine=libaio, aio-libaio's libaio.so.1",
+            Self::FioLibaioOurs => "fio --ioengine=libaio on aio-libaio",
             Self::FioUring => "fio --ioengine=io_uring",
         }
     }
