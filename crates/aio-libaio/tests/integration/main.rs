@@ -1,4 +1,5 @@
-//! The drop-in `libaio.so.1`, judged from C: its symbol table against libaio 0.3.113's, and
+//! The drop-in `libaio.so.1` (its release build), judged from C: its symbol table against
+//! libaio 0.3.113's and its empty `NEEDED`, and
 //! `tests/c/every_function.c` (every exported function, the compatibility versions, threads
 //! sharing a context, a forked child) compiled against the system's `<libaio.h>` and run on
 //! it. Needs `gcc` and the header (Debian: `gcc libaio-dev`). Debian's own harness runs on
@@ -6,26 +7,40 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
-/// The `libaio.so` cargo built beside this test (the library's dev build), copied under its
-/// SONAME into a directory of its own.
+/// The release build of the library (what ships: `#![no_std]`, no libc), made once per run
+/// with cargo into a target directory of its own (cargo builds no `cdylib` for an integration
+/// test, and the one running this test holds the lock of its own), copied under its SONAME into
+/// a directory of its own.
 fn library() -> (PathBuf, tempdir::Dir) {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let deps = exe.parent().expect("target/<profile>/deps");
-    let built = [
-        deps.join("libaio.so"),
-        deps.parent().unwrap().join("libaio.so"),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .unwrap_or_else(|| {
-        panic!(
-            "no libaio.so beside {}: cargo builds it with the tests",
-            deps.display()
-        )
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test's own path");
+        // target/<profile>/deps/integration-<hash>
+        let target = exe
+            .ancestors()
+            .nth(3)
+            .expect("the test runs from a cargo target directory")
+            .join("aio-libaio-test");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        run(Command::new(cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "aio-libaio",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS"));
+        target.join("release").join("libaio.so")
     });
     let dir = tempdir::Dir::new("aio-libaio-test");
-    std::fs::copy(&built, dir.path().join("libaio.so.1")).expect("copy the library");
+    std::fs::copy(built, dir.path().join("libaio.so.1")).expect("copy the library");
     (dir.path().join("libaio.so.1"), dir)
 }
 
