@@ -96,7 +96,7 @@ unsafe impl IoBufMut for Counted {
 }
 
 fn shared(backend: Backend, depth: u32) -> SharedContext<Counted> {
-    SharedContext::new(Context::builder().depth(depth).backend(backend))
+    SharedContext::new(Context::builder().buffers().depth(depth).backend(backend))
         .expect("a context (kernel AIO is required for the model check)")
 }
 

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 // The suite for both backends, the lock and the test names: one file for both test crates.
 #[allow(unused_imports)]
 pub(crate) use crate::variants::each_backend;
+// `shared` serves the tokio modules only.
+#[allow(unused_imports)]
 pub use crate::variants::{backend, on_kernel, set_backend, shared, test_path, variant_path};
 
 /// Whether a panic made on purpose can be caught here. On x32, Rust's unwinder does not
