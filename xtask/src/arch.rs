@@ -327,6 +327,11 @@ pub fn by_name(name: &str) -> Result<&'static Arch> {
     }
 }
 
+/// Every architecture whose whole suite runs: the default set and the extra ones (`--all`).
+pub fn everything() -> Vec<&'static Arch> {
+    ALL.iter().chain(EXTRA).collect()
+}
+
 /// The architectures named by `--arch` (all of them when none is named).
 pub fn select(names: &[String]) -> Result<Vec<&'static Arch>> {
     if names.is_empty() || names.iter().any(|n| n == "all") {

@@ -25,18 +25,8 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     // What `cross --all` runs: every architecture (x32 and mipsel too) and every no-libc ABI.
     let everything = args.flag("--all");
     args.finish()?;
-    if everything {
-        if !names.is_empty() {
-            bail!("cross-setup: --all and --arch exclude each other");
-        }
-        let arches: Vec<&'static Arch> = arch::ALL.iter().chain(arch::EXTRA).collect();
-        let start = Instant::now();
-        setup(&arches, refresh)?;
-        for abi in bare::ABIS {
-            println!("\n{} (no-libc program): qemu, firmware, kernel", abi.name);
-            bare::prepare_only(abi)?;
-        }
-        return Ok(done(start));
+    if everything && !names.is_empty() {
+        bail!("cross-setup: --all and --arch exclude each other");
     }
     // The ABIs booted with the no-libc program (`bare`) are prepared by their own code; with no
     // `--arch`, the ones `cross` boots by default.
@@ -44,18 +34,23 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         .iter()
         .cloned()
         .partition(|n| bare::by_name(n).is_some());
-    let bare_abis: Vec<&'static bare::Abi> = if names.is_empty() {
-        bare::DEFAULT
-            .iter()
-            .filter_map(|n| bare::by_name(n))
-            .collect()
+    let (arches, bare_abis): (Vec<&'static Arch>, Vec<&'static bare::Abi>) = if everything {
+        (arch::everything(), bare::ABIS.iter().collect())
     } else {
-        bare_names.iter().filter_map(|n| bare::by_name(n)).collect()
-    };
-    let arches = if arch_names.is_empty() && !bare_names.is_empty() {
-        Vec::new()
-    } else {
-        arch::select(&arch_names)?
+        let bare_abis = if names.is_empty() {
+            bare::DEFAULT
+                .iter()
+                .filter_map(|n| bare::by_name(n))
+                .collect()
+        } else {
+            bare_names.iter().filter_map(|n| bare::by_name(n)).collect()
+        };
+        let arches = if arch_names.is_empty() && !bare_names.is_empty() {
+            Vec::new()
+        } else {
+            arch::select(&arch_names)?
+        };
+        (arches, bare_abis)
     };
     let start = Instant::now();
     setup(&arches, refresh)?;
@@ -63,17 +58,13 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         println!("\n{} (no-libc program): qemu, firmware, kernel", abi.name);
         bare::prepare_only(abi)?;
     }
-    Ok(done(start))
-}
-
-fn done(start: Instant) -> ExitCode {
     println!(
         "cross-setup: done in {} s; cache {} ({})",
         secs(start.elapsed()),
         cache_dir().display(),
         human_size(dir_size(&cache_dir()))
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The private apt state that serves `deb_arch` from `suite`.

@@ -127,8 +127,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         names.into_iter().partition(|n| bare::by_name(n).is_some());
     let (arches, mut bare_abis) = if everything {
         kernels = Kernels::All;
-        let arches: Vec<&'static Arch> = arch::ALL.iter().chain(arch::EXTRA).collect();
-        (arches, bare::ABIS.iter().collect::<Vec<_>>())
+        (arch::everything(), bare::ABIS.iter().collect::<Vec<_>>())
     } else if arch_names.is_empty() && !bare_names.is_empty() {
         (Vec::new(), Vec::new())
     } else {
