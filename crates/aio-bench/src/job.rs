@@ -43,12 +43,12 @@ use crate::args::{Options, Rw};
 use crate::hist::Histogram;
 use crate::target::{Prepared, dio_source};
 use aio::{AlignedBuf, Context, Errno, IoBuf, Op, Reap, RwFlags, Stats};
-
-/// The buffer type of the benchmark's context.
-pub type Block = &'static mut [u8];
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// The buffer type of the benchmark's context.
+pub type Block = &'static mut [u8];
 
 /// The xorshift64 generator (13, 7, 17) for offsets; the C baseline uses the same.
 #[derive(Clone, Debug)]
@@ -108,14 +108,17 @@ pub struct Outcome {
 /// Set by SIGINT (`main` registers it with signal-hook): the running job starts no more
 /// operations, collects those in flight and reports what it did; a sweep stops after it.
 pub fn interrupt_flag() -> Arc<AtomicBool> {
+    flag().clone()
+}
+
+fn flag() -> &'static Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
     FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
-        .clone()
 }
 
 /// Whether SIGINT has arrived.
 pub fn interrupted() -> bool {
-    interrupt_flag().load(Ordering::Relaxed)
+    flag().load(Ordering::Relaxed)
 }
 
 impl Outcome {
@@ -218,7 +221,7 @@ pub fn run(
     let (mut issued, mut ops, mut reads, mut writes, mut eagain) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut outstanding = 0usize;
     let mut stop = false;
-    let interrupt = interrupt_flag();
+    let interrupt = flag();
     let mut interrupted = false;
     const TICK: u64 = 500_000_000;
     let mut next_tick = TICK;

@@ -35,8 +35,9 @@ pub fn duration_ns(ns: u64) -> String {
     }
 }
 
-fn mib_s(o: &Options, r: &Outcome) -> f64 {
-    r.iops() * o.bs as f64 / (1024.0 * 1024.0)
+/// MiB per second of `n` of the run's operations (all of them: `r.ops`).
+pub(crate) fn mib_s(o: &Options, r: &Outcome, n: u64) -> f64 {
+    r.rate(n) * o.bs as f64 / (1024.0 * 1024.0)
 }
 
 /// The summary's line about the file: `file  PATH (temporary, 256 MiB, tmpfs)`.
@@ -65,7 +66,7 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
         "  {:<14}{:>12}{:>12.1}{:>10}",
         thousands(r.ops),
         thousands(r.iops().round() as u64),
-        mib_s(o, r),
+        mib_s(o, r, r.ops),
         format!("{:.2} s", r.elapsed.as_secs_f64()),
     );
     // Both directions (randrw): each on its own line, as fio reports them.
@@ -77,7 +78,7 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
                 "  {:<14}{:>12}{:>12.1}",
                 format!("{name} {}", thousands(n)),
                 thousands(r.rate(n).round() as u64),
-                r.rate(n) * o.bs as f64 / (1024.0 * 1024.0),
+                mib_s(o, r, n),
             );
         }
     }
@@ -95,14 +96,15 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
         "  {:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "latency", "min", "p50", "p90", "p99", "p99.9", "max", "mean"
     );
-    let mut rows = vec![("", &r.latency)];
-    if both {
-        rows = vec![
+    let rows = if both {
+        vec![
             ("all", &r.latency),
             ("read", &r.read_latency),
             ("write", &r.write_latency),
-        ];
-    }
+        ]
+    } else {
+        vec![("", &r.latency)]
+    };
     for (name, h) in rows {
         let _ = writeln!(
             s,
@@ -381,7 +383,7 @@ impl RunJson {
             eagain: r.eagain,
             seconds: round(r.elapsed.as_secs_f64(), 6),
             iops: round(r.iops(), 1),
-            mib_s: round(mib_s(o, r), 2),
+            mib_s: round(mib_s(o, r, r.ops), 2),
             lat_ns: LatencyJson::of(h),
             read: direction(o, r, r.reads, &r.read_latency),
             write: direction(o, r, r.writes, &r.write_latency),
@@ -408,7 +410,7 @@ fn direction(
     (n > 0).then(|| DirectionJson {
         ops: n,
         iops: round(r.rate(n), 1),
-        mib_s: round(r.rate(n) * o.bs as f64 / (1024.0 * 1024.0), 2),
+        mib_s: round(mib_s(o, r, n), 2),
         lat_ns: LatencyJson::of(h),
     })
 }

@@ -52,10 +52,6 @@ pub fn describe(o: &Options, p: &Prepared, ring: bool) -> String {
     }
 }
 
-fn mib_s(o: &Options, r: &Outcome) -> f64 {
-    r.iops() * o.bs as f64 / (1024.0 * 1024.0)
-}
-
 /// The table printed after a sweep: one line per run, in the order they ran.
 pub fn text(o: &Options, p: &Prepared, results: &[(Options, Outcome)]) -> String {
     let mut s = String::new();
@@ -75,7 +71,7 @@ pub fn text(o: &Options, p: &Prepared, results: &[(Options, Outcome)]) -> String
             "  {:>6}{:>12}{:>11.1}{:>10}{:>10}{:>10}{:>14.3}",
             run.depth,
             thousands(r.iops().round() as u64),
-            mib_s(run, r),
+            crate::report::mib_s(run, r, r.ops),
             duration_ns(h.percentile(0.50)),
             duration_ns(h.percentile(0.99)),
             duration_ns(h.percentile(0.999)),

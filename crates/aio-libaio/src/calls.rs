@@ -21,6 +21,11 @@ fn int(result: Result<usize, Errno>) -> c_int {
     }
 }
 
+/// 0 or `-errno`.
+fn status(result: Result<(), Errno>) -> c_int {
+    int(result.map(|()| 0))
+}
+
 /// `int io_setup(int maxevents, io_context_t *ctxp)`: the kernel's checks and errors as they
 /// are (it reads and writes `*ctxp` itself: `EFAULT` for a bad pointer, `EINVAL` if `*ctxp` is
 /// not 0); a context it makes is registered for the ring fast path.
@@ -69,10 +74,7 @@ pub(crate) unsafe extern "C" fn io_destroy(ctx: IoContext) -> c_int {
     // SAFETY: no reader of this library's is in the ring, and none will start.
     let result = unsafe { aio_sys::io_destroy(id) };
     retirement.end(result.is_ok());
-    match result {
-        Ok(()) => 0,
-        Err(errno) => fail(errno),
-    }
+    status(result)
 }
 
 /// `int io_submit(io_context_t ctx, long nr, struct iocb *ios[])`.
@@ -93,10 +95,7 @@ pub(crate) unsafe extern "C" fn io_cancel(
     evt: *mut io_event,
 ) -> c_int {
     // SAFETY: the caller's pointers, checked by the kernel (EFAULT).
-    match unsafe { aio_sys::io_cancel(kernel_id(ctx), iocb, evt) } {
-        Ok(()) => 0,
-        Err(errno) => fail(errno),
-    }
+    status(unsafe { aio_sys::io_cancel(kernel_id(ctx), iocb, evt) })
 }
 
 /// libaio 0.1's `int io_cancel(io_context_t ctx, struct iocb *iocb)`.
