@@ -121,6 +121,8 @@ impl<B: IoBuf + Send + 'static> SharedContext<B> {
 
     /// Operations started and not yet handed back, including those whose ticket was dropped
     /// (the context keeps them until the kernel is done) and those waiting for a slot.
+    /// An operation nobody waits for any more counts until its buffers and descriptor are
+    /// dropped: once this answers 0, every buffer given to the context is back.
     pub fn outstanding(&self) -> usize {
         self.driver.outstanding()
     }

@@ -341,6 +341,8 @@ impl<B: IoBuf + Send + 'static> Handle<B> {
 
     /// Operations started and not yet handed back, including those whose future was dropped
     /// (kept by the context until the kernel is done with them) and those waiting for a slot.
+    /// An operation nobody waits for any more counts until its buffers and descriptor are
+    /// dropped: once this answers 0, every buffer given to the context is back.
     pub fn outstanding(&self) -> usize {
         self.driver.outstanding()
     }

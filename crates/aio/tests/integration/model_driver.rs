@@ -15,10 +15,14 @@
 //! - **no reuse in flight**: a completion always carries the buffer and tag of the operation
 //!   that owned the entry (a stale or reused entry would hand back another's);
 //! - **shutdown releases everything**: once the last clone and ticket are gone, every buffer
-//!   and descriptor the operations held has been dropped.
+//!   and descriptor the operations held has been dropped;
+//! - **`outstanding() == 0` means every buffer is back**, also to a thread that only looks
+//!   while another collects and drops them.
 //!
 //! `seeded_lost_kick_is_found` puts back the bug of issue 25 item 1 (the driver forgot the
-//! backlog it moved into a freed slot) and requires the checker to report it. The check found
+//! backlog it moved into a freed slot) and requires the checker to report it;
+//! `seeded_early_release_is_found` the one CI found on aarch64 (`outstanding()` answered 0
+//! while an abandoned operation's buffer was still being dropped). The check found
 //! one bug of its own when it was written: a waiting thread that let the lock go to run an
 //! emulated read slept without looking at its own operation again, which another thread had
 //! completed meanwhile (that path is gone: the thread whose round takes reads and writes runs
@@ -228,6 +232,53 @@ fn abandoned_operations_are_released(backend: Backend) {
     );
 }
 
+/// `outstanding() == 0` seen from a thread that does not collect means every buffer is back:
+/// an abandoned read's buffer is dropped by whichever thread collects it, outside the lock,
+/// and must still be counted until then.
+fn outstanding_zero_means_buffers_are_back(backend: Backend) {
+    let abandoned = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let ctx = shared(backend, 2);
+    let collector = {
+        let (ctx, abandoned, started) = (ctx.clone(), abandoned.clone(), started.clone());
+        thread::spawn(move || {
+            drop(ctx.start(Op::read(zero(), Counted::new(1, &abandoned), 0)));
+            started.store(1, Ordering::SeqCst);
+            let other = Arc::new(AtomicUsize::new(0));
+            let done = ctx
+                .start(Op::read(zero(), Counted::new(2, &other), 0))
+                .unwrap()
+                .wait()
+                .unwrap();
+            assert_eq!(done.result(), Ok(8));
+            let mut rounds = 0;
+            while ctx.outstanding() > 0 {
+                ctx.submit().unwrap();
+                rounds += 1;
+                assert!(rounds < 1000, "{} never settled", ctx.outstanding());
+                thread::yield_now();
+            }
+        })
+    };
+    // The observer: never collects, only looks (once the abandoned read has started).
+    while started.load(Ordering::SeqCst) == 0 {
+        thread::yield_now();
+    }
+    let mut looks = 0;
+    while abandoned.load(Ordering::SeqCst) == 0 {
+        if ctx.outstanding() == 0 && abandoned.load(Ordering::SeqCst) == 0 {
+            panic!("outstanding() is 0 while the abandoned read's buffer is not dropped yet");
+        }
+        looks += 1;
+        assert!(
+            looks < 10_000,
+            "the abandoned read's buffer was never dropped"
+        );
+        thread::yield_now();
+    }
+    collector.join().unwrap();
+}
+
 #[test]
 fn model_backlog_enters_a_freed_slot() {
     check("backlog_enters_a_freed_slot", backlog_enters_a_freed_slot);
@@ -246,6 +297,14 @@ fn model_abandoned_operations_are_released() {
     check(
         "abandoned_operations_are_released",
         abandoned_operations_are_released,
+    );
+}
+
+#[test]
+fn model_outstanding_zero_means_buffers_are_back() {
+    check(
+        "outstanding_zero_means_buffers_are_back",
+        outstanding_zero_means_buffers_are_back,
     );
 }
 
@@ -276,5 +335,19 @@ fn seeded_lost_kick_is_found() {
             Backend::Kernel
         ),
         "the seeded lost kick went unnoticed"
+    );
+}
+
+/// With `outstanding()` blind to the buffers being dropped outside the lock, the checker must
+/// see it answer 0 too early.
+#[test]
+fn seeded_early_release_is_found() {
+    assert!(
+        found(
+            &model_mutants::EARLY_RELEASE,
+            outstanding_zero_means_buffers_are_back,
+            Backend::Kernel
+        ),
+        "the seeded early release went unnoticed"
     );
 }

@@ -130,6 +130,21 @@ pub(crate) struct AfterUnlock<B> {
     freed: u32,
 }
 
+impl<B> AfterUnlock<B> {
+    /// A completion nobody waits for: dropped after the unlock, counted in `releasing`
+    /// (the state's) until then.
+    pub(super) fn discard(&mut self, releasing: &mut usize, completion: Completion<B>) {
+        *releasing += 1;
+        self.garbage.push(completion);
+    }
+
+    /// An operation nobody waits for that never reached the kernel: as [`Self::discard`].
+    fn discard_op(&mut self, releasing: &mut usize, op: Op<B>) {
+        *releasing += 1;
+        self.dropped_ops.push(op);
+    }
+}
+
 impl<B> Default for AfterUnlock<B> {
     fn default() -> Self {
         Self {
@@ -175,6 +190,7 @@ impl<B: IoBuf + Send> Driver<B> {
                 batches: Vec::new(),
                 submitters: 0,
                 cancel_after_submit: Vec::new(),
+                releasing: 0,
                 quiet: QuietPolicy::new(),
                 chunks: ChunkPolicy::new(),
             }),
@@ -478,6 +494,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 free,
                 backlog,
                 cancel_after_submit,
+                releasing,
                 ..
             } = &mut *state;
             let Some(entry) = entries
@@ -494,7 +511,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 Stage::Backlog(op) if op.kind() == OpKind::Poll => {
                     backlog.retain(|&i| i as usize != token.index());
                     free.push(token.index() as u32);
-                    after.dropped_ops.push(op);
+                    after.discard_op(releasing, op);
                 }
                 Stage::Backlog(op) => {
                     entry.stage = Stage::Backlog(op);
@@ -502,7 +519,7 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
                 }
                 Stage::Done(completion) => {
                     free.push(token.index() as u32);
-                    after.garbage.push(completion);
+                    after.discard(releasing, completion);
                 }
                 // Nobody is left to take the panic (the hook has reported it).
                 Stage::Panicked(_) => free.push(token.index() as u32),
@@ -560,8 +577,13 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
         // Completions and operations nobody waits for any more: a panic in their buffers'
         // or descriptors' `Drop` has no one to go to (the panic hook has reported it), and
         // must not end the driver's task or a thread that waits for its own operation.
+        let released = garbage.len() + dropped_ops.len();
         let _ = catch_unwind(AssertUnwindSafe(move || drop(garbage)));
         let _ = catch_unwind(AssertUnwindSafe(move || drop(dropped_ops)));
+        if released > 0 {
+            // Only now are their buffers back: `outstanding()` stops counting them.
+            self.lock().releasing -= released;
+        }
     }
 
     /// Signals the context's eventfd after `period`, from a blocking thread, and then clears
@@ -586,7 +608,12 @@ impl<B: IoBuf + Send + 'static> Driver<B> {
     /// the context, and the backlog).
     pub(crate) fn outstanding(&self) -> usize {
         let state = self.lock();
-        state.ctx.owned() + state.backlog.len()
+        let releasing = if mutants::early_release() {
+            0
+        } else {
+            state.releasing
+        };
+        state.ctx.owned() + state.backlog.len() + releasing
     }
 }
 

@@ -45,6 +45,11 @@ pub(super) struct State<B> {
     pub(super) submitters: u32,
     /// Polls abandoned while in a batch being submitted: cancelled once it is settled.
     pub(super) cancel_after_submit: Vec<OpId>,
+    /// Completions and operations nobody waits for, taken out of the context and handed to
+    /// an [`AfterUnlock`] to be dropped outside the lock: still counted by
+    /// [`Driver::outstanding`](super::Driver::outstanding) until their buffers are dropped
+    /// (so that `outstanding() == 0` means every buffer is back).
+    pub(super) releasing: usize,
     /// Whether reads and writes go quiet (with a runtime only).
     pub(super) quiet: QuietPolicy,
     /// How many operations each `io_submit` carries.
@@ -309,14 +314,14 @@ impl<B: IoBuf + Send + 'static> State<B> {
         after: &mut AfterUnlock<B>,
     ) {
         let Some(entry) = self.entries.get_mut(index as usize) else {
-            after.garbage.push(completion);
+            after.discard(&mut self.releasing, completion);
             return;
         };
         if entry.abandoned {
             entry.abandoned = false;
             entry.stage = Stage::Free;
             self.free.push(index);
-            after.garbage.push(completion);
+            after.discard(&mut self.releasing, completion);
             return;
         }
         entry.stage = Stage::Done(completion);
