@@ -2,10 +2,10 @@
 //! (user mode, where every AIO call is ENOSYS). Also the hidden `qemu-runner` subcommand, the
 //! `CARGO_TARGET_<TRIPLE>_RUNNER` that `cargo xtask cross-env` sets up.
 
-use crate::arch::{self, Arch};
+use crate::arch::{self, Arch, QemuFrom};
 use crate::initramfs::Cpio;
 use crate::toolchain::{Kernel, cargo_setup_with};
-use crate::util::{Context, Result, bail, cross_target_dir, show};
+use crate::util::{Context, Result, bail, cross_target_dir, on_path, show};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -205,9 +205,23 @@ fn pack(path: &Path, init: &Path, kernel: &Kernel, entries: &[Entry]) -> Result<
     c.finish()
 }
 
+/// `arch`'s `qemu-system-<x>`: bookworm's on the `PATH`, or the one of bookworm-backports
+/// that `cross-setup` extracted into the cache (fetched now if it did not).
+pub fn system_binary(arch: &Arch) -> Result<PathBuf> {
+    match arch.qemu {
+        QemuFrom::Bookworm(package) => {
+            if !on_path(arch.qemu_system) {
+                bail!("{} is not installed (package {package})", arch.qemu_system);
+            }
+            Ok(PathBuf::from(arch.qemu_system))
+        }
+        QemuFrom::Backports(package) => crate::bare::backports_qemu(package, arch.qemu_system),
+    }
+}
+
 /// The qemu-system command line that boots `arch`'s kernel with the initramfs `rd`.
-pub fn system_command(arch: &Arch, kernel: &Kernel, rd: &Path) -> Command {
-    let mut cmd = Command::new(arch.qemu_system);
+pub fn system_command(arch: &Arch, kernel: &Kernel, rd: &Path) -> Result<Command> {
+    let mut cmd = Command::new(system_binary(arch)?);
     cmd.args(arch.machine)
         .args(["-m", &arch.memory.to_string()])
         .arg("-no-reboot");
@@ -223,7 +237,7 @@ pub fn system_command(arch: &Arch, kernel: &Kernel, rd: &Path) -> Command {
             "-append",
             &format!("{} rdinit=/init rootfstype=ramfs", arch.append),
         ]);
-    cmd
+    Ok(cmd)
 }
 
 /// Reads a child's stream into a shared buffer, noting the time of the last output.
@@ -347,12 +361,8 @@ pub fn boot(
         UNIQUE.fetch_add(1, Ordering::Relaxed)
     ));
     pack(&rd, init, kernel, entries)?;
-    let run = run_supervised(
-        &mut system_command(arch, kernel, &rd),
-        limits,
-        Some(DONE),
-        echo,
-    );
+    let mut qemu = system_command(arch, kernel, &rd)?;
+    let run = run_supervised(&mut qemu, limits, Some(DONE), echo);
     let _ = std::fs::remove_file(&rd);
     let Console {
         console,

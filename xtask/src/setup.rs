@@ -160,10 +160,12 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
         "decompresses brd.ko of compressed-module kernels".into(),
     );
     for a in arches {
-        want(
-            a.qemu_system_package.into(),
-            format!("{} for the {} kernel", a.qemu_system, a.name),
-        );
+        if let arch::QemuFrom::Bookworm(package) = a.qemu {
+            want(
+                package.into(),
+                format!("{} for the {} kernel", a.qemu_system, a.name),
+            );
+        }
         for p in a.gcc_packages {
             want(p.to_string(), format!("static linking for {}", a.triple));
         }
@@ -217,8 +219,18 @@ fn setup(arches: &[&Arch], refresh: bool) -> Result<()> {
         );
     }
 
-    // 3. Target std (private sysroots) and kernels.
+    // 3. Target std (private sysroots), bookworm-backports' QEMU where bookworm's is too slow,
+    // and kernels.
     for a in arches {
+        if let arch::QemuFrom::Backports(_) = a.qemu {
+            let qemu = crate::qemu::system_binary(a)?;
+            println!(
+                "{} for the {} kernel: {}",
+                a.qemu_system,
+                a.name,
+                qemu.display()
+            );
+        }
         if a.std == StdSource::Debian {
             fetch_std(a, &version, &mut states)?;
         }

@@ -37,9 +37,10 @@ const BUFFERED_SIZE_MAX: usize = 128 << 20;
 const DIRECT_READS: usize = 8;
 const DIRECT_SIZE_MAX: usize = 8 << 20;
 /// How long the child may take, from spawn to exit, before it counts as hung. Usually a few
-/// seconds; but the kernel's teardown at exit (`exit_aio`, which waits for the cancelled poll
-/// through RCU and a workqueue) took 116 s once on the riscv64 guest under TCG in CI, and over
-/// 120 s another time, so the bound is generous and the wait says that it is still going.
+/// seconds; generous because emulators differ: under bookworm's QEMU 7.2 the riscv64 guest took
+/// 118 s to write the buffered requests (its page-cache writes ran at ~2 MB/s; the exit itself
+/// took 0.1 s), so the child prints when it reached each step and the wait says that it is
+/// still going.
 const CHILD_DEADLINE: Duration = Duration::from_secs(400);
 /// How often the wait reports on the console (the test runner ends a guest that prints nothing
 /// for 180 s; the harness captures `println!`, not a direct write to stderr).
@@ -169,6 +170,7 @@ fn events_in_ring(ctx: aio_context_t) -> Option<u32> {
 
 /// The child: submits, reaps nothing, and leaves with `_exit`.
 fn child() -> ! {
+    let born = Instant::now();
     let mut ctx: aio_context_t = 0;
     // SAFETY: `ctx` is a valid, zeroed context variable.
     let created = unsafe { aio_sys::io_setup(EVENTS, &mut ctx) };
@@ -197,8 +199,9 @@ fn child() -> ! {
         unsafe { submit_all(ctx, cb, "a buffered request") };
     }
     println!(
-        "child: {BUFFERED} buffered requests of {} MiB submitted",
-        size >> 20
+        "child: {BUFFERED} buffered requests of {} MiB submitted (at {:?})",
+        size >> 20,
+        born.elapsed()
     );
 
     // A poll nothing will complete: the write end stays open and silent.
@@ -244,9 +247,10 @@ fn child() -> ! {
             // SAFETY: the iocbs and the buffers live until `_exit` (never dropped).
             unsafe { submit_all(ctx, &mut direct_cbs, "the direct reads") };
             println!(
-                "child: {DIRECT_READS} direct reads of {} MiB submitted on {}",
+                "child: {DIRECT_READS} direct reads of {} MiB submitted on {} (at {:?})",
                 direct_size >> 20,
-                direct.what
+                direct.what,
+                born.elapsed()
             );
         }
         None => println!("child: no O_DIRECT target: only the poll is in flight at exit"),
@@ -273,6 +277,7 @@ fn child() -> ! {
     drop(direct);
     drop(file);
     drop(temp);
+    println!("child: exiting at {:?}", born.elapsed());
     println!("{}", common::scenario_done_marker(SCENARIO));
     let _ = std::io::stdout().flush();
     std::mem::forget((rx, tx, buf, buffered, poll, direct_bufs, direct_cbs));

@@ -20,7 +20,7 @@
 pub mod kbuild;
 
 use crate::apt::{self, PrivateApt, system};
-use crate::arch::Suite;
+use crate::arch::{QemuFrom, Suite};
 use crate::initramfs::Cpio;
 use crate::nolibc::freestanding;
 use crate::qemu::{self, Limits};
@@ -58,15 +58,6 @@ pub enum KernelFrom {
     },
     /// Built here from `linux-source-6.1`.
     Built(kbuild::Config),
-}
-
-/// Where `qemu-system-<x>` comes from.
-#[derive(Debug)]
-pub enum QemuFrom {
-    /// The system's, installed with apt from bookworm: the package.
-    Bookworm(&'static str),
-    /// The package of bookworm-backports, extracted into the cache.
-    Backports(&'static str),
 }
 
 /// A file of a bookworm-backports package (architecture `all`).
@@ -680,7 +671,7 @@ fn backports_member(m: &Member) -> Result<PathBuf> {
 
 /// `qemu-system-<x>` of bookworm-backports' `package`, with the bookworm libraries it links
 /// installed (its `Depends` less the other qemu packages, whose data the boot does not use).
-fn backports_qemu(package: &str, binary: &str) -> Result<PathBuf> {
+pub fn backports_qemu(package: &str, binary: &str) -> Result<PathBuf> {
     let (dir, deb) = backports_package(package, &[&format!("./usr/bin/{binary}")])?;
     let exe = dir.join("usr/bin").join(binary);
     if !exe.is_file() {

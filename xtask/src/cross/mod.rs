@@ -69,8 +69,8 @@ fn preflight(
                     missing.push(e);
                 }
             }
-            if !on_path(a.qemu_system) {
-                missing.push(format!("{} is not installed", a.qemu_system));
+            if let Err(e) = qemu::system_binary(a) {
+                missing.push(e);
             }
         }
         if modes.contains(&Mode::User) && a.no_user_mode.is_none() && !on_path(a.qemu_user) {
