@@ -112,6 +112,8 @@ unsafe impl IoBufMut for &'static mut [u8] {
 pub struct AlignedBuf {
     ptr: NonNull<u8>,
     len: usize,
+    /// The allocation's size: `len` until [`truncate`](AlignedBuf::truncate).
+    cap: usize,
     align: usize,
 }
 
@@ -146,23 +148,53 @@ impl AlignedBuf {
                 }
             }
         };
-        Ok(Self { ptr, len, align })
+        Ok(Self {
+            ptr,
+            len,
+            cap: len,
+            align,
+        })
     }
 
     /// The alignment the buffer was allocated with.
     pub fn align(&self) -> usize {
         self.align
     }
+
+    /// The bytes allocated, whatever [`truncate`](Self::truncate) left visible.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Shortens the visible length to `len` (no effect if it is not shorter), keeping the
+    /// allocation: what a short read leaves (the bytes past the end of the file were not
+    /// read). [`restore_len`](Self::restore_len) makes the whole allocation visible again.
+    ///
+    /// ```
+    /// let mut buf = aio::AlignedBuf::new(4096, 4096).unwrap();
+    /// buf.truncate(100);
+    /// assert_eq!((buf.len(), buf.capacity()), (100, 4096));
+    /// buf.restore_len();
+    /// assert_eq!(buf.len(), 4096);
+    /// ```
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Makes the whole allocation visible again after [`truncate`](Self::truncate).
+    pub fn restore_len(&mut self) {
+        self.len = self.cap;
+    }
 }
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
-        if self.len != 0 {
-            // SAFETY: allocated in `new` with exactly this layout.
+        if self.cap != 0 {
+            // SAFETY: allocated in `new` with exactly this layout (`cap` is its size).
             unsafe {
                 dealloc(
                     self.ptr.as_ptr(),
-                    Layout::from_size_align_unchecked(self.len, self.align),
+                    Layout::from_size_align_unchecked(self.cap, self.align),
                 )
             }
         }

@@ -60,6 +60,17 @@ pub enum Error {
     },
     /// An argument this crate rejects before asking the kernel.
     InvalidInput(&'static str),
+    /// A request on an `O_DIRECT` file ([`File`](crate::File)) whose offset, length or buffer
+    /// address is not a multiple of what the file needs ([`dio_alignment`](crate::dio_alignment)):
+    /// refused before the kernel, which would answer a bare `EINVAL`.
+    Misaligned {
+        /// What is misaligned: `"offset"`, `"length"` or `"buffer address"`.
+        what: &'static str,
+        /// Its value.
+        value: u64,
+        /// The alignment the file needs, in bytes.
+        required: u32,
+    },
     /// A system call failed.
     Os {
         /// The call that failed.
@@ -80,7 +91,7 @@ impl Error {
             Self::OutOfMemory { .. } => Some(Errno::NOMEM),
             Self::NotRegistered => Some(Errno::BADF),
             Self::Forked => Some(Errno::INVAL),
-            Self::QueueFull { .. } | Self::InvalidInput(_) => None,
+            Self::QueueFull { .. } | Self::InvalidInput(_) | Self::Misaligned { .. } => None,
             Self::Os { errno, .. } => Some(*errno),
         }
     }
@@ -164,6 +175,16 @@ impl fmt::Display for Error {
                  before pushing more, or build the context with a larger depth"
             ),
             Self::InvalidInput(what) => write!(f, "invalid argument: {what}"),
+            Self::Misaligned {
+                what,
+                value,
+                required,
+            } => write!(
+                f,
+                "the file is open with O_DIRECT, which needs the {what} to be a multiple of \
+                 {required} bytes, and it is {value} (the kernel would answer EINVAL): align it \
+                 (AlignedBuf, File::alignment), or open the file without O_DIRECT"
+            ),
             // aio-sys's Display names the error (`EAGAIN`) and gives libc's message, with or
             // without std (rustix's gives only the number without std).
             Self::Os { call, errno } => write!(f, "{call}: {}", aio_sys::Errno::from(*errno)),
@@ -179,8 +200,9 @@ impl core::error::Error for Error {}
 /// are std's for it. This crate's explanation (what to change: `fs.aio-max-nr`, the seccomp
 /// policy, the depth) is not kept, since an `io::Error` holds either an OS code or a payload:
 /// print the [`Error`] itself where the explanation matters (every call of the synchronous API
-/// and the tokio `Handle::new` answer one). [`Error::QueueFull`] and
-/// [`Error::InvalidInput`], which have no errno, keep their message, with
+/// and the tokio `Handle::new` answer one). [`Error::QueueFull`], [`Error::InvalidInput`] and
+/// [`Error::Misaligned`], which have no errno, keep their message and the [`Error`] itself
+/// (`get_ref().downcast_ref::<aio::Error>()`), with
 /// [`ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput).
 ///
 /// ```
@@ -262,6 +284,14 @@ mod tests {
             ),
             (Error::QueueFull { depth: 8 }, None),
             (Error::InvalidInput("a test"), None),
+            (
+                Error::Misaligned {
+                    what: "offset",
+                    value: 100,
+                    required: 512,
+                },
+                None,
+            ),
         ];
         for (error, errno) in cases {
             assert_eq!(error.errno(), errno, "{error:?}");

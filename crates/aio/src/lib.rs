@@ -191,6 +191,8 @@ mod context;
 mod direct;
 mod error;
 mod fd;
+#[cfg(feature = "std")]
+mod file;
 mod fork;
 mod op;
 #[cfg(feature = "std")]
@@ -216,6 +218,8 @@ pub use context::{
 pub use direct::{DEFAULT_DIO_ALIGN, DioAlignment, DioSource, dio_alignment};
 pub use error::Error;
 pub use fd::{Fd, Fixed, StableFd};
+#[cfg(feature = "std")]
+pub use file::{File, FileOptions};
 pub use op::{Bufs, Op, OpKind};
 #[cfg(feature = "std")]
 pub use pool::{AnyBuf, BufPool, PooledBuf};

@@ -26,6 +26,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll};
 
+mod file;
+pub use file::File;
+
 struct Tokio {
     runtime: ::tokio::runtime::Handle,
     /// Wakes the driver task.

@@ -14,6 +14,8 @@ mod support;
 mod variants;
 
 #[cfg(not(aio_shuttle))]
+mod async_file;
+#[cfg(not(aio_shuttle))]
 mod async_tokio;
 #[cfg(not(aio_shuttle))]
 mod cancel;
@@ -21,6 +23,8 @@ mod cancel;
 mod descriptors;
 #[cfg(not(aio_shuttle))]
 mod direct;
+#[cfg(not(aio_shuttle))]
+mod file;
 #[cfg(not(aio_shuttle))]
 mod lifecycle;
 #[cfg(not(aio_shuttle))]
