@@ -60,7 +60,7 @@ pub enum Error {
     },
     /// An argument this crate rejects before asking the kernel.
     InvalidInput(&'static str),
-    /// A request on an `O_DIRECT` file ([`File`](crate::File)) whose offset, length or buffer
+    /// A request on an `O_DIRECT` file (`aio::File`, with `std`) whose offset, length or buffer
     /// address is not a multiple of what the file needs ([`dio_alignment`](crate::dio_alignment)):
     /// refused before the kernel, which would answer a bare `EINVAL`.
     Misaligned {
