@@ -183,6 +183,28 @@ fn three_threads_share_two_slots(backend: Backend) {
     assert_eq!(drops.load(Ordering::SeqCst), 6);
 }
 
+/// Collects until nothing is owned. A cancelled poll's completion is posted by a kernel
+/// workqueue (`aio_poll_cancel` schedules it), in real time, outside any call a model thread
+/// makes: so the rounds also give the kernel real milliseconds (CI's run, on a loaded machine,
+/// once needed more than 1000 rounds of yielding), up to 10 s.
+fn settle(ctx: &SharedContext<Counted>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut rounds = 0u32;
+    while ctx.outstanding() > 0 {
+        ctx.submit().unwrap();
+        rounds += 1;
+        if rounds % 64 == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} operations never settled",
+                ctx.outstanding()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        thread::yield_now();
+    }
+}
+
 /// Tickets dropped early while others wait: an abandoned read still runs to its end and its
 /// buffer is dropped once; an abandoned poll is cancelled (in the kernel, or before it got
 /// there); the last handle's drop releases everything.
@@ -212,17 +234,7 @@ fn abandoned_operations_are_released(backend: Backend) {
     dropper.join().unwrap();
     waiter.join().unwrap();
     // Whatever is left is settled by a few more rounds.
-    let mut rounds = 0;
-    while ctx.outstanding() > 0 {
-        ctx.submit().unwrap();
-        rounds += 1;
-        assert!(
-            rounds < 1000,
-            "{} operations never settled",
-            ctx.outstanding()
-        );
-        thread::yield_now();
-    }
+    settle(&ctx);
     drop(ctx);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
     assert_eq!(
@@ -251,13 +263,7 @@ fn outstanding_zero_means_buffers_are_back(backend: Backend) {
                 .wait()
                 .unwrap();
             assert_eq!(done.result(), Ok(8));
-            let mut rounds = 0;
-            while ctx.outstanding() > 0 {
-                ctx.submit().unwrap();
-                rounds += 1;
-                assert!(rounds < 1000, "{} never settled", ctx.outstanding());
-                thread::yield_now();
-            }
+            settle(&ctx);
         })
     };
     // The observer: never collects, only looks (once the abandoned read has started).
