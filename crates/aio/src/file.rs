@@ -423,12 +423,7 @@ impl File {
         bufs: Vec<AlignedBuf>,
         offset: u64,
     ) -> (Result<usize, Error>, Vec<AlignedBuf>) {
-        if let Err(e) = self.opened.check_all(offset, &bufs) {
-            return (Err(e), bufs);
-        }
-        let op = Op::readv(self.opened.file.clone(), bufs, offset);
-        let (res, bufs) = self.run(op, "preadv (IOCB_CMD_PREADV)");
-        (res, many(bufs))
+        self.vectored(bufs, offset, Op::readv, "preadv (IOCB_CMD_PREADV)")
     }
 
     /// Writes `bufs`, in order, at `offset` (`IOCB_CMD_PWRITEV`, at most 1024 buffers); the
@@ -442,12 +437,7 @@ impl File {
         bufs: Vec<AlignedBuf>,
         offset: u64,
     ) -> (Result<usize, Error>, Vec<AlignedBuf>) {
-        if let Err(e) = self.opened.check_all(offset, &bufs) {
-            return (Err(e), bufs);
-        }
-        let op = Op::writev(self.opened.file.clone(), bufs, offset);
-        let (res, bufs) = self.run(op, "pwritev (IOCB_CMD_PWRITEV)");
-        (res, many(bufs))
+        self.vectored(bufs, offset, Op::writev, "pwritev (IOCB_CMD_PWRITEV)")
     }
 
     /// Flushes the file's data and metadata to its device (`IOCB_CMD_FSYNC`, `fsync(2)`).
@@ -468,6 +458,22 @@ impl File {
     pub fn sync_data(&mut self) -> Result<(), Error> {
         let op = Op::fdatasync(self.opened.file.clone());
         self.run(op, "fdatasync (IOCB_CMD_FDSYNC)").0.map(drop)
+    }
+
+    /// A readv or writev (`make`) of `bufs` at `offset`, checked first; the buffers back.
+    fn vectored(
+        &mut self,
+        bufs: Vec<AlignedBuf>,
+        offset: u64,
+        make: fn(Arc<std::fs::File>, Vec<AlignedBuf>, u64) -> Op<AlignedBuf>,
+        call: &'static str,
+    ) -> (Result<usize, Error>, Vec<AlignedBuf>) {
+        if let Err(e) = self.opened.check_all(offset, &bufs) {
+            return (Err(e), bufs);
+        }
+        let op = make(self.opened.file.clone(), bufs, offset);
+        let (res, bufs) = self.run(op, call);
+        (res, many(bufs))
     }
 
     /// Pushes `op`, submits it and waits for its completion: its result and its buffers. On

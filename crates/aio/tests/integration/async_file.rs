@@ -3,43 +3,16 @@
 //! through a tokio handle, with operations in flight together.
 #![cfg(feature = "tokio")]
 
+use crate::async_tokio::{handle, run};
 use crate::file::{BLOCKS, block_of, misalignments, options, pattern, target};
-use crate::support::{each_backend, expect_enosys};
-use crate::variants::{backend, on_kernel};
-use aio::rt::tokio::{File as AsyncFile, Handle};
+use crate::support::each_backend;
+use aio::rt::tokio::File as AsyncFile;
 use aio::{AlignedBuf, Context, Errno, Error, File};
 
 each_backend!(
     async_direct_file_round_trips_and_refuses_misalignment,
     async_buffered_fallback_where_o_direct_is_refused,
 );
-
-/// Runs `test` on a current-thread runtime with IO and time.
-fn block_on<F: std::future::Future<Output = ()>>(test: F) {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(test);
-}
-
-/// The handle of the async scenarios, or the ENOSYS path.
-fn handle(test: &str) -> Option<Handle<AlignedBuf>> {
-    match Handle::new(
-        Context::builder()
-            .buffers::<AlignedBuf>()
-            .depth(16)
-            .backend(backend()),
-    ) {
-        Ok(handle) => Some(handle),
-        Err(Error::Unsupported { call }) if on_kernel() && expect_enosys() => {
-            assert_eq!(call, "io_setup");
-            println!("ENOSYS path: {test} got Error::Unsupported as expected");
-            None
-        }
-        Err(e) => panic!("{test}: Handle::new: {e}"),
-    }
-}
 
 /// The `aio::Error` inside an `io::Error` the async file answered.
 fn inner(error: &std::io::Error) -> Option<&Error> {
@@ -48,11 +21,11 @@ fn inner(error: &std::io::Error) -> Option<&Error> {
 
 fn async_direct_file_round_trips_and_refuses_misalignment() {
     const TEST: &str = "async_direct_file_round_trips_and_refuses_misalignment";
-    block_on(async {
+    run(TEST, async {
         let Some((path, device)) = target(TEST) else {
             return;
         };
-        let Some(aio) = handle(TEST) else {
+        let Some(aio) = handle::<AlignedBuf>(TEST, Context::builder().depth(16)) else {
             return;
         };
         let file = AsyncFile::open_with(&aio, options(), &path).await.unwrap();
@@ -122,8 +95,8 @@ fn async_direct_file_round_trips_and_refuses_misalignment() {
 
 fn async_buffered_fallback_where_o_direct_is_refused() {
     const TEST: &str = "async_buffered_fallback_where_o_direct_is_refused";
-    block_on(async {
-        let Some(aio) = handle(TEST) else {
+    run(TEST, async {
+        let Some(aio) = handle::<AlignedBuf>(TEST, Context::builder().depth(16)) else {
             return;
         };
         let required =

@@ -30,7 +30,7 @@ support::each_backend!(
 );
 
 /// Runs `test` on a two-worker multi-thread runtime under a 120 s timeout.
-fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
+pub(crate) fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,7 +47,7 @@ fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
 }
 
 /// A handle on the test's backend, or `None` after proving the ENOSYS path (qemu-user).
-fn handle<B: IoBuf + Send>(test: &str, builder: aio::Builder) -> Option<Handle<B>> {
+pub(crate) fn handle<B: IoBuf + Send>(test: &str, builder: aio::Builder) -> Option<Handle<B>> {
     match Handle::new(builder.buffers().backend(backend())) {
         Ok(handle) => {
             assert_eq!(handle.backend(), backend());

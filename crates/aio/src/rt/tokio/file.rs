@@ -158,14 +158,8 @@ impl File {
         offset: u64,
     ) -> impl Future<Output = (io::Result<usize>, AlignedBuf)> + Send + 'static + use<> {
         let checked = self.opened.check(offset, &[&buf]);
-        let file = self.opened.file.clone();
-        let handle = self.handle.clone();
-        async move {
-            match checked {
-                Ok(()) => handle.read_at(file, buf, offset).await,
-                Err(e) => (Err(e.into()), buf),
-            }
-        }
+        let (handle, file) = (self.handle.clone(), self.opened.file.clone());
+        guarded(checked, buf, move |buf| handle.read_at(file, buf, offset))
     }
 
     /// Writes `buf` at `offset` (`IOCB_CMD_PWRITE`); the bytes written and the buffer back.
@@ -179,14 +173,8 @@ impl File {
         offset: u64,
     ) -> impl Future<Output = (io::Result<usize>, AlignedBuf)> + Send + 'static + use<> {
         let checked = self.opened.check(offset, &[&buf]);
-        let file = self.opened.file.clone();
-        let handle = self.handle.clone();
-        async move {
-            match checked {
-                Ok(()) => handle.write_at(file, buf, offset).await,
-                Err(e) => (Err(e.into()), buf),
-            }
-        }
+        let (handle, file) = (self.handle.clone(), self.opened.file.clone());
+        guarded(checked, buf, move |buf| handle.write_at(file, buf, offset))
     }
 
     /// Reads into `bufs`, in order, at `offset` (`IOCB_CMD_PREADV`, at most 1024 buffers).
@@ -199,14 +187,10 @@ impl File {
         offset: u64,
     ) -> impl Future<Output = (io::Result<usize>, Vec<AlignedBuf>)> + Send + 'static + use<> {
         let checked = self.opened.check_all(offset, &bufs);
-        let file = self.opened.file.clone();
-        let handle = self.handle.clone();
-        async move {
-            match checked {
-                Ok(()) => handle.readv_at(file, bufs, offset).await,
-                Err(e) => (Err(e.into()), bufs),
-            }
-        }
+        let (handle, file) = (self.handle.clone(), self.opened.file.clone());
+        guarded(checked, bufs, move |bufs| {
+            handle.readv_at(file, bufs, offset)
+        })
     }
 
     /// Writes `bufs`, in order, at `offset` (`IOCB_CMD_PWRITEV`, at most 1024 buffers).
@@ -219,14 +203,10 @@ impl File {
         offset: u64,
     ) -> impl Future<Output = (io::Result<usize>, Vec<AlignedBuf>)> + Send + 'static + use<> {
         let checked = self.opened.check_all(offset, &bufs);
-        let file = self.opened.file.clone();
-        let handle = self.handle.clone();
-        async move {
-            match checked {
-                Ok(()) => handle.writev_at(file, bufs, offset).await,
-                Err(e) => (Err(e.into()), bufs),
-            }
-        }
+        let (handle, file) = (self.handle.clone(), self.opened.file.clone());
+        guarded(checked, bufs, move |bufs| {
+            handle.writev_at(file, bufs, offset)
+        })
     }
 
     /// Flushes data and metadata (`IOCB_CMD_FSYNC`).
@@ -243,5 +223,21 @@ impl File {
     /// As [`sync_all`](Self::sync_all).
     pub fn sync_data(&self) -> impl Future<Output = io::Result<()>> + Send + 'static + use<> {
         self.handle.fdatasync(self.opened.file.clone())
+    }
+}
+
+/// Runs `start(bufs)` if the alignment check passed; else answers its error (an `io::Error`
+/// of kind `InvalidInput` with the [`Error`](crate::Error) inside) with the buffers untouched.
+async fn guarded<T, F>(
+    checked: Result<(), crate::Error>,
+    bufs: T,
+    start: impl FnOnce(T) -> F,
+) -> (io::Result<usize>, T)
+where
+    F: Future<Output = (io::Result<usize>, T)>,
+{
+    match checked {
+        Ok(()) => start(bufs).await,
+        Err(e) => (Err(e.into()), bufs),
     }
 }
