@@ -30,28 +30,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     }
     // The ABIs booted with the no-libc program (`bare`) are prepared by their own code; with no
     // `--arch`, the ones `cross` boots by default.
-    let (bare_names, arch_names): (Vec<String>, Vec<String>) = names
-        .iter()
-        .cloned()
-        .partition(|n| bare::by_name(n).is_some());
-    let (arches, bare_abis): (Vec<&'static Arch>, Vec<&'static bare::Abi>) = if everything {
-        (arch::everything(), bare::ABIS.iter().collect())
-    } else {
-        let bare_abis = if names.is_empty() {
-            bare::DEFAULT
-                .iter()
-                .filter_map(|n| bare::by_name(n))
-                .collect()
-        } else {
-            bare_names.iter().filter_map(|n| bare::by_name(n)).collect()
-        };
-        let arches = if arch_names.is_empty() && !bare_names.is_empty() {
-            Vec::new()
-        } else {
-            arch::select(&arch_names)?
-        };
-        (arches, bare_abis)
-    };
+    let (arches, bare_abis) = bare::select(&names, everything)?;
     let start = Instant::now();
     setup(&arches, refresh)?;
     for abi in bare_abis {

@@ -354,6 +354,38 @@ CONFIG_ARM_PSCI=y
 /// cores, so they run with `--all` or when named.
 pub const DEFAULT: &[&str] = &["loongarch64"];
 
+/// What `--all` and `--arch` select, for `cross` and `cross-setup` alike: the architectures
+/// whose whole suite runs, and the ABIs booted with the no-libc program. `--all`: every
+/// architecture and ABI; no `--arch`: [`arch::select`]'s default and the [`DEFAULT`] ABIs; else
+/// the names given (ABI names once each; only ABI names: no architecture).
+pub fn select(
+    names: &[String],
+    everything: bool,
+) -> Result<(Vec<&'static crate::arch::Arch>, Vec<&'static Abi>)> {
+    if everything {
+        return Ok((crate::arch::everything(), ABIS.iter().collect()));
+    }
+    let (bare_names, arch_names): (Vec<String>, Vec<String>) =
+        names.iter().cloned().partition(|n| by_name(n).is_some());
+    let wanted: Vec<&str> = if names.is_empty() {
+        DEFAULT.to_vec()
+    } else {
+        bare_names.iter().map(String::as_str).collect()
+    };
+    let mut abis: Vec<&'static Abi> = Vec::new();
+    for abi in wanted.into_iter().filter_map(by_name) {
+        if !abis.iter().any(|a| a.name == abi.name) {
+            abis.push(abi);
+        }
+    }
+    let arches = if arch_names.is_empty() && !bare_names.is_empty() {
+        Vec::new()
+    } else {
+        crate::arch::select(&arch_names)?
+    };
+    Ok((arches, abis))
+}
+
 /// Looks an ABI up by its `--arch` name or triple.
 pub fn by_name(name: &str) -> Option<&'static Abi> {
     ABIS.iter().find(|a| a.name == name || a.triple == name)

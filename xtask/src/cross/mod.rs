@@ -121,31 +121,11 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let names = args.list("--arch")?;
     let modes = parse_modes(args.value("--mode")?)?;
     let mut kernels = Kernels::parse(args.value("--kernels")?)?;
-    // The ABIs booted with the no-libc program only (`bare`), and the architectures whose whole
-    // suite runs.
-    let (bare_names, arch_names): (Vec<String>, Vec<String>) =
-        names.into_iter().partition(|n| bare::by_name(n).is_some());
-    let (arches, mut bare_abis) = if everything {
+    // The architectures whose whole suite runs, and the ABIs booted with the no-libc program
+    // only (`bare`).
+    let (arches, mut bare_abis) = bare::select(&names, everything)?;
+    if everything {
         kernels = Kernels::All;
-        (arch::everything(), bare::ABIS.iter().collect::<Vec<_>>())
-    } else if arch_names.is_empty() && !bare_names.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        let defaults = if arch_names.is_empty() {
-            bare::DEFAULT
-                .iter()
-                .filter_map(|n| bare::by_name(n))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        (arch::select(&arch_names)?, defaults)
-    };
-    for n in &bare_names {
-        let abi = bare::by_name(n).expect("partitioned by by_name");
-        if !bare_abis.iter().any(|a| a.name == abi.name) {
-            bare_abis.push(abi);
-        }
     }
     if !modes.contains(&Mode::System) && !bare_abis.is_empty() {
         println!(
