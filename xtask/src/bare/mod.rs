@@ -356,7 +356,7 @@ pub const DEFAULT: &[&str] = &["loongarch64"];
 
 /// What `--all` and `--arch` select, for `cross` and `cross-setup` alike: the architectures
 /// whose whole suite runs, and the ABIs booted with the no-libc program. `--all`: every
-/// architecture and ABI; no `--arch`: [`arch::select`]'s default and the [`DEFAULT`] ABIs; else
+/// architecture and ABI; no `--arch`: [`crate::arch::select`]'s default and the [`DEFAULT`] ABIs; else
 /// the names given (ABI names once each; only ABI names: no architecture).
 pub fn select(
     names: &[String],
