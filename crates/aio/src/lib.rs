@@ -123,6 +123,8 @@
 //! that misses the page cache, pipes, sockets) answers `RWF_NOWAIT`'s `EAGAIN` and runs on a
 //! blocking thread instead.
 //!
+#![cfg_attr(all(feature = "bytes", feature = "std"), doc = include_str!("bytes.md"))]
+//!
 //! # Without `std`: `#![no_std]` + `alloc`
 //!
 //! With `default-features = false` the crate is `#![no_std]` and needs only `alloc` (a global
@@ -186,6 +188,8 @@
 extern crate alloc;
 
 mod buf;
+#[cfg(feature = "bytes")]
+mod buf_bytes;
 mod completion;
 mod context;
 mod direct;

@@ -234,6 +234,7 @@ unsafe impl IoBufMut for PooledBuf {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum AnyBuf {
     /// A `Vec<u8>` (its length, not its capacity, is what an operation covers).
     Vec(Vec<u8>),
@@ -243,6 +244,9 @@ pub enum AnyBuf {
     Aligned(AlignedBuf),
     /// A block of a [`BufPool`].
     Pooled(PooledBuf),
+    /// A `bytes::BytesMut` (the `bytes` feature).
+    #[cfg(feature = "bytes")]
+    BytesMut(bytes::BytesMut),
 }
 
 impl From<Vec<u8>> for AnyBuf {
@@ -269,6 +273,13 @@ impl From<PooledBuf> for AnyBuf {
     }
 }
 
+#[cfg(feature = "bytes")]
+impl From<bytes::BytesMut> for AnyBuf {
+    fn from(buf: bytes::BytesMut) -> Self {
+        Self::BytesMut(buf)
+    }
+}
+
 impl Deref for AnyBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -277,6 +288,8 @@ impl Deref for AnyBuf {
             Self::Boxed(b) => b,
             Self::Aligned(b) => b,
             Self::Pooled(b) => b,
+            #[cfg(feature = "bytes")]
+            Self::BytesMut(b) => b,
         }
     }
 }
@@ -288,6 +301,8 @@ impl DerefMut for AnyBuf {
             Self::Boxed(b) => b,
             Self::Aligned(b) => b,
             Self::Pooled(b) => b,
+            #[cfg(feature = "bytes")]
+            Self::BytesMut(b) => b,
         }
     }
 }
@@ -301,6 +316,8 @@ unsafe impl IoBuf for AnyBuf {
             Self::Boxed(b) => b.stable_ptr(),
             Self::Aligned(b) => b.stable_ptr(),
             Self::Pooled(b) => b.stable_ptr(),
+            #[cfg(feature = "bytes")]
+            Self::BytesMut(b) => b.stable_ptr(),
         }
     }
     fn bytes_len(&self) -> usize {
@@ -309,6 +326,8 @@ unsafe impl IoBuf for AnyBuf {
             Self::Boxed(b) => b.bytes_len(),
             Self::Aligned(b) => b.bytes_len(),
             Self::Pooled(b) => b.bytes_len(),
+            #[cfg(feature = "bytes")]
+            Self::BytesMut(b) => b.bytes_len(),
         }
     }
 }
@@ -321,6 +340,8 @@ unsafe impl IoBufMut for AnyBuf {
             Self::Boxed(b) => b.stable_mut_ptr(),
             Self::Aligned(b) => b.stable_mut_ptr(),
             Self::Pooled(b) => b.stable_mut_ptr(),
+            #[cfg(feature = "bytes")]
+            Self::BytesMut(b) => b.stable_mut_ptr(),
         }
     }
 }

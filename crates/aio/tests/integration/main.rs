@@ -17,6 +17,8 @@ mod variants;
 mod async_file;
 #[cfg(not(aio_shuttle))]
 mod async_tokio;
+#[cfg(all(not(aio_shuttle), feature = "bytes"))]
+mod bytes;
 #[cfg(not(aio_shuttle))]
 mod cancel;
 #[cfg(not(aio_shuttle))]
