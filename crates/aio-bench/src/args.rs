@@ -43,6 +43,15 @@ busier. Where operations complete inside io_submit (tmpfs, page cache) the syste
 cost and batching wins. auto does each where it fits (the README shows what each earned on
 the project's machine); with --reap syscall it submits one per call.
 
+The report's latencies, per operation, as fio names them: slat (submission latency) from the
+push until the io_submit that carried it returned (where the file completes inside io_submit,
+this is the I/O itself); clat (completion latency) from that return until the completion was
+reaped; lat (total) from push to reap. Each with min, percentiles, max, mean and stdev (the
+population standard deviation); the JSON adds fio's 17 default percentiles under
+\"percentile\". The push time is read once per turn of the loop, right after the reap before
+it. ring-reaped: the share of completions copied from the kernel's mapped ring without a
+system call (the rest came from io_getevents).
+
 SIZE takes k, M, G, T suffixes (powers of 1024: 4k = 4096, 1M, 256M; KiB/MiB also accepted).
 
 Ctrl-C ends the run: the operations in flight are collected and the summary of what ran is

@@ -20,6 +20,8 @@ pub struct Histogram {
     counts: Box<[u64]>,
     count: u64,
     sum: u128,
+    /// The sum of the squares, for the standard deviation.
+    sum_sq: u128,
     min: u64,
     max: u64,
 }
@@ -70,6 +72,7 @@ impl Histogram {
             counts: vec![0; BUCKETS].into_boxed_slice(),
             count: 0,
             sum: 0,
+            sum_sq: 0,
             min: u64::MAX,
             max: 0,
         }
@@ -81,6 +84,7 @@ impl Histogram {
         self.counts[bucket_index(v)] += 1;
         self.count += 1;
         self.sum += u128::from(v);
+        self.sum_sq += u128::from(v) * u128::from(v);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
     }
@@ -109,6 +113,17 @@ impl Histogram {
         }
     }
 
+    /// The population standard deviation, exact (0 with fewer than two values), as fio's
+    /// `stddev`.
+    pub fn stddev(&self) -> f64 {
+        if self.count < 2 {
+            return 0.0;
+        }
+        let n = self.count as f64;
+        let mean = self.sum as f64 / n;
+        (self.sum_sq as f64 / n - mean * mean).max(0.0).sqrt()
+    }
+
     /// The value at quantile `q` (0.5 for the median, 0.999 for p99.9): the upper bound of the
     /// bucket holding the `ceil(q × count)`-th smallest value, clamped to the exact minimum and
     /// maximum. 0 when empty.
@@ -134,6 +149,7 @@ impl Histogram {
         }
         self.count += other.count;
         self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
     }
@@ -225,6 +241,19 @@ mod tests {
         assert_eq!(h.percentile(0.999), 2_015);
         assert_eq!(h.percentile(0.9999), 5_000_000);
         assert_eq!(h.max(), 5_000_000);
+    }
+
+    #[test]
+    fn stddev_is_the_population_one() {
+        let mut h = Histogram::new();
+        assert_eq!(h.stddev(), 0.0);
+        for v in [2, 4, 4, 4, 5, 5, 7, 9] {
+            h.record(v);
+        }
+        assert_eq!((h.mean(), h.stddev()), (5.0, 2.0));
+        let mut merged = Histogram::new();
+        merged.merge(&h);
+        assert_eq!(merged.stddev(), 2.0);
     }
 
     #[test]

@@ -27,11 +27,17 @@
 //! With `--reap syscall` the loop cannot look at the ring, and every wait is an `io_getevents`:
 //! `auto` then submits one operation per call.
 //!
+//! # Latencies
+//!
 //! The loop reads the clock once per turn, right after reaping: that instant is both the
-//! completion time of the operations just reaped and the submission time of those pushed next
-//! (carried in `user_data`). The C baseline of `cargo xtask bench` has the same shape, so that
-//! both do the same work per operation. Nothing is allocated per operation: the buffers cycle
-//! between a pool and the context, and the histogram has fixed buckets.
+//! completion time of the operations just reaped and the push time of those pushed next; and
+//! once after each `io_submit`. Per operation (its `user_data` names a slot holding its times)
+//! that gives fio's three latencies: **slat**, submission latency, from the push until the
+//! `io_submit` that carried it returned (for a file that completes inside `io_submit`, the
+//! I/O itself); **clat**, completion latency, from that return until the reap; **lat**, total,
+//! their sum. The C baseline of `cargo xtask bench` reads the clock once per turn and keeps
+//! only the total (`lat`). Nothing is allocated per operation: the buffers cycle between a pool
+//! and the context, the slots are fixed, and the histograms have fixed buckets.
 //!
 //! The buffers are `&'static mut [u8]` blocks of one aligned arena (like the C loop's single
 //! `posix_memalign` region), which the process keeps until it exits. The `aio` crate accepts any
@@ -89,12 +95,13 @@ pub struct Outcome {
     pub eagain: u64,
     /// From the start to the last completion.
     pub elapsed: Duration,
-    /// Latency from push to reap, nanoseconds: every operation.
-    pub latency: Histogram,
-    /// The same, of the reads alone.
-    pub read_latency: Histogram,
-    /// The same, of the writes alone.
-    pub write_latency: Histogram,
+    /// Total latency (fio's `lat`): from push to reap, nanoseconds.
+    pub lat: Latencies,
+    /// Submission latency (fio's `slat`): from push until the `io_submit` that carried the
+    /// operation returned.
+    pub slat: Latencies,
+    /// Completion latency (fio's `clat`): from that `io_submit`'s return until the reap.
+    pub clat: Latencies,
     /// The context's counters.
     pub stats: Stats,
     /// Whether completions were read from the ring.
@@ -103,6 +110,81 @@ pub struct Outcome {
     pub emulated: bool,
     /// Whether SIGINT ([`interrupt_flag`]) ended the run before its time or count.
     pub interrupted: bool,
+}
+
+/// Latencies of one kind (nanoseconds): of every operation, and of each direction.
+#[derive(Clone, Debug, Default)]
+pub struct Latencies {
+    /// Every operation.
+    pub all: Histogram,
+    /// The reads alone.
+    pub read: Histogram,
+    /// The writes alone.
+    pub write: Histogram,
+}
+
+impl Latencies {
+    /// Counts one operation's latency.
+    #[inline]
+    pub fn record(&mut self, write: bool, ns: u64) {
+        self.all.record(ns);
+        if write {
+            self.write.record(ns);
+        } else {
+            self.read.record(ns);
+        }
+    }
+}
+
+/// When each operation in flight was pushed and submitted, by slot (its `user_data`): the ends
+/// of its submission and completion latencies. Fixed-size: nothing is allocated per operation.
+struct Timing {
+    /// Per slot: (pushed, submitted), nanoseconds since the start.
+    times: Vec<(u64, u64)>,
+    free: Vec<u32>,
+    /// Slots pushed and not yet taken by an `io_submit`, in push order (the order the context
+    /// submits them in).
+    unsubmitted: std::collections::VecDeque<u32>,
+}
+
+impl Timing {
+    fn new(depth: usize) -> Self {
+        Self {
+            times: vec![(0, 0); depth],
+            free: (0..depth as u32).rev().collect(),
+            unsubmitted: std::collections::VecDeque::with_capacity(depth),
+        }
+    }
+
+    /// A free slot for an operation pushed at `now`.
+    #[inline]
+    fn pushed(&mut self, now: u64) -> u32 {
+        let slot = self.free.pop().expect("a slot per operation in flight");
+        self.times[slot as usize] = (now, 0);
+        self.unsubmitted.push_back(slot);
+        slot
+    }
+
+    /// An `io_submit` returned at `now`, leaving `queued` operations unsubmitted.
+    #[inline]
+    fn submitted(&mut self, queued: usize, now: u64) {
+        while self.unsubmitted.len() > queued {
+            let slot = self.unsubmitted.pop_front().expect("counted");
+            self.times[slot as usize].1 = now;
+        }
+    }
+
+    /// The operation of `slot` was reaped at `now`: frees the slot; (slat, clat, lat).
+    #[inline]
+    fn reaped(&mut self, slot: u64, now: u64) -> (u64, u64, u64) {
+        let (pushed, submitted) = self.times[slot as usize];
+        self.free.push(slot as u32);
+        (
+            submitted.saturating_sub(pushed),
+            now.saturating_sub(submitted),
+            now.saturating_sub(pushed),
+        )
+    }
 }
 
 /// Set by SIGINT (`main` registers it with signal-hook): the running job starts no more
@@ -216,8 +298,12 @@ pub fn run(
     let mut rng = XorShift::new(o.seed);
     let mut mix = XorShift::new(o.seed.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15);
     let mut seq = 0u64;
-    let mut latency = Histogram::new();
-    let (mut read_latency, mut write_latency) = (Histogram::new(), Histogram::new());
+    let (mut lat, mut slat, mut clat) = (
+        Latencies::default(),
+        Latencies::default(),
+        Latencies::default(),
+    );
+    let mut timing = Timing::new(depth);
     let (mut issued, mut ops, mut reads, mut writes, mut eagain) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut outstanding = 0usize;
     let mut stop = false;
@@ -254,17 +340,20 @@ pub fn run(
             } else {
                 Op::read(file, buf, offset)
             };
-            if let Err(e) = ctx.push(op.user_data(now).flags(flags)) {
+            let slot = timing.pushed(now);
+            if let Err(e) = ctx.push(op.user_data(u64::from(slot)).flags(flags)) {
                 return Err(format!("push: {e}"));
             }
             issued += 1;
             outstanding += 1;
             if ctx.queued() >= batch {
                 submit(&mut ctx)?;
+                timing.submitted(ctx.queued(), start.elapsed().as_nanos() as u64);
             }
         }
         if ctx.queued() > 0 {
             submit(&mut ctx)?;
+            timing.submitted(ctx.queued(), start.elapsed().as_nanos() as u64);
         }
         if outstanding == 0 {
             break;
@@ -284,7 +373,7 @@ pub fn run(
         }
         for completion in ctx.completions() {
             let result = completion.result();
-            let latency_ns = now - completion.user_data();
+            let (slat_ns, clat_ns, lat_ns) = timing.reaped(completion.user_data(), now);
             let kind = completion.kind();
             pool.push(
                 completion
@@ -294,15 +383,16 @@ pub fn run(
             outstanding -= 1;
             match result {
                 Ok(n) if n == bs => {
-                    latency.record(latency_ns);
                     ops += 1;
-                    if kind == aio::OpKind::Write {
+                    let write = kind == aio::OpKind::Write;
+                    if write {
                         writes += 1;
-                        write_latency.record(latency_ns);
                     } else {
                         reads += 1;
-                        read_latency.record(latency_ns);
                     }
+                    lat.record(write, lat_ns);
+                    slat.record(write, slat_ns);
+                    clat.record(write, clat_ns);
                 }
                 Err(Errno::AGAIN) if o.nowait => eagain += 1,
                 Ok(n) => {
@@ -336,9 +426,9 @@ pub fn run(
         writes,
         eagain,
         elapsed: Duration::from_nanos(now),
-        latency,
-        read_latency,
-        write_latency,
+        lat,
+        slat,
+        clat,
         stats: ctx.stats(),
         ring: ctx.reaps_from_ring(),
         emulated: ctx.backend() == aio::Backend::Emulated,

@@ -1,7 +1,8 @@
 //! The summary: a table for people, one JSON object for programs.
 
 use crate::args::Options;
-use crate::job::{Outcome, describe};
+use crate::hist::Histogram;
+use crate::job::{Latencies, Outcome, describe};
 use crate::target::{Prepared, human_bytes};
 use serde::Serialize;
 use std::fmt::Write;
@@ -50,6 +51,9 @@ pub fn file_line(p: &Prepared) -> String {
     format!("file  {} ({what})", p.path.display())
 }
 
+/// Which of a kind's histograms: every operation's, or one direction's.
+type Pick = fn(&Latencies) -> &Histogram;
+
 /// The table printed after a run.
 pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
     let mut s = String::new();
@@ -93,31 +97,35 @@ pub fn text(o: &Options, p: &Prepared, r: &Outcome) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "  {:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-        "latency", "min", "p50", "p90", "p99", "p99.9", "max", "mean"
+        "  {:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "latency", "min", "p50", "p90", "p99", "p99.9", "max", "mean", "stdev"
     );
-    let rows = if both {
-        vec![
-            ("all", &r.latency),
-            ("read", &r.read_latency),
-            ("write", &r.write_latency),
+    let directions: &[(&str, Pick)] = if both {
+        &[
+            ("", |l| &l.all),
+            ("read ", |l| &l.read),
+            ("write ", |l| &l.write),
         ]
     } else {
-        vec![("", &r.latency)]
+        &[("", |l| &l.all)]
     };
-    for (name, h) in rows {
-        let _ = writeln!(
-            s,
-            "  {:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-            name,
-            duration_ns(h.min()),
-            duration_ns(h.percentile(0.50)),
-            duration_ns(h.percentile(0.90)),
-            duration_ns(h.percentile(0.99)),
-            duration_ns(h.percentile(0.999)),
-            duration_ns(h.max()),
-            duration_ns(h.mean().round() as u64),
-        );
+    for (direction, pick) in directions {
+        for (kind, latencies) in [("lat", &r.lat), ("clat", &r.clat), ("slat", &r.slat)] {
+            let h = pick(latencies);
+            let _ = writeln!(
+                s,
+                "  {:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+                format!("{direction}{kind}"),
+                duration_ns(h.min()),
+                duration_ns(h.percentile(0.50)),
+                duration_ns(h.percentile(0.90)),
+                duration_ns(h.percentile(0.99)),
+                duration_ns(h.percentile(0.999)),
+                duration_ns(h.max()),
+                duration_ns(h.mean().round() as u64),
+                duration_ns(h.stddev().round() as u64),
+            );
+        }
     }
     let _ = writeln!(s);
     let _ = writeln!(
@@ -192,13 +200,28 @@ impl BatchJson {
     }
 }
 
-/// Latency percentiles in the JSON report, nanoseconds.
+/// fio's default latency percentiles (its `percentile_list`), the keys of
+/// [`LatencyJson::percentile`].
+pub const FIO_PERCENTILES: [f64; 17] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95,
+    99.99,
+];
+
+/// A latency's statistics in the JSON report, nanoseconds; `N`, `stddev` and `percentile`
+/// under fio's names (its percentile keys are `"%f"` of the percent: `"99.900000"`).
 #[derive(Clone, Debug, Serialize)]
 pub struct LatencyJson {
+    /// The operations counted.
+    #[serde(rename = "N")]
+    pub n: u64,
     /// The fastest operation.
     pub min: u64,
     /// The mean.
     pub mean: f64,
+    /// The population standard deviation.
+    pub stddev: f64,
+    /// fio's default percentiles ([`FIO_PERCENTILES`]), keyed as fio keys them.
+    pub percentile: std::collections::BTreeMap<String, u64>,
     /// The median.
     pub p50: u64,
     /// The 90th percentile.
@@ -228,8 +251,13 @@ pub struct RunJson {
     pub iops: f64,
     /// MiB per second.
     pub mib_s: f64,
-    /// Latency from push to reap.
+    /// Total latency: from push to reap.
     pub lat_ns: LatencyJson,
+    /// Completion latency: from the return of the `io_submit` that carried the operation to
+    /// the reap.
+    pub clat_ns: LatencyJson,
+    /// Submission latency: from push to the return of the `io_submit` that carried it.
+    pub slat_ns: LatencyJson,
     /// The reads alone (when the job made any).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read: Option<DirectionJson>,
@@ -265,15 +293,25 @@ pub struct DirectionJson {
     pub iops: f64,
     /// MiB per second.
     pub mib_s: f64,
-    /// Their latency from push to reap.
+    /// Their total latency: from push to reap.
     pub lat_ns: LatencyJson,
+    /// Their completion latency.
+    pub clat_ns: LatencyJson,
+    /// Their submission latency.
+    pub slat_ns: LatencyJson,
 }
 
 impl LatencyJson {
-    fn of(h: &crate::hist::Histogram) -> Self {
+    fn of(h: &Histogram) -> Self {
         Self {
+            n: h.count(),
             min: h.min(),
             mean: round(h.mean(), 1),
+            stddev: round(h.stddev(), 1),
+            percentile: FIO_PERCENTILES
+                .iter()
+                .map(|&p| (format!("{p:.6}"), h.percentile(p / 100.0)))
+                .collect(),
             p50: h.percentile(0.50),
             p90: h.percentile(0.90),
             p99: h.percentile(0.99),
@@ -374,7 +412,6 @@ impl JobJson {
 impl RunJson {
     /// The results `r` of a job with block size `o.bs`.
     pub fn new(o: &Options, r: &Outcome) -> Self {
-        let h = &r.latency;
         let st = &r.stats;
         Self {
             ops: r.ops,
@@ -384,9 +421,11 @@ impl RunJson {
             seconds: round(r.elapsed.as_secs_f64(), 6),
             iops: round(r.iops(), 1),
             mib_s: round(mib_s(o, r, r.ops), 2),
-            lat_ns: LatencyJson::of(h),
-            read: direction(o, r, r.reads, &r.read_latency),
-            write: direction(o, r, r.writes, &r.write_latency),
+            lat_ns: LatencyJson::of(&r.lat.all),
+            clat_ns: LatencyJson::of(&r.clat.all),
+            slat_ns: LatencyJson::of(&r.slat.all),
+            read: direction(o, r, r.reads, |l| &l.read),
+            write: direction(o, r, r.writes, |l| &l.write),
             submit_calls: st.submit_calls,
             submitted: st.submitted,
             getevents_calls: st.getevents_calls,
@@ -401,17 +440,14 @@ impl RunJson {
 }
 
 /// One direction's part of a run's results, if it made any operation.
-fn direction(
-    o: &Options,
-    r: &Outcome,
-    n: u64,
-    h: &crate::hist::Histogram,
-) -> Option<DirectionJson> {
+fn direction(o: &Options, r: &Outcome, n: u64, pick: Pick) -> Option<DirectionJson> {
     (n > 0).then(|| DirectionJson {
         ops: n,
         iops: round(r.rate(n), 1),
         mib_s: round(mib_s(o, r, n), 2),
-        lat_ns: LatencyJson::of(h),
+        lat_ns: LatencyJson::of(pick(&r.lat)),
+        clat_ns: LatencyJson::of(pick(&r.clat)),
+        slat_ns: LatencyJson::of(pick(&r.slat)),
     })
 }
 
@@ -456,10 +492,6 @@ mod tests {
             fs: "tmpfs".into(),
             notes: Vec::new(),
         };
-        let mut latency = crate::hist::Histogram::new();
-        for &ns in latency_ns {
-            latency.record(ns);
-        }
         let ops = latency_ns.len() as u64;
         let outcome = Outcome {
             ops,
@@ -467,9 +499,9 @@ mod tests {
             writes: 0,
             eagain: 0,
             elapsed: std::time::Duration::from_millis(500),
-            read_latency: latency.clone(),
-            write_latency: crate::hist::Histogram::new(),
-            latency,
+            lat: Latencies::default(),
+            slat: Latencies::default(),
+            clat: Latencies::default(),
             stats: aio::Stats {
                 submit_calls: submits,
                 submitted: ops,
@@ -480,17 +512,26 @@ mod tests {
             emulated: false,
             interrupted: false,
         };
+        let mut outcome = outcome;
+        for &ns in latency_ns {
+            record(&mut outcome, false, ns);
+        }
         (prepared, outcome)
+    }
+
+    /// One operation of `ns` in all: 100 ns of it until its `io_submit` returned.
+    fn record(r: &mut Outcome, write: bool, ns: u64) {
+        r.lat.record(write, ns);
+        r.slat.record(write, 100);
+        r.clat.record(write, ns - 100);
     }
 
     /// randrw: reads and writes each get their own line and their own latency, as in fio.
     #[test]
     fn both_directions_are_reported_apart() {
         let (p, mut r) = sample(&[1000, 2000, 3000, 4000], 3);
-        let mut writes = crate::hist::Histogram::new();
-        writes.record(9_000_000);
-        (r.reads, r.writes, r.ops, r.write_latency) = (4, 1, 5, writes);
-        r.latency.record(9_000_000);
+        (r.reads, r.writes, r.ops) = (4, 1, 5);
+        record(&mut r, true, 9_000_000);
         let o = Options {
             rw: crate::args::Rw::RandRw,
             ..Options::default()
@@ -506,22 +547,21 @@ mod tests {
         // The ops table: operations and IOPS per direction (0.5 s).
         assert!(line("read 4").contains(" 8 "), "{table}");
         assert!(line("write 1").contains(" 2 "), "{table}");
-        // The latency table's rows: the writes' alone reach 9 ms.
-        let last = |start: &str| {
-            table
-                .lines()
-                .rfind(|l| l.trim_start().starts_with(start))
-                .unwrap()
-                .to_string()
-        };
-        assert!(last("write").contains("9.00 ms"), "{table}");
-        assert!(!last("read").contains("ms"), "{table}");
-        assert!(last("all").contains("9.00 ms"), "{table}");
+        // The latency table's rows, three kinds per direction: the writes' alone reach 9 ms,
+        // in their completion latency, not in their submission latency.
+        assert!(line("write lat ").contains("9.00 ms"), "{table}");
+        assert!(line("write clat ").contains("9.00 ms"), "{table}");
+        assert!(!line("write slat ").contains("ms"), "{table}");
+        assert!(!line("read lat ").contains("ms"), "{table}");
+        assert!(line("lat ").contains("9.00 ms"), "{table}");
+        assert!(line("slat ").contains("100 ns"), "{table}");
         let v: serde_json::Value = serde_json::from_str(&json(&o, &p, &r).unwrap()).unwrap();
         assert_eq!(v["read"]["ops"].as_u64(), Some(4));
         assert_eq!(v["read"]["iops"].as_f64(), Some(8.0));
         assert_eq!(v["write"]["ops"].as_u64(), Some(1));
         assert_eq!(v["write"]["lat_ns"]["max"], v["lat_ns"]["max"]);
+        assert_eq!(v["write"]["clat_ns"]["max"].as_u64(), Some(9_000_000 - 100));
+        assert_eq!(v["read"]["slat_ns"]["N"].as_u64(), Some(4));
         // A read-only job has no write part.
         let (p, r) = sample(&[1000], 1);
         let v: serde_json::Value =
@@ -556,12 +596,25 @@ mod tests {
         assert_eq!(v["syscalls_per_op"].as_f64(), Some(0.75));
         assert_eq!(v["ring_fraction"].as_f64(), Some(1.0));
         let lat = &v["lat_ns"];
-        let (p50, p99) = (r.latency.percentile(0.5), r.latency.percentile(0.99));
+        let (p50, p99) = (r.lat.all.percentile(0.5), r.lat.all.percentile(0.99));
         assert_eq!(
             (lat["p50"].as_u64(), lat["p99"].as_u64()),
             (Some(p50), Some(p99))
         );
         assert!(lat["mean"].is_f64() && lat["p99_9"].is_u64() && lat["max"].is_u64());
+        // fio's names: N, stddev, and its 17 default percentiles keyed as fio keys them.
+        assert_eq!(lat["N"].as_u64(), Some(4));
+        assert_eq!(lat["stddev"].as_f64(), Some(r.lat.all.stddev().round()));
+        let percentiles = lat["percentile"].as_object().unwrap();
+        assert_eq!(percentiles.len(), 17);
+        assert_eq!(
+            percentiles["1.000000"].as_u64(),
+            Some(r.lat.all.percentile(0.01))
+        );
+        assert_eq!(percentiles["50.000000"].as_u64(), Some(p50));
+        assert_eq!(percentiles["99.990000"].as_u64(), Some(4000));
+        assert_eq!(v["slat_ns"]["max"].as_u64(), Some(100));
+        assert_eq!(v["clat_ns"]["min"].as_u64(), Some(900));
         // The order and the names of the fields are those of the hand-written JSON before.
         let keys = [
             "tool",
@@ -588,13 +641,18 @@ mod tests {
             "iops",
             "mib_s",
             "lat_ns",
+            "N",
             "min",
             "mean",
+            "stddev",
+            "percentile",
             "p50",
             "p90",
             "p99",
             "p99_9",
             "max",
+            "clat_ns",
+            "slat_ns",
             "read",
             "submit_calls",
             "submitted",
@@ -616,7 +674,7 @@ mod tests {
         assert!(at.is_sorted(), "field order: {text}");
         assert_eq!(
             v.as_object().unwrap().len(),
-            keys.len() - 7,
+            keys.len() - 10,
             "no other field"
         );
         // A fixed batch is a number.
@@ -668,7 +726,7 @@ mod tests {
         assert_eq!(sweep[1]["syscalls_per_op"].as_f64(), Some(0.25));
         assert_eq!(
             sweep[1]["lat_ns"]["p50"].as_u64(),
-            Some(results[1].1.latency.percentile(0.5))
+            Some(results[1].1.lat.all.percentile(0.5))
         );
         assert!(sweep_json(&o, &p, &[]).is_err());
     }

@@ -65,7 +65,7 @@ pub fn text(o: &Options, p: &Prepared, results: &[(Options, Outcome)]) -> String
         "depth", "IOPS", "MiB/s", "p50", "p99", "p99.9", "syscalls/op"
     );
     for (run, r) in results {
-        let h = &r.latency;
+        let h = &r.lat.all;
         let _ = writeln!(
             s,
             "  {:>6}{:>12}{:>11.1}{:>10}{:>10}{:>10}{:>14.3}",
@@ -96,7 +96,7 @@ pub fn points(results: &[(Options, Outcome)]) -> Vec<Point> {
         .map(|(run, r)| Point {
             depth: run.depth,
             iops: r.iops(),
-            p99_us: r.latency.percentile(0.99) as f64 / 1e3,
+            p99_us: r.lat.all.percentile(0.99) as f64 / 1e3,
         })
         .collect()
 }
