@@ -115,7 +115,7 @@ pub struct Outcome {
 /// Latencies of one kind (nanoseconds): of every operation, and of each direction.
 #[derive(Clone, Debug, Default)]
 pub struct Latencies {
-    /// Every operation.
+    /// Every operation (the sum of the two directions, once [`finish`](Self::finish)ed).
     pub all: Histogram,
     /// The reads alone.
     pub read: Histogram,
@@ -124,15 +124,22 @@ pub struct Latencies {
 }
 
 impl Latencies {
-    /// Counts one operation's latency.
+    /// Counts one operation's latency, in its direction's histogram only (one record per
+    /// operation and kind on the hot path; [`finish`](Self::finish) adds them up).
     #[inline]
     pub fn record(&mut self, write: bool, ns: u64) {
-        self.all.record(ns);
         if write {
             self.write.record(ns);
         } else {
             self.read.record(ns);
         }
+    }
+
+    /// Fills [`all`](Self::all) from the two directions, once the run is over.
+    pub fn finish(mut self) -> Self {
+        self.all = self.read.clone();
+        self.all.merge(&self.write);
+        self
     }
 }
 
@@ -426,9 +433,9 @@ pub fn run(
         writes,
         eagain,
         elapsed: Duration::from_nanos(now),
-        lat,
-        slat,
-        clat,
+        lat: lat.finish(),
+        slat: slat.finish(),
+        clat: clat.finish(),
         stats: ctx.stats(),
         ring: ctx.reaps_from_ring(),
         emulated: ctx.backend() == aio::Backend::Emulated,

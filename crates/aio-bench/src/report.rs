@@ -521,9 +521,14 @@ mod tests {
 
     /// One operation of `ns` in all: 100 ns of it until its `io_submit` returned.
     fn record(r: &mut Outcome, write: bool, ns: u64) {
-        r.lat.record(write, ns);
-        r.slat.record(write, 100);
-        r.clat.record(write, ns - 100);
+        for (latencies, ns) in [
+            (&mut r.lat, ns),
+            (&mut r.slat, 100),
+            (&mut r.clat, ns - 100),
+        ] {
+            latencies.record(write, ns);
+            *latencies = std::mem::take(latencies).finish();
+        }
     }
 
     /// randrw: reads and writes each get their own line and their own latency, as in fio.
