@@ -165,12 +165,10 @@ pub fn cargo_setup_with(arch: &Arch, all_linux_raw: bool) -> Result<CargoSetup> 
             // need it.
             "--config",
             "profile.dev.debug=false",
-            // One codegen unit per crate: a cold aarch64 build took 151-173 s of CPU instead
-            // of 195-213 s (3 pairs; the wall time the same on an idle machine), and CI's
-            // cross phase is bound by CPU (builds beside boots). The boots were not slower
-            // (aarch64's: 66-67 s against 63-73 s).
-            "--config",
-            "profile.dev.codegen-units=1",
+            // Not one codegen unit per crate: a cold aarch64 build took 151-193 s of CPU
+            // instead of 191-213 s, but the fresh-clone CI run with it took 1926 s against
+            // 1811 s without (its cross builds 1450 s against 1389 s: a big crate's codegen
+            // then holds one core while the other waits).
         ]
         .map(String::from),
     );
