@@ -354,13 +354,11 @@ pub fn run(
             issued += 1;
             outstanding += 1;
             if ctx.queued() >= batch {
-                submit(&mut ctx)?;
-                timing.submitted(ctx.queued(), start.elapsed().as_nanos() as u64);
+                submit_timed(&mut ctx, &mut timing, start)?;
             }
         }
         if ctx.queued() > 0 {
-            submit(&mut ctx)?;
-            timing.submitted(ctx.queued(), start.elapsed().as_nanos() as u64);
+            submit_timed(&mut ctx, &mut timing, start)?;
         }
         if outstanding == 0 {
             break;
@@ -462,6 +460,18 @@ pub fn submit<B: IoBuf>(ctx: &mut Context<B>) -> Result<(), String> {
     if ctx.queued() > 0 && ctx.in_flight() == 0 && ctx.ready() == 0 {
         return Err("io_submit accepted nothing with nothing in flight (EAGAIN)".into());
     }
+    Ok(())
+}
+
+/// [`submit`], then the end of the submission latency of what it took.
+#[inline]
+fn submit_timed(
+    ctx: &mut Context<Block>,
+    timing: &mut Timing,
+    start: Instant,
+) -> Result<(), String> {
+    submit(ctx)?;
+    timing.submitted(ctx.queued(), start.elapsed().as_nanos() as u64);
     Ok(())
 }
 
